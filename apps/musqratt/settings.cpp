@@ -1,0 +1,210 @@
+#include "settings.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <limits>
+#include <stdexcept>
+#include <toml++/toml.h>
+
+namespace musqratt::app {
+namespace {
+
+enum class Kind { Bool, U16, U32, U64, Text, TextList };
+
+struct Option {
+  const char* key;
+  Kind kind;
+  const char* help;
+  std::function<void*(Settings&)> field;
+};
+
+std::vector<Option> option_table() {
+  using S = Settings;
+  return {
+      {"listen", Kind::TextList, "listener address HOST:PORT (repeatable; port 0 = any free port)", [](S& s) -> void* { return &s.listen; }},
+      {"threads", Kind::U32, "worker threads (0 = number of cores)", [](S& s) -> void* { return &s.threads; }},
+      {"log_level", Kind::Text, "trace, debug, info, warn, error or off", [](S& s) -> void* { return &s.log_level; }},
+      {"max_packet_size", Kind::U32, "largest packet accepted from a client, bytes (announced in CONNACK)", [](S& s) -> void* { return &s.broker.max_packet_size; }},
+      {"receive_maximum", Kind::U16, "incoming QoS 1/2 messages in flight per client (announced in CONNACK)", [](S& s) -> void* { return &s.broker.receive_maximum; }},
+      {"max_inflight", Kind::U16, "outgoing QoS 1/2 messages in flight per client", [](S& s) -> void* { return &s.broker.max_inflight; }},
+      {"topic_alias_maximum", Kind::U16, "topic aliases a client may use towards the broker (0 = none)", [](S& s) -> void* { return &s.broker.topic_alias_maximum; }},
+      {"maximum_qos", Kind::U16, "highest QoS accepted and granted (0, 1 or 2)", [](S& s) -> void* { return &s.broker.maximum_qos; }},
+      {"retain_available", Kind::Bool, "whether retained messages are supported", [](S& s) -> void* { return &s.broker.retain_available; }},
+      {"max_queued_messages", Kind::U32, "messages queued per client beyond those in flight (0 = unlimited); newer messages are dropped when full", [](S& s) -> void* { return &s.broker.max_queued_messages; }},
+      {"max_queued_bytes", Kind::U64, "payload bytes queued per client (0 = unlimited)", [](S& s) -> void* { return &s.broker.max_queued_bytes; }},
+      {"queue_qos0_offline", Kind::Bool, "queue QoS 0 messages for offline persistent sessions", [](S& s) -> void* { return &s.broker.queue_qos0_offline; }},
+      {"session_expiry_default", Kind::U32, "session expiry for MQTT 3.1/3.1.1 clients with clean session 0, seconds (4294967295 = never)", [](S& s) -> void* { return &s.broker.session_expiry_default; }},
+      {"max_session_expiry", Kind::U32, "largest session expiry granted, seconds (announced in CONNACK when it cuts)", [](S& s) -> void* { return &s.broker.max_session_expiry; }},
+      {"max_keepalive", Kind::U16, "largest keep-alive accepted from MQTT 5 clients, seconds (announced as Server Keep Alive)", [](S& s) -> void* { return &s.broker.max_keepalive; }},
+      {"server_keepalive", Kind::U16, "keep-alive imposed on MQTT 5 clients, seconds (0 = the client's own)", [](S& s) -> void* { return &s.broker.server_keepalive; }},
+      {"connect_timeout", Kind::U32, "seconds a new connection may take to send CONNECT", [](S& s) -> void* { return &s.broker.connect_timeout; }},
+      {"default_message_expiry", Kind::U32, "expiry for messages published without one, seconds (0 = none)", [](S& s) -> void* { return &s.broker.default_message_expiry; }},
+      {"max_message_expiry", Kind::U32, "cap on any message's expiry, seconds (0 = no cap)", [](S& s) -> void* { return &s.broker.max_message_expiry; }},
+      {"max_connections", Kind::U32, "concurrent client connections (0 = unlimited)", [](S& s) -> void* { return &s.broker.max_connections; }},
+      {"max_subscriptions_per_client", Kind::U32, "subscriptions per session (0 = unlimited)", [](S& s) -> void* { return &s.broker.max_subscriptions_per_client; }},
+      {"max_topic_levels", Kind::U32, "levels in a topic name or filter (0 = unlimited)", [](S& s) -> void* { return &s.broker.max_topic_levels; }},
+      {"max_topic_length", Kind::U32, "bytes in a topic name or filter", [](S& s) -> void* { return &s.broker.max_topic_length; }},
+      {"hold_unsubscribed", Kind::TextList, "topic filters whose messages are held while no one subscribes (repeatable)", [](S& s) -> void* { return &s.broker.hold_unsubscribed; }},
+      {"hold_max_messages_per_topic", Kind::U32, "held messages per topic; the oldest is dropped beyond it", [](S& s) -> void* { return &s.broker.hold_max_messages_per_topic; }},
+      {"hold_max_bytes", Kind::U64, "held bytes in the whole broker; the oldest are dropped beyond it", [](S& s) -> void* { return &s.broker.hold_max_bytes; }},
+      {"hold_default_expiry", Kind::U32, "expiry for held messages that carry none, seconds (0 = none)", [](S& s) -> void* { return &s.broker.hold_default_expiry; }},
+      {"sys_interval", Kind::U32, "seconds between $SYS updates (0 = off)", [](S& s) -> void* { return &s.broker.sys_interval; }},
+  };
+}
+
+std::string flag_of(const char* key) {
+  std::string f = "--";
+  for (const char* p = key; *p; ++p) f.push_back(*p == '_' ? '-' : *p);
+  return f;
+}
+
+uint64_t parse_uint(const std::string& text, uint64_t max, const std::string& name) {
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long v = strtoull(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno != 0 || v > max || text[0] == '-')
+    throw std::runtime_error(name + ": expected an integer from 0 to " + std::to_string(max) + ", got '" + text + "'");
+  return v;
+}
+
+bool parse_bool(const std::string& text, const std::string& name) {
+  if (text == "true" || text == "1" || text == "yes" || text == "on") return true;
+  if (text == "false" || text == "0" || text == "no" || text == "off") return false;
+  throw std::runtime_error(name + ": expected true or false, got '" + text + "'");
+}
+
+/// Sets `opt` from text; a list option appends (the caller clears it on first use).
+void assign_text(const Option& opt, Settings& s, const std::string& text, const std::string& name) {
+  void* f = opt.field(s);
+  switch (opt.kind) {
+    case Kind::Bool: *static_cast<bool*>(f) = parse_bool(text, name); break;
+    case Kind::U16: {
+      uint64_t v = parse_uint(text, 65535, name);
+      if (std::string(opt.key) == "maximum_qos") {
+        if (v > 2) throw std::runtime_error(name + ": expected 0, 1 or 2");
+        *static_cast<uint8_t*>(f) = static_cast<uint8_t>(v);
+      } else {
+        *static_cast<uint16_t*>(f) = static_cast<uint16_t>(v);
+      }
+      break;
+    }
+    case Kind::U32:
+      if (std::string(opt.key) == "threads") *static_cast<unsigned*>(f) = static_cast<unsigned>(parse_uint(text, 1024, name));
+      else *static_cast<uint32_t*>(f) = static_cast<uint32_t>(parse_uint(text, 0xFFFFFFFFull, name));
+      break;
+    case Kind::U64: *static_cast<uint64_t*>(f) = parse_uint(text, std::numeric_limits<uint64_t>::max(), name); break;
+    case Kind::Text: *static_cast<std::string*>(f) = text; break;
+    case Kind::TextList: static_cast<std::vector<std::string>*>(f)->push_back(text); break;
+  }
+}
+
+std::string node_text(const toml::node& n, const std::string& name) {
+  if (auto b = n.value<bool>(); b && n.is_boolean()) return *b ? "true" : "false";
+  if (n.is_integer()) return std::to_string(*n.value<int64_t>());
+  if (n.is_string()) return *n.value<std::string>();
+  throw std::runtime_error(name + ": unsupported value type");
+}
+
+void load_toml(const std::string& path, Settings& s, const std::vector<Option>& table) {
+  toml::table doc;
+  try {
+    doc = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    throw std::runtime_error(path + ": " + std::string(e.description()) + " at line " +
+                             std::to_string(e.source().begin.line));
+  }
+  for (const auto& [k, node] : doc) {
+    std::string key(k.str());
+    auto opt = std::find_if(table.begin(), table.end(), [&](const Option& o) { return key == o.key; });
+    if (opt == table.end()) throw std::runtime_error(path + ": unknown key '" + key + "'");
+    std::string name = path + ": " + key;
+    if (opt->kind == Kind::TextList) {
+      auto* list = static_cast<std::vector<std::string>*>(opt->field(s));
+      list->clear();
+      if (const toml::array* arr = node.as_array()) {
+        for (const auto& item : *arr) list->push_back(node_text(item, name));
+      } else {
+        list->push_back(node_text(node, name));
+      }
+    } else {
+      assign_text(*opt, s, node_text(node, name), name);
+    }
+  }
+}
+
+void print_help(const std::vector<Option>& table) {
+  printf("Usage: musqratt [options]\n\n"
+         "MusQraTT, a multithreaded MQTT 3.1/3.1.1/5.0 broker. With no options it listens on\n"
+         "127.0.0.1:1883 with embedded defaults. Every option is also a key of the TOML config file.\n\n"
+         "  --config FILE          read settings from a TOML file (flags override it)\n"
+         "  --version              print the version and exit\n"
+         "  --help                 print this help and exit\n");
+  for (const auto& o : table) {
+    std::string flag = flag_of(o.key);
+    const char* arg = o.kind == Kind::Bool ? " BOOL" : (o.kind == Kind::Text || o.kind == Kind::TextList) ? " VALUE" : " N";
+    printf("  %-34s %s\n", (flag + arg).c_str(), o.help);
+  }
+}
+
+}  // namespace
+
+std::string options_reference() {
+  std::string out = "| key / flag | meaning |\n|---|---|\n";
+  for (const auto& o : option_table()) out += "| `" + std::string(o.key) + "` / `" + flag_of(o.key) + "` | " + o.help + " |\n";
+  return out;
+}
+
+ParseOutcome parse_settings(int argc, char** argv, Settings& s) {
+  const auto table = option_table();
+  try {
+    // The config file first, so flags given anywhere on the line win over it.
+    for (int i = 1; i < argc; ++i) {
+      std::string a = argv[i];
+      if (a == "--help" || a == "-h") {
+        print_help(table);
+        return ParseOutcome::ExitOk;
+      }
+      if (a == "--version") {
+        printf("musqratt %s\n", MUSQRATT_VERSION);
+        return ParseOutcome::ExitOk;
+      }
+      if (a == "--config" || a.rfind("--config=", 0) == 0) {
+        std::string path = a == "--config" ? (i + 1 < argc ? argv[++i] : "") : a.substr(9);
+        if (path.empty()) throw std::runtime_error("--config needs a file");
+        load_toml(path, s, table);
+        s.config_file = path;
+      }
+    }
+    std::vector<std::string> lists_seen;
+    for (int i = 1; i < argc; ++i) {
+      std::string a = argv[i];
+      if (a == "--config") { ++i; continue; }
+      if (a.rfind("--config=", 0) == 0) continue;
+      std::string value;
+      bool has_value = false;
+      if (auto eq = a.find('='); eq != std::string::npos && a.rfind("--", 0) == 0) {
+        value = a.substr(eq + 1);
+        a = a.substr(0, eq);
+        has_value = true;
+      }
+      auto opt = std::find_if(table.begin(), table.end(), [&](const Option& o) { return a == flag_of(o.key); });
+      if (opt == table.end()) throw std::runtime_error("unknown option '" + a + "' (see --help)");
+      if (!has_value) {
+        if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
+        value = argv[++i];
+      }
+      if (opt->kind == Kind::TextList && std::find(lists_seen.begin(), lists_seen.end(), a) == lists_seen.end()) {
+        static_cast<std::vector<std::string>*>(opt->field(s))->clear();  // flags replace the file's list
+        lists_seen.push_back(a);
+      }
+      assign_text(*opt, s, value, a);
+    }
+  } catch (const std::exception& e) {
+    fprintf(stderr, "musqratt: %s\n", e.what());
+    return ParseOutcome::ExitError;
+  }
+  return ParseOutcome::Run;
+}
+
+}  // namespace musqratt::app

@@ -1,0 +1,118 @@
+#pragma once
+// The broker: routes messages between sessions. It owns the topic tree, the retained store,
+// the hold for unsubscribed topics, the session registry and pending wills. It knows the
+// protocol's values but nothing of connections or sockets; ClientHandler drives it.
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/config.h"
+#include "broker/hold_store.h"
+#include "broker/message.h"
+#include "broker/retained_store.h"
+#include "broker/session.h"
+#include "broker/stats.h"
+#include "broker/topic_tree.h"
+#include "util/clock.h"
+
+namespace musqratt::broker {
+
+struct ConnectRequest {
+  std::string client_id;
+  bool clean_start = true;
+  uint32_t session_expiry = 0;
+  protocol::Version version = protocol::Version::V311;
+  Link link;
+};
+
+struct ConnectResult {
+  SessionPtr session;
+  bool session_present = false;
+};
+
+/// A will message waiting for its connection to end (section 3.1.2.5).
+struct WillMessage {
+  MessagePtr msg;
+  uint32_t delay = 0;  // seconds (5.0 Will Delay Interval)
+};
+
+struct RouteResult {
+  size_t receivers = 0;
+  bool held = false;
+};
+
+/// Thread: every public method may be called from any worker thread.
+class Broker {
+ public:
+  explicit Broker(BrokerConfig config);
+  ~Broker();
+
+  const BrokerConfig& config() const { return config_; }
+  Stats& stats() { return stats_; }
+  util::TimePoint started() const { return started_; }
+
+  /// Finds or creates the session for a CONNECT, taking it over from an older connection.
+  ConnectResult connect(const ConnectRequest& req, util::TimePoint now);
+  /// The connection `token` ended. Publishes or schedules `will`; ends the session if its
+  /// expiry interval is 0. Safe to call after the session was taken over.
+  void disconnect(const SessionPtr& session, uint64_t token, std::optional<WillMessage> will,
+                  util::TimePoint now);
+
+  /// Routes a message to every matching subscription (and stores it if retained). A message
+  /// nobody receives is held when its topic matches a hold filter.
+  RouteResult publish(const MessagePtr& msg, util::TimePoint now);
+
+  /// Adds the subscription, then queues retained messages (per Retain Handling) and held
+  /// messages to the session. Returns true if the subscription is new.
+  bool subscribe(const SessionPtr& session, const protocol::Subscription& sub,
+                 uint32_t subscription_id, util::TimePoint now);
+  bool unsubscribe(const SessionPtr& session, const std::string& filter);
+
+  /// Periodic work: session expiry, delayed wills, retained/held message expiry, $SYS.
+  void housekeeping(util::TimePoint now);
+
+  /// Applies the configured default/maximum message expiry to a publish's own interval.
+  std::optional<uint32_t> effective_message_expiry(std::optional<uint32_t> requested) const;
+
+  size_t session_count() const;
+  size_t topic_count() const { return tree_.node_count(); }
+  size_t held_count() const;
+
+ private:
+  size_t route(const MessagePtr& msg);
+  void deliver(const Match& m, const MessagePtr& msg, bool retained_on_subscribe,
+               std::vector<Link>& wakes);
+  void end_session_locked(const SessionPtr& session);
+  void end_session_unlocked(const SessionPtr& session);
+  void publish_will(const MessagePtr& msg, util::TimePoint now);
+  void publish_sys(util::TimePoint now);
+  static void wake_all(const std::vector<Link>& wakes);
+
+  const BrokerConfig config_;
+  const util::TimePoint started_;
+  Stats stats_;
+  TopicTree tree_;
+  RetainedStore retained_;
+
+  // Hold for unsubscribed topics. Lock order: hold_mu_ before the tree and sessions.
+  mutable std::mutex hold_mu_;
+  HoldStore hold_;
+
+  // Session registry and pending wills. Lock order: registry_mu_ before the tree.
+  mutable std::mutex registry_mu_;
+  std::unordered_map<std::string, SessionPtr> sessions_;
+  struct PendingWill {
+    std::string client_id;
+    MessagePtr msg;
+    util::TimePoint fire_at;
+  };
+  std::vector<PendingWill> pending_wills_;
+  uint64_t next_session_id_ = 1;
+  util::TimePoint next_sys_{};
+};
+
+}  // namespace musqratt::broker

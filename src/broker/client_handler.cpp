@@ -1,0 +1,580 @@
+#include "broker/client_handler.h"
+
+#include <cinttypes>
+#include <random>
+
+#include "protocol/publish_encoder.h"
+#include "protocol/topic.h"
+#include "util/log.h"
+
+namespace musqratt::broker {
+
+using protocol::Reason;
+using protocol::Version;
+namespace pr = protocol;
+
+namespace {
+
+std::string random_client_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  char buf[32];
+  snprintf(buf, sizeof buf, "musqratt-%016" PRIx64, rng());
+  return buf;
+}
+
+const char* version_name(Version v) {
+  return v == Version::V5 ? "5.0" : v == Version::V311 ? "3.1.1" : "3.1";
+}
+
+/// Level byte of a CONNECT body, if it can be found, so a CONNECT too broken to decode can
+/// still be answered in the client's own protocol version.
+std::optional<uint8_t> peek_connect_level(std::span<const uint8_t> body) {
+  if (body.size() < 2) return std::nullopt;
+  size_t name_len = size_t{body[0]} << 8 | body[1];
+  if (body.size() < 2 + name_len + 1) return std::nullopt;
+  return body[2 + name_len];
+}
+
+bool topic_within_limits(std::string_view topic, const BrokerConfig& c) {
+  if (c.max_topic_length && topic.size() > c.max_topic_length) return false;
+  if (c.max_topic_levels) {
+    size_t levels = 1 + static_cast<size_t>(std::count(topic.begin(), topic.end(), '/'));
+    if (levels > c.max_topic_levels) return false;
+  }
+  return true;
+}
+
+/// The application properties a PUBLISH carries on to its receivers [MQTT-3.3.2-16..20].
+pr::Properties forwarded_properties(pr::Properties&& in) {
+  pr::Properties p;
+  p.payload_format_indicator = in.payload_format_indicator;
+  p.content_type = std::move(in.content_type);
+  p.response_topic = std::move(in.response_topic);
+  p.correlation_data = std::move(in.correlation_data);
+  p.user_properties = std::move(in.user_properties);
+  return p;
+}
+
+}  // namespace
+
+ClientHandler::ClientHandler(Broker& broker, Waker* waker, uint64_t token, std::string peer,
+                             util::TimePoint now)
+    : broker_(broker), waker_(waker), token_(token), peer_(std::move(peer)), accepted_at_(now),
+      last_received_(now) {}
+
+ClientHandler::~ClientHandler() { on_closed(util::now()); }
+
+void ClientHandler::consume_output(size_t n) {
+  out_pos_ += n;
+  if (out_pos_ >= out_.size()) {
+    out_.clear();
+    out_pos_ = 0;
+  } else if (out_pos_ > 64 * 1024 && out_pos_ * 2 > out_.size()) {
+    out_.erase(0, out_pos_);
+    out_pos_ = 0;
+  }
+}
+
+// ---------------------------------------------------------------- input
+
+void ClientHandler::on_bytes(std::span<const uint8_t> data, util::TimePoint now) {
+  if (closing_ || state_ == State::Closed) return;
+  broker_.stats().add(Counter::BytesReceived, static_cast<int64_t>(data.size()));
+  std::span<const uint8_t> buf = data;
+  if (!in_.empty()) {
+    in_.append(reinterpret_cast<const char*>(data.data()), data.size());
+    buf = {reinterpret_cast<const uint8_t*>(in_.data()), in_.size()};
+  }
+  size_t pos = 0;
+  const uint32_t limit = broker_.config().max_packet_size;
+  while (!closing_ && pos < buf.size()) {
+    pr::FrameHeader h;
+    auto status = pr::read_frame_header(buf.subspan(pos), h);
+    if (status == pr::FrameStatus::Malformed) {
+      fail(Reason::MalformedPacket, "malformed fixed header");
+      break;
+    }
+    if (status == pr::FrameStatus::NeedMore) break;
+    // Checked on the header alone: nothing is buffered for a packet we will refuse
+    // [MQTT-3.1.2-24 server side].
+    if (h.total_size() > limit) {
+      fail(Reason::PacketTooLarge, "packet exceeds maximum packet size");
+      break;
+    }
+    if (state_ == State::AwaitConnect && h.type() != pr::PacketType::Connect) {
+      close_reason_ = "first packet was not CONNECT";
+      LOG_INFO("closing connection from %s: first packet is %s, not CONNECT [MQTT-3.1.0-1]",
+               peer_.c_str(), pr::packet_type_name(h.type()));
+      closing_ = true;
+      break;
+    }
+    if (buf.size() - pos < h.total_size()) break;
+    handle_frame(h, buf.subspan(pos + h.header_size, h.remaining_length), now);
+    pos += h.total_size();
+  }
+  if (closing_) {
+    in_.clear();
+  } else if (in_.empty()) {
+    in_.assign(reinterpret_cast<const char*>(buf.data() + pos), buf.size() - pos);
+  } else {
+    in_.erase(0, pos);
+  }
+  pump(now);
+}
+
+void ClientHandler::handle_frame(const pr::FrameHeader& h, std::span<const uint8_t> body, util::TimePoint now) {
+  last_received_ = now;
+  auto decoded = pr::decode_packet(h.first_byte, body, version_);
+  if (!decoded) {
+    if (state_ == State::AwaitConnect) {
+      auto level = peek_connect_level(body);
+      if (decoded.error().reason == Reason::UnsupportedProtocolVersion) {
+        // [MQTT-3.1.2-2]: answer in 3.1.1 form with 0x01 (5.0 clients get 0x84 the same way).
+        version_ = level == 5 ? Version::V5 : Version::V311;
+        reject_connect(Reason::UnsupportedProtocolVersion, decoded.error().detail);
+        return;
+      }
+      if (level == 5) version_ = Version::V5;
+      if (level == 4 || level == 5) {
+        reject_connect(decoded.error().reason, decoded.error().detail);
+        return;
+      }
+      close_reason_ = decoded.error().detail;
+      LOG_INFO("closing connection from %s: bad CONNECT: %s", peer_.c_str(), decoded.error().detail);
+      closing_ = true;
+      return;
+    }
+    fail(decoded.error().reason, decoded.error().detail);
+    return;
+  }
+  pr::Packet& packet = *decoded;
+  switch (pr::packet_type(packet)) {
+    case pr::PacketType::Connect:
+      if (state_ != State::AwaitConnect) {
+        fail(Reason::ProtocolError, "second CONNECT");  // [MQTT-3.1.0-2]
+        return;
+      }
+      handle_connect(std::get<pr::Connect>(packet), now);
+      return;
+    case pr::PacketType::Publish: handle_publish(std::get<pr::Publish>(packet), now); return;
+    case pr::PacketType::Puback:
+    case pr::PacketType::Pubrec:
+    case pr::PacketType::Pubrel:
+    case pr::PacketType::Pubcomp: handle_ack(std::get<pr::Ack>(packet), now); return;
+    case pr::PacketType::Subscribe: handle_subscribe(std::get<pr::Subscribe>(packet), now); return;
+    case pr::PacketType::Unsubscribe: handle_unsubscribe(std::get<pr::Unsubscribe>(packet)); return;
+    case pr::PacketType::Pingreq: send(pr::Pingresp{}); return;
+    case pr::PacketType::Disconnect: handle_disconnect(std::get<pr::Disconnect>(packet)); return;
+    case pr::PacketType::Auth: fail(Reason::ProtocolError, "AUTH without an authentication method"); return;
+    default: fail(Reason::ProtocolError, "server-to-client packet sent by a client"); return;
+  }
+}
+
+// ---------------------------------------------------------------- CONNECT
+
+void ClientHandler::handle_connect(pr::Connect& c, util::TimePoint now) {
+  const BrokerConfig& cfg = broker_.config();
+  version_ = c.version;
+  bool assigned = false;
+  if (c.client_id.empty()) {
+    if (version_ == Version::V31 || (version_ == Version::V311 && !c.clean_start)) {
+      reject_connect(Reason::ClientIdentifierNotValid, "empty client id without clean session");  // [MQTT-3.1.3-8]
+      return;
+    }
+    c.client_id = random_client_id();
+    assigned = true;
+  }
+  client_id_ = c.client_id;
+  if (c.properties.authentication_method) {
+    reject_connect(Reason::BadAuthenticationMethod, "enhanced authentication is not supported");
+    return;
+  }
+  if (c.will) {
+    if (!pr::valid_topic_name(c.will->topic) || !topic_within_limits(c.will->topic, cfg)) {
+      reject_connect(Reason::TopicNameInvalid, "invalid will topic");
+      return;
+    }
+    if (c.will->qos > cfg.maximum_qos) {
+      reject_connect(Reason::QosNotSupported, "will QoS above maximum");  // [MQTT-3.2.2-12]
+      return;
+    }
+    if (c.will->retain && !cfg.retain_available) {
+      reject_connect(Reason::RetainNotSupported, "retained will not supported");  // [MQTT-3.2.2-13]
+      return;
+    }
+  }
+  if (cfg.max_connections && broker_.stats().get(Counter::ClientsConnected) >= cfg.max_connections) {
+    reject_connect(v5() ? Reason::QuotaExceeded : Reason::ServerUnavailable, "connection limit reached");
+    return;
+  }
+
+  // Session expiry: 5.0 property, 3.1.1 configurable default for clean_session=0.
+  uint32_t requested_expiry = v5() ? c.properties.session_expiry_interval.value_or(0)
+                                   : (c.clean_start ? 0 : cfg.session_expiry_default);
+  session_expiry_ = std::min(requested_expiry, cfg.max_session_expiry);
+
+  keep_alive_ = c.keep_alive;
+  std::optional<uint16_t> server_keep_alive;
+  if (v5()) {
+    if (cfg.server_keepalive) {
+      server_keep_alive = cfg.server_keepalive;
+    } else if (cfg.max_keepalive < 65535 && (keep_alive_ == 0 || keep_alive_ > cfg.max_keepalive)) {
+      server_keep_alive = cfg.max_keepalive;
+    }
+    if (server_keep_alive) keep_alive_ = *server_keep_alive;  // [MQTT-3.2.2-21]
+    send_window_ = std::min<size_t>(c.properties.receive_maximum.value_or(65535), cfg.max_inflight);
+    client_max_packet_ = c.properties.maximum_packet_size.value_or(0xFFFFFFFF);
+    client_alias_max_ = c.properties.topic_alias_maximum.value_or(0);
+  } else {
+    send_window_ = cfg.max_inflight;
+  }
+
+  if (c.will) {
+    auto m = std::make_shared<Message>();
+    m->topic = std::move(c.will->topic);
+    m->payload = std::move(c.will->payload);
+    m->qos = c.will->qos;
+    m->retain = c.will->retain;
+    auto expiry = broker_.effective_message_expiry(c.will->properties.message_expiry_interval);
+    uint32_t delay = c.will->properties.will_delay_interval.value_or(0);
+    m->properties = forwarded_properties(std::move(c.will->properties));
+    // The expiry clock of a will starts when it is published; approximated from connect time
+    // plus its delay, which is when a delayed will is sent at the earliest.
+    if (expiry) m->expires_at = now + util::Seconds(*expiry) + util::Seconds(delay);
+    will_ = WillMessage{std::move(m), delay};
+  }
+
+  ConnectResult r = broker_.connect(
+      ConnectRequest{client_id_, c.clean_start, session_expiry_, version_, Link{waker_, token_}}, now);
+  session_ = r.session;
+  state_ = State::Connected;
+  broker_.stats().add(Counter::ClientsConnected);
+  broker_.stats().add(Counter::ClientsConnectedEver);
+
+  pr::Connack ack;
+  ack.session_present = r.session_present;  // [MQTT-3.2.2-2], [MQTT-3.2.2-3]
+  if (v5()) {
+    pr::Properties& p = ack.properties;
+    if (cfg.receive_maximum < 65535) p.receive_maximum = cfg.receive_maximum;
+    if (cfg.max_packet_size < pr::kMaxRemainingLength + 5) p.maximum_packet_size = cfg.max_packet_size;
+    if (cfg.topic_alias_maximum) p.topic_alias_maximum = cfg.topic_alias_maximum;
+    if (assigned) p.assigned_client_identifier = client_id_;
+    if (server_keep_alive) p.server_keep_alive = server_keep_alive;
+    if (session_expiry_ != requested_expiry) p.session_expiry_interval = session_expiry_;
+    if (!cfg.retain_available) p.retain_available = 0;
+    if (cfg.maximum_qos < 2) p.maximum_qos = cfg.maximum_qos;
+  }
+  send(ack);
+  LOG_INFO("client '%s' connected from %s (MQTT %s, %s, keep-alive %us, session expiry %us%s)",
+           client_id_.c_str(), peer_.c_str(), version_name(version_),
+           c.clean_start ? "clean start" : "resume", keep_alive_, session_expiry_,
+           r.session_present ? ", session present" : "");
+
+  scratch_.clear();
+  session_->resend_inflight(token_, scratch_);
+  for (const Sendable& s : scratch_) {
+    if (s.kind == Sendable::Kind::Pubrel) send_ack(pr::PacketType::Pubrel, s.packet_id, Reason::Success);
+    else send_publish(s, now);
+  }
+}
+
+void ClientHandler::reject_connect(Reason reason, const char* why) {
+  pr::Connack ack;
+  ack.reason = reason;
+  if (v5()) ack.properties.reason_string = why;
+  send(ack);
+  close_reason_ = why;
+  LOG_INFO("refused connection from %s (client '%s'): %s (%s)", peer_.c_str(), client_id_.c_str(),
+           pr::reason_name(reason), why);
+  closing_ = true;
+  will_.reset();  // no session was established, so no will [MQTT-3.2.2-?]
+}
+
+void ClientHandler::fail(Reason reason, const char* why) {
+  if (closing_) return;
+  if (v5() && state_ == State::Connected) {
+    pr::Disconnect d;
+    d.reason = reason;
+    d.properties.reason_string = why;
+    send(d);
+  }
+  close_reason_ = std::string(pr::reason_name(reason)) + ": " + why;
+  LOG_INFO("closing client '%s' from %s: %s (%s)", client_id_.c_str(), peer_.c_str(),
+           pr::reason_name(reason), why);
+  closing_ = true;
+}
+
+// ---------------------------------------------------------------- PUBLISH in
+
+void ClientHandler::handle_publish(pr::Publish& p, util::TimePoint now) {
+  const BrokerConfig& cfg = broker_.config();
+  if (v5()) {
+    if (!p.properties.subscription_identifiers.empty())
+      return fail(Reason::ProtocolError, "subscription identifier in client PUBLISH");  // [MQTT-3.3.4-6]
+    if (p.properties.topic_alias) {
+      uint16_t alias = *p.properties.topic_alias;
+      if (alias == 0 || alias > cfg.topic_alias_maximum)
+        return fail(Reason::TopicAliasInvalid, "topic alias out of range");  // [MQTT-3.3.2-8], [MQTT-3.3.2-9]
+      if (p.topic.empty()) {
+        auto it = in_aliases_.find(alias);
+        if (it == in_aliases_.end()) return fail(Reason::ProtocolError, "unknown topic alias");
+        p.topic = it->second;
+      } else {
+        in_aliases_[alias] = p.topic;
+      }
+    }
+  }
+  if (!pr::valid_topic_name(p.topic)) return fail(Reason::TopicNameInvalid, "invalid topic name");  // [MQTT-3.3.2-2]
+  if (!topic_within_limits(p.topic, cfg)) return fail(Reason::TopicNameInvalid, "topic exceeds configured limits");
+  if (p.qos > cfg.maximum_qos) return fail(Reason::QosNotSupported, "QoS above maximum");  // [MQTT-3.2.2-11]
+  if (p.retain && !cfg.retain_available) return fail(Reason::RetainNotSupported, "retain not available");
+  if (p.qos == 2) {
+    if (session_->incoming_qos2_seen(p.packet_id)) {
+      // A resent PUBLISH of an exchange still open: acknowledge again, deliver nothing twice.
+      send_ack(pr::PacketType::Pubrec, p.packet_id, Reason::Success);
+      return;
+    }
+    if (session_->incoming_qos2_count() >= cfg.receive_maximum)
+      return fail(Reason::ReceiveMaximumExceeded, "more QoS 2 messages in flight than Receive Maximum");  // [MQTT-3.3.4-9]
+  }
+
+  auto m = std::make_shared<Message>();
+  m->topic = std::move(p.topic);
+  m->payload = std::move(p.payload);
+  m->qos = p.qos;
+  m->retain = p.retain;
+  m->origin = session_->id();
+  auto expiry = broker_.effective_message_expiry(p.properties.message_expiry_interval);
+  if (expiry) m->expires_at = now + util::Seconds(*expiry);
+  if (v5()) m->properties = forwarded_properties(std::move(p.properties));
+  RouteResult r = broker_.publish(m, now);
+  Reason reason = (v5() && r.receivers == 0 && !r.held) ? Reason::NoMatchingSubscribers : Reason::Success;
+  if (p.qos == 1) {
+    send_ack(pr::PacketType::Puback, p.packet_id, reason);
+  } else if (p.qos == 2) {
+    session_->incoming_qos2_add(p.packet_id);
+    send_ack(pr::PacketType::Pubrec, p.packet_id, reason);
+  }
+}
+
+// ---------------------------------------------------------------- acknowledgements
+
+void ClientHandler::handle_ack(const pr::Ack& a, util::TimePoint now) {
+  switch (a.type) {
+    case pr::PacketType::Puback:
+      if (!session_->on_puback(a.packet_id)) LOG_DEBUG("'%s': PUBACK for unknown id %u", client_id_.c_str(), a.packet_id);
+      break;
+    case pr::PacketType::Pubrec:
+      if (pr::is_error(a.reason)) {
+        session_->on_pubrec(a.packet_id, true);
+      } else if (session_->on_pubrec(a.packet_id, false)) {
+        send_ack(pr::PacketType::Pubrel, a.packet_id, Reason::Success);
+      } else {
+        send_ack(pr::PacketType::Pubrel, a.packet_id, Reason::PacketIdentifierNotFound);
+      }
+      break;
+    case pr::PacketType::Pubrel: {
+      bool known = session_->incoming_qos2_release(a.packet_id);
+      send_ack(pr::PacketType::Pubcomp, a.packet_id, known ? Reason::Success : Reason::PacketIdentifierNotFound);
+      break;
+    }
+    case pr::PacketType::Pubcomp:
+      if (!session_->on_pubcomp(a.packet_id)) LOG_DEBUG("'%s': PUBCOMP for unknown id %u", client_id_.c_str(), a.packet_id);
+      break;
+    default: break;
+  }
+  pump(now);
+}
+
+// ---------------------------------------------------------------- SUBSCRIBE / UNSUBSCRIBE
+
+void ClientHandler::handle_subscribe(const pr::Subscribe& s, util::TimePoint now) {
+  const BrokerConfig& cfg = broker_.config();
+  uint32_t sub_id = s.properties.subscription_identifiers.empty() ? 0 : s.properties.subscription_identifiers[0];
+  pr::Suback ack;
+  ack.packet_id = s.packet_id;
+  std::vector<const pr::Subscription*> accepted;
+  for (const auto& sub : s.subscriptions) {
+    auto shared = pr::parse_shared_filter(sub.filter);
+    bool valid = shared ? (!shared->group.empty() && pr::valid_topic_filter(shared->filter))
+                        : pr::valid_topic_filter(sub.filter);
+    if (valid && !topic_within_limits(shared ? shared->filter : std::string_view(sub.filter), cfg)) valid = false;
+    if (!valid) {
+      ack.reasons.push_back(Reason::TopicFilterInvalid);
+      continue;
+    }
+    if (shared && sub.options.no_local)
+      return fail(Reason::ProtocolError, "No Local on a shared subscription");  // [MQTT-3.8.3-4]
+    if (cfg.max_subscriptions_per_client && session_->subscription_count() >= cfg.max_subscriptions_per_client) {
+      ack.reasons.push_back(Reason::QuotaExceeded);
+      continue;
+    }
+    uint8_t granted = std::min(sub.options.qos, cfg.maximum_qos);
+    ack.reasons.push_back(static_cast<Reason>(granted));
+    accepted.push_back(&sub);
+  }
+  send(ack);  // before any retained or held message [MQTT-3.8.4-?]
+  for (const pr::Subscription* sub : accepted) {
+    pr::Subscription granted = *sub;
+    granted.options.qos = std::min(sub->options.qos, cfg.maximum_qos);
+    broker_.subscribe(session_, granted, sub_id, now);
+    LOG_DEBUG("'%s' subscribed to '%s' (QoS %u)", client_id_.c_str(), granted.filter.c_str(), granted.options.qos);
+  }
+}
+
+void ClientHandler::handle_unsubscribe(const pr::Unsubscribe& u) {
+  pr::Unsuback ack;
+  ack.packet_id = u.packet_id;
+  for (const auto& f : u.filters) {
+    bool existed = broker_.unsubscribe(session_, f);
+    ack.reasons.push_back(existed ? Reason::Success : Reason::NoSubscriptionExisted);
+  }
+  send(ack);
+}
+
+void ClientHandler::handle_disconnect(const pr::Disconnect& d) {
+  if (d.properties.session_expiry_interval) {
+    if (session_expiry_ == 0 && *d.properties.session_expiry_interval != 0)
+      return fail(Reason::ProtocolError, "session expiry set on DISCONNECT after 0 at CONNECT");  // [MQTT-3.14.2-2]
+    session_expiry_ = std::min(*d.properties.session_expiry_interval, broker_.config().max_session_expiry);
+    session_->set_expiry_interval(session_expiry_);
+  }
+  // [MQTT-3.14.4-3]: a normal DISCONNECT discards the will; 0x04 asks for it to be sent.
+  will_on_close_ = d.reason == Reason::DisconnectWithWill;
+  close_reason_ = std::string("client sent DISCONNECT (") + pr::reason_name(d.reason) + ")";
+  closing_ = true;
+}
+
+// ---------------------------------------------------------------- output
+
+void ClientHandler::send(const pr::Packet& p) {
+  size_t n = pr::encode_packet(p, version_, out_);
+  broker_.stats().add(Counter::BytesSent, static_cast<int64_t>(n));
+}
+
+void ClientHandler::send_ack(pr::PacketType type, uint16_t packet_id, Reason reason) {
+  pr::Ack a;
+  a.type = type;
+  a.packet_id = packet_id;
+  a.reason = reason;
+  send(a);
+}
+
+void ClientHandler::send_publish(const Sendable& s, util::TimePoint now) {
+  const Outbound& o = s.out;
+  const Message& m = *o.msg;
+  pr::PublishView v;
+  v.topic = m.topic;
+  v.payload = m.payload;
+  v.qos = o.qos;
+  v.retain = o.retain;
+  v.dup = s.dup;
+  v.packet_id = s.packet_id;
+  if (v5()) {
+    v.properties = &m.properties;
+    v.subscription_identifiers = o.subscription_ids;
+    v.message_expiry_override = m.remaining_expiry(now);  // [MQTT-3.3.2-6]
+    if (client_alias_max_ && !s.dup) {
+      auto it = out_aliases_.find(m.topic);
+      if (it != out_aliases_.end()) {
+        v.topic_alias = it->second;
+        v.topic = {};
+      } else if (out_aliases_.size() < client_alias_max_) {
+        v.topic_alias = static_cast<uint16_t>(out_aliases_.size() + 1);
+        out_aliases_.emplace(m.topic, v.topic_alias);
+      }
+    }
+  }
+  size_t size = pr::publish_size(v, version_);
+  if (size > client_max_packet_) {
+    // [MQTT-3.1.2-25]: too large for the client; discard as if delivered.
+    LOG_DEBUG("'%s': dropping %zu-byte message on '%s' (client maximum %u)", client_id_.c_str(), size,
+              m.topic.c_str(), client_max_packet_);
+    if (o.qos > 0) session_->drop_inflight(s.packet_id);
+    return;
+  }
+  pr::encode_publish(v, version_, out_);
+  broker_.stats().add(Counter::BytesSent, static_cast<int64_t>(size));
+  broker_.stats().add(Counter::MessagesSent);
+}
+
+void ClientHandler::pump(util::TimePoint now) {
+  if (state_ != State::Connected || closing_) return;
+  while (out_.size() - out_pos_ < kOutputHighWater) {
+    scratch_.clear();
+    session_->take_sendable(token_, scratch_, send_window_, 64, now);
+    if (scratch_.empty()) break;
+    for (const Sendable& s : scratch_) send_publish(s, now);
+  }
+  scratch_.clear();
+}
+
+// ---------------------------------------------------------------- events from the transport
+
+void ClientHandler::on_wake(util::TimePoint now) {
+  if (state_ != State::Connected || closing_) return;
+  if (!session_->is_owner(token_)) {
+    // [MQTT-3.1.4-3]: another connection took the session over.
+    if (v5()) {
+      pr::Disconnect d;
+      d.reason = Reason::SessionTakenOver;
+      send(d);
+    }
+    close_reason_ = "session taken over";
+    LOG_INFO("client '%s' from %s: session taken over by a new connection", client_id_.c_str(), peer_.c_str());
+    closing_ = true;
+    return;
+  }
+  pump(now);
+}
+
+void ClientHandler::on_output_drained(util::TimePoint now) { pump(now); }
+
+void ClientHandler::on_tick(util::TimePoint now) {
+  if (closing_ || state_ == State::Closed) return;
+  if (state_ == State::AwaitConnect) {
+    uint32_t timeout = broker_.config().connect_timeout;
+    if (timeout && now - accepted_at_ > util::Seconds(timeout)) {
+      close_reason_ = "no CONNECT within connect timeout";
+      LOG_INFO("closing connection from %s: no CONNECT within %us", peer_.c_str(), timeout);
+      closing_ = true;
+    }
+    return;
+  }
+  // [MQTT-3.1.2-22]: one and a half times the keep-alive without a packet ends the connection.
+  if (keep_alive_ && now - last_received_ > util::Millis(uint64_t{keep_alive_} * 1500)) {
+    fail(Reason::KeepAliveTimeout, "keep alive timeout");
+  }
+}
+
+void ClientHandler::on_shutdown() {
+  if (closing_ || state_ != State::Connected) {
+    closing_ = true;
+    return;
+  }
+  if (v5()) {
+    pr::Disconnect d;
+    d.reason = Reason::ServerShuttingDown;
+    send(d);
+  }
+  close_reason_ = "server shutting down";
+  will_on_close_ = false;
+  closing_ = true;
+}
+
+void ClientHandler::on_closed(util::TimePoint now) {
+  if (state_ == State::Closed) return;
+  bool was_connected = state_ == State::Connected;
+  state_ = State::Closed;
+  closing_ = true;
+  if (!was_connected) return;
+  if (close_reason_.empty()) close_reason_ = "connection lost";
+  std::optional<WillMessage> will;
+  if (will_on_close_ && will_) will = std::move(will_);
+  broker_.disconnect(session_, token_, std::move(will), now);
+  broker_.stats().add(Counter::ClientsConnected, -1);
+  LOG_INFO("client '%s' disconnected from %s: %s", client_id_.c_str(), peer_.c_str(), close_reason_.c_str());
+  session_.reset();
+}
+
+}  // namespace musqratt::broker

@@ -1,0 +1,104 @@
+#pragma once
+// The per-connection protocol engine (sans-I/O, in the manner of nghttp2's session): the
+// transport feeds it received bytes, takes the bytes it produces, tells it when the connection
+// has work (wake), when time passes (tick) and when the connection is gone. It enforces the
+// packet ordering and every per-connection rule of the specification and drives the Broker.
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/broker.h"
+#include "protocol/codec.h"
+#include "util/clock.h"
+
+namespace musqratt::broker {
+
+/// Thread: used only by the worker that owns the connection. Ownership: owned by the
+/// transport's connection object; holds a shared reference to its session.
+class ClientHandler {
+ public:
+  ClientHandler(Broker& broker, Waker* waker, uint64_t token, std::string peer, util::TimePoint now);
+  ~ClientHandler();
+  ClientHandler(const ClientHandler&) = delete;
+  ClientHandler& operator=(const ClientHandler&) = delete;
+
+  /// Consumes bytes received from the client.
+  void on_bytes(std::span<const uint8_t> data, util::TimePoint now);
+  /// The session has queued messages, or was taken over by another connection.
+  void on_wake(util::TimePoint now);
+  /// Called now and then (at least every second): keep-alive and connect timeouts.
+  void on_tick(util::TimePoint now);
+  /// The transport wrote some output; more queued messages may now be encoded.
+  void on_output_drained(util::TimePoint now);
+  /// The server is stopping: tell the client (5.0: DISCONNECT 0x8B) and close.
+  void on_shutdown();
+  /// The connection is gone (after close or on a transport error). Idempotent.
+  void on_closed(util::TimePoint now);
+
+  std::string_view pending_output() const { return std::string_view(out_).substr(out_pos_); }
+  void consume_output(size_t n);
+  /// True once the connection should be closed after pending output is written.
+  bool closing() const { return closing_; }
+  bool connected() const { return state_ == State::Connected; }
+  const std::string& client_id() const { return client_id_; }
+  const std::string& peer() const { return peer_; }
+
+  /// Output beyond which queued messages stay in the session queue instead (back-pressure).
+  static constexpr size_t kOutputHighWater = 256 * 1024;
+
+ private:
+  enum class State { AwaitConnect, Connected, Closed };
+
+  void handle_frame(const protocol::FrameHeader& h, std::span<const uint8_t> body, util::TimePoint now);
+  void handle_connect(protocol::Connect& c, util::TimePoint now);
+  void handle_publish(protocol::Publish& p, util::TimePoint now);
+  void handle_subscribe(const protocol::Subscribe& s, util::TimePoint now);
+  void handle_unsubscribe(const protocol::Unsubscribe& u);
+  void handle_ack(const protocol::Ack& a, util::TimePoint now);
+  void handle_disconnect(const protocol::Disconnect& d);
+
+  void reject_connect(protocol::Reason reason, const char* why);
+  /// Protocol violation or limit: 5.0 gets DISCONNECT with `reason`; the will is published.
+  void fail(protocol::Reason reason, const char* why);
+  void send(const protocol::Packet& p);
+  void send_ack(protocol::PacketType type, uint16_t packet_id, protocol::Reason reason);
+  void pump(util::TimePoint now);
+  void send_publish(const Sendable& s, util::TimePoint now);
+  bool v5() const { return version_ == protocol::Version::V5; }
+
+  Broker& broker_;
+  Waker* waker_;
+  const uint64_t token_;
+  const std::string peer_;
+  State state_ = State::AwaitConnect;
+  protocol::Version version_ = protocol::Version::V311;
+  std::string client_id_;
+  SessionPtr session_;
+  std::optional<WillMessage> will_;
+  bool closing_ = false;
+  bool will_on_close_ = true;  // false after a normal DISCONNECT
+  std::string close_reason_;
+
+  // Input: bytes of a packet not yet complete.
+  std::string in_;
+  // Output: encoded bytes not yet written, starting at out_pos_.
+  std::string out_;
+  size_t out_pos_ = 0;
+
+  util::TimePoint accepted_at_;
+  util::TimePoint last_received_;
+  uint16_t keep_alive_ = 0;
+  uint32_t session_expiry_ = 0;
+  size_t send_window_ = 65535;              // min(client Receive Maximum, max_inflight)
+  uint32_t client_max_packet_ = 0xFFFFFFFF;  // client's Maximum Packet Size
+  uint16_t client_alias_max_ = 0;            // aliases we may use towards the client
+  std::unordered_map<uint16_t, std::string> in_aliases_;
+  std::unordered_map<std::string, uint16_t> out_aliases_;
+  std::vector<Sendable> scratch_;
+};
+
+}  // namespace musqratt::broker

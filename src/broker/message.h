@@ -1,0 +1,35 @@
+#pragma once
+// An application message as the broker routes it: immutable once published and shared by every
+// queue that holds it, so fan-out to N receivers copies a pointer, not the payload.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "protocol/properties.h"
+#include "util/clock.h"
+
+namespace musqratt::broker {
+
+struct Message {
+  std::string topic;
+  std::string payload;
+  uint8_t qos = 0;
+  bool retain = false;
+  /// Properties forwarded to receivers (payload format, content type, response topic,
+  /// correlation data, user properties). Message expiry lives in `expires_at` instead, because
+  /// what is forwarded is the remaining interval [MQTT-3.3.2-6].
+  protocol::Properties properties;
+  std::optional<util::TimePoint> expires_at;
+  /// Session id of the publisher, for No Local; 0 for messages the broker makes itself.
+  uint64_t origin = 0;
+
+  bool expired(util::TimePoint now) const { return expires_at && now >= *expires_at; }
+  /// Seconds left, rounded up, for the Message Expiry Interval sent to a receiver.
+  std::optional<uint32_t> remaining_expiry(util::TimePoint now) const;
+  size_t footprint() const { return sizeof(Message) + topic.size() + payload.size(); }
+};
+
+using MessagePtr = std::shared_ptr<const Message>;
+
+}  // namespace musqratt::broker

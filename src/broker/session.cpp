@@ -1,0 +1,247 @@
+#include "broker/session.h"
+
+#include <algorithm>
+
+namespace musqratt::broker {
+
+Session::Session(std::string client_id, uint64_t id, protocol::Version version, QueueLimits limits)
+    : client_id_(std::move(client_id)), id_(id), limits_(limits), version_(version) {}
+
+bool Session::over_limits_locked(const Outbound& out) const {
+  if (limits_.max_messages && queue_.size() >= limits_.max_messages) return true;
+  if (limits_.max_bytes && queued_bytes_ + out.msg->payload.size() > limits_.max_bytes) return true;
+  return false;
+}
+
+Session::DeliverResult Session::deliver(Outbound out, Link& wake_link) {
+  std::lock_guard lock(mu_);
+  if (revoked_) return DeliverResult::Dropped;
+  if (!link_ && out.qos == 0 && !limits_.queue_qos0_offline) return DeliverResult::Dropped;
+  if (over_limits_locked(out)) return DeliverResult::Dropped;
+  queued_bytes_ += out.msg->payload.size();
+  queue_.push_back(std::move(out));
+  if (link_ && !wake_pending_) {
+    wake_pending_ = true;
+    wake_link = link_;
+    return DeliverResult::QueuedWake;
+  }
+  return DeliverResult::Queued;
+}
+
+bool Session::online() const {
+  std::lock_guard lock(mu_);
+  return static_cast<bool>(link_);
+}
+
+void Session::attach(Link link, protocol::Version version) {
+  std::lock_guard lock(mu_);
+  link_ = link;
+  version_ = version;
+  wake_pending_ = false;
+  disconnected_at_.reset();
+}
+
+bool Session::detach(uint64_t token, util::TimePoint now) {
+  std::lock_guard lock(mu_);
+  if (!link_ || link_.token != token) return false;
+  link_ = {};
+  disconnected_at_ = now;
+  // QoS 0 messages are not kept for an offline session.
+  if (!limits_.queue_qos0_offline) {
+    std::erase_if(queue_, [&](const Outbound& o) {
+      if (o.qos != 0) return false;
+      queued_bytes_ -= o.msg->payload.size();
+      return true;
+    });
+  }
+  return true;
+}
+
+bool Session::is_owner(uint64_t token) const {
+  std::lock_guard lock(mu_);
+  return link_ && link_.token == token && !revoked_;
+}
+
+Link Session::link() const {
+  std::lock_guard lock(mu_);
+  return link_;
+}
+
+Link Session::revoke() {
+  std::lock_guard lock(mu_);
+  revoked_ = true;
+  Link old = link_;
+  link_ = {};
+  return old;
+}
+
+bool Session::revoked() const {
+  std::lock_guard lock(mu_);
+  return revoked_;
+}
+
+void Session::resend_inflight(uint64_t token, std::vector<Sendable>& out) {
+  std::lock_guard lock(mu_);
+  if (!link_ || link_.token != token) return;
+  for (const auto& f : inflight_) {
+    Sendable s;
+    s.packet_id = f.packet_id;
+    if (f.state == InflightState::AwaitPubcomp) {
+      s.kind = Sendable::Kind::Pubrel;
+    } else {
+      s.dup = true;  // [MQTT-3.3.1-1]
+      s.out = f.out;
+    }
+    out.push_back(std::move(s));
+  }
+}
+
+uint16_t Session::next_packet_id_locked() {
+  while (true) {
+    if (++last_packet_id_ == 0) last_packet_id_ = 1;
+    uint16_t id = last_packet_id_;
+    bool used = std::any_of(inflight_.begin(), inflight_.end(),
+                            [id](const Inflight& f) { return f.packet_id == id; });
+    if (!used) return id;
+  }
+}
+
+void Session::take_sendable(uint64_t token, std::vector<Sendable>& out, size_t window,
+                            size_t max_count, util::TimePoint now) {
+  std::lock_guard lock(mu_);
+  if (!link_ || link_.token != token) return;
+  wake_pending_ = false;
+  size_t taken = 0;
+  while (!queue_.empty() && taken < max_count) {
+    Outbound& front = queue_.front();
+    if (front.qos > 0 && inflight_.size() >= window) break;
+    Outbound o = std::move(front);
+    queue_.pop_front();
+    queued_bytes_ -= o.msg->payload.size();
+    if (o.msg->expired(now)) continue;
+    Sendable s;
+    if (o.qos > 0) {
+      s.packet_id = next_packet_id_locked();
+      inflight_.push_back({s.packet_id, o.qos == 1 ? InflightState::AwaitPuback : InflightState::AwaitPubrec, o});
+    }
+    s.out = std::move(o);
+    out.push_back(std::move(s));
+    ++taken;
+  }
+  if (!queue_.empty() && taken == max_count) wake_pending_ = true;  // caller resumes later
+}
+
+bool Session::on_puback(uint16_t packet_id) {
+  std::lock_guard lock(mu_);
+  auto it = std::find_if(inflight_.begin(), inflight_.end(), [&](const Inflight& f) {
+    return f.packet_id == packet_id && f.state == InflightState::AwaitPuback;
+  });
+  if (it == inflight_.end()) return false;
+  inflight_.erase(it);
+  return true;
+}
+
+bool Session::on_pubrec(uint16_t packet_id, bool error) {
+  std::lock_guard lock(mu_);
+  auto it = std::find_if(inflight_.begin(), inflight_.end(),
+                         [&](const Inflight& f) { return f.packet_id == packet_id; });
+  if (it == inflight_.end() || it->state == InflightState::AwaitPuback) return false;
+  if (error) {
+    inflight_.erase(it);  // [MQTT-4.3.3]: a failing PUBREC ends the exchange
+  } else {
+    it->state = InflightState::AwaitPubcomp;
+    it->out.msg.reset();  // the payload is no longer needed
+  }
+  return true;
+}
+
+bool Session::on_pubcomp(uint16_t packet_id) {
+  std::lock_guard lock(mu_);
+  auto it = std::find_if(inflight_.begin(), inflight_.end(), [&](const Inflight& f) {
+    return f.packet_id == packet_id && f.state == InflightState::AwaitPubcomp;
+  });
+  if (it == inflight_.end()) return false;
+  inflight_.erase(it);
+  return true;
+}
+
+void Session::drop_inflight(uint16_t packet_id) {
+  std::lock_guard lock(mu_);
+  std::erase_if(inflight_, [&](const Inflight& f) { return f.packet_id == packet_id; });
+}
+
+bool Session::incoming_qos2_seen(uint16_t packet_id) const {
+  std::lock_guard lock(mu_);
+  return incoming_qos2_.contains(packet_id);
+}
+void Session::incoming_qos2_add(uint16_t packet_id) {
+  std::lock_guard lock(mu_);
+  incoming_qos2_.insert(packet_id);
+}
+bool Session::incoming_qos2_release(uint16_t packet_id) {
+  std::lock_guard lock(mu_);
+  return incoming_qos2_.erase(packet_id) > 0;
+}
+size_t Session::incoming_qos2_count() const {
+  std::lock_guard lock(mu_);
+  return incoming_qos2_.size();
+}
+
+bool Session::add_subscription(const std::string& filter, const SubscriptionRecord& rec) {
+  std::lock_guard lock(mu_);
+  auto [it, inserted] = subscriptions_.insert_or_assign(filter, rec);
+  return inserted;
+}
+bool Session::remove_subscription(const std::string& filter) {
+  std::lock_guard lock(mu_);
+  return subscriptions_.erase(filter) > 0;
+}
+std::vector<std::string> Session::subscription_filters() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  out.reserve(subscriptions_.size());
+  for (const auto& [f, r] : subscriptions_) out.push_back(f);
+  return out;
+}
+size_t Session::subscription_count() const {
+  std::lock_guard lock(mu_);
+  return subscriptions_.size();
+}
+
+void Session::set_expiry_interval(uint32_t seconds) {
+  std::lock_guard lock(mu_);
+  expiry_interval_ = seconds;
+}
+uint32_t Session::expiry_interval() const {
+  std::lock_guard lock(mu_);
+  return expiry_interval_;
+}
+std::optional<util::TimePoint> Session::expires_at() const {
+  std::lock_guard lock(mu_);
+  if (link_ || !disconnected_at_ || expiry_interval_ == 0xFFFFFFFF) return std::nullopt;
+  return *disconnected_at_ + util::Seconds(expiry_interval_);
+}
+
+std::vector<Outbound> Session::drain_all() {
+  std::lock_guard lock(mu_);
+  std::vector<Outbound> out;
+  for (auto& f : inflight_) {
+    if (f.out.msg) out.push_back(std::move(f.out));
+  }
+  for (auto& o : queue_) out.push_back(std::move(o));
+  inflight_.clear();
+  queue_.clear();
+  queued_bytes_ = 0;
+  return out;
+}
+
+size_t Session::queued_count() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
+}
+size_t Session::inflight_count() const {
+  std::lock_guard lock(mu_);
+  return inflight_.size();
+}
+
+}  // namespace musqratt::broker

@@ -1,0 +1,149 @@
+#pragma once
+// A client's session (section 4.1): subscriptions, queued and in-flight outgoing messages,
+// incoming QoS 2 state. It outlives connections when the client asks for a persistent session.
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "broker/message.h"
+#include "broker/waker.h"
+#include "protocol/packets.h"
+#include "util/clock.h"
+
+namespace musqratt::broker {
+
+/// One message waiting for or in delivery to this session, with its per-receiver QoS and flags.
+struct Outbound {
+  MessagePtr msg;
+  uint8_t qos = 0;
+  bool retain = false;
+  std::vector<uint32_t> subscription_ids;
+  std::shared_ptr<const std::string> share_filter;  // "$share/g/f" when via a shared subscription
+};
+
+enum class InflightState : uint8_t { AwaitPuback, AwaitPubrec, AwaitPubcomp };
+
+struct Inflight {
+  uint16_t packet_id = 0;
+  InflightState state = InflightState::AwaitPuback;
+  Outbound out;
+};
+
+/// What the owning connection should send next.
+struct Sendable {
+  enum class Kind : uint8_t { Publish, Pubrel } kind = Kind::Publish;
+  uint16_t packet_id = 0;
+  bool dup = false;
+  Outbound out;  // empty for Pubrel
+};
+
+struct SubscriptionRecord {
+  protocol::SubscribeOptions options;
+  uint32_t subscription_id = 0;
+};
+
+struct QueueLimits {
+  uint32_t max_messages = 0;  // 0 = unlimited
+  uint64_t max_bytes = 0;
+  bool queue_qos0_offline = false;
+};
+
+/// Thread: every method locks the session's own mutex, so workers delivering messages and the
+/// worker that owns the current connection may call it concurrently. Ownership: shared by the
+/// broker's registry, the owning connection and (as a raw pointer) the topic tree, which the
+/// broker clears before the registry drops the session.
+class Session {
+ public:
+  Session(std::string client_id, uint64_t id, protocol::Version version, QueueLimits limits);
+
+  const std::string& client_id() const { return client_id_; }
+  uint64_t id() const { return id_; }
+
+  // --- delivery side (any thread) ---
+  enum class DeliverResult { Queued, QueuedWake, Dropped };
+  /// Queues a message for this session. Returns QueuedWake when the owning connection must
+  /// be woken (it was idle); the caller wakes it, so wake-ups can be batched.
+  DeliverResult deliver(Outbound out, Link& wake_link);
+  bool online() const;
+
+  // --- owner side (the connection's worker) ---
+  void attach(Link link, protocol::Version version);
+  /// Detaches if `token` is still the owner; returns false if another connection took over.
+  bool detach(uint64_t token, util::TimePoint now);
+  bool is_owner(uint64_t token) const;
+  Link link() const;
+  /// Marks that the owner should be dropped (takeover with clean start); returns the old link.
+  Link revoke();
+  bool revoked() const;
+
+  /// After a resumed connection: every in-flight message again, in order (PUBLISH with DUP,
+  /// or PUBREL) [MQTT-4.4.0-1].
+  void resend_inflight(uint64_t token, std::vector<Sendable>& out);
+  /// Moves queued messages out while the receive window allows; assigns packet ids.
+  /// Expired messages are dropped here [MQTT-3.3.2-5]. Does nothing unless `token` owns the
+  /// session, so a connection being taken over cannot swallow messages.
+  void take_sendable(uint64_t token, std::vector<Sendable>& out, size_t window, size_t max_count,
+                     util::TimePoint now);
+  /// PUBACK / PUBCOMP: completes the message. PUBREC: moves it on to PUBREL.
+  /// Returns false if the packet id is unknown.
+  bool on_puback(uint16_t packet_id);
+  bool on_pubrec(uint16_t packet_id, bool error);
+  bool on_pubcomp(uint16_t packet_id);
+  /// A message that could not be sent (too large for the client): treat as delivered.
+  void drop_inflight(uint16_t packet_id);
+
+  // Incoming QoS 2 (packet ids awaiting PUBREL) [MQTT-4.3.3].
+  bool incoming_qos2_seen(uint16_t packet_id) const;
+  void incoming_qos2_add(uint16_t packet_id);
+  bool incoming_qos2_release(uint16_t packet_id);
+  size_t incoming_qos2_count() const;
+
+  // Subscriptions held by this session (the topic tree holds the routing copy).
+  bool add_subscription(const std::string& filter, const SubscriptionRecord& rec);  // true if new
+  bool remove_subscription(const std::string& filter);
+  std::vector<std::string> subscription_filters() const;
+  size_t subscription_count() const;
+
+  // Expiry.
+  void set_expiry_interval(uint32_t seconds);
+  uint32_t expiry_interval() const;
+  /// When an offline session expires; nullopt while online or if it never expires.
+  std::optional<util::TimePoint> expires_at() const;
+
+  /// Everything still undelivered, for handing shared-subscription messages to other members
+  /// when this session ends.
+  std::vector<Outbound> drain_all();
+  size_t queued_count() const;
+  size_t inflight_count() const;
+
+ private:
+  bool over_limits_locked(const Outbound& out) const;
+  uint16_t next_packet_id_locked();
+
+  const std::string client_id_;
+  const uint64_t id_;
+  const QueueLimits limits_;
+  mutable std::mutex mu_;
+  protocol::Version version_;
+  Link link_;
+  bool revoked_ = false;
+  bool wake_pending_ = false;
+  std::deque<Outbound> queue_;
+  uint64_t queued_bytes_ = 0;
+  std::deque<Inflight> inflight_;
+  uint16_t last_packet_id_ = 0;
+  std::set<uint16_t> incoming_qos2_;
+  std::map<std::string, SubscriptionRecord> subscriptions_;
+  uint32_t expiry_interval_ = 0;
+  std::optional<util::TimePoint> disconnected_at_;
+};
+
+using SessionPtr = std::shared_ptr<Session>;
+
+}  // namespace musqratt::broker

@@ -1,0 +1,60 @@
+#include "net/server.h"
+
+#include <unistd.h>
+
+#include "util/log.h"
+
+namespace musqratt::net {
+
+Server::Server(broker::Broker& broker, ServerOptions options) : broker_(broker), options_(std::move(options)) {}
+
+Server::~Server() {
+  stop();
+  for (int fd : listener_fds_) close(fd);
+}
+
+std::string Server::start() {
+  for (const auto& text : options_.listen) {
+    auto ep = parse_endpoint(text);
+    if (!ep) return ep.error();
+    auto fd = open_listener(*ep);
+    if (!fd) return fd.error();
+    listener_fds_.push_back(*fd);
+    endpoints_.push_back(*ep);
+  }
+  unsigned n = options_.threads ? options_.threads : 1;
+  for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(i, broker_, listener_fds_));
+  std::vector<Worker*> peers;
+  for (auto& w : workers_) peers.push_back(w.get());
+  for (auto& w : workers_) w->set_peers(peers);
+  for (auto& w : workers_) w->start();
+  housekeeping_ = std::thread([this] { housekeeping_loop(); });
+  for (const auto& ep : endpoints_) LOG_INFO("listening on %s (mqtt, tcp)", format_endpoint(ep).c_str());
+  LOG_INFO("%u worker thread(s) started", n);
+  return {};
+}
+
+void Server::housekeeping_loop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    broker_.housekeeping(util::now());
+    lock.lock();
+    cv_.wait_for(lock, std::chrono::milliseconds(250), [this] { return stopping_; });
+  }
+}
+
+void Server::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (housekeeping_.joinable()) housekeeping_.join();
+  for (auto& w : workers_) w->request_stop();
+  for (auto& w : workers_) w->join();
+  workers_.clear();
+}
+
+}  // namespace musqratt::net

@@ -1,0 +1,47 @@
+#pragma once
+// The kernel-socket (epoll) server: opens the listeners, starts the workers and the
+// housekeeping timer, and stops them all on request.
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "broker/broker.h"
+#include "net/address.h"
+#include "net/worker.h"
+
+namespace musqratt::net {
+
+struct ServerOptions {
+  std::vector<std::string> listen;  // HOST:PORT each
+  unsigned threads = 1;
+};
+
+class Server {
+ public:
+  Server(broker::Broker& broker, ServerOptions options);
+  ~Server();
+
+  /// Opens listeners and starts threads. Returns an error message on failure.
+  std::string start();
+  void stop();
+  const std::vector<Endpoint>& endpoints() const { return endpoints_; }
+
+ private:
+  void housekeeping_loop();
+
+  broker::Broker& broker_;
+  ServerOptions options_;
+  std::vector<int> listener_fds_;
+  std::vector<Endpoint> endpoints_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::thread housekeeping_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;  // guarded by mu_
+};
+
+}  // namespace musqratt::net

@@ -1,0 +1,276 @@
+#include "net/worker.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "broker/stats.h"
+#include "net/address.h"
+#include "util/log.h"
+
+namespace musqratt::net {
+
+namespace {
+thread_local Worker* t_current = nullptr;
+// epoll user data: tokens of connections have the worker index in the top byte and a sequence
+// below; these two small values are never connection tokens.
+constexpr uint64_t kEventFdTag = 0;
+constexpr uint64_t kListenerTagBase = 1;  // + listener position
+constexpr uint64_t kFirstSeq = 1 << 16;
+constexpr size_t kReadChunk = 64 * 1024;
+}  // namespace
+
+Worker::Worker(unsigned index, broker::Broker& broker, std::vector<int> listeners)
+    : index_(index), broker_(broker), listeners_(std::move(listeners)), next_seq_(kFirstSeq) {
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kEventFdTag;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, event_fd_, &ev);
+  for (size_t i = 0; i < listeners_.size(); ++i) {
+    // EPOLLEXCLUSIVE: one worker is woken per incoming connection, not all of them.
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+    ev.data.u64 = kListenerTagBase + i;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listeners_[i], &ev);
+  }
+}
+
+Worker::~Worker() {
+  join();
+  if (event_fd_ >= 0) close(event_fd_);
+  if (epoll_fd_ >= 0) close(epoll_fd_);
+}
+
+void Worker::start() {
+  remote_batches_.assign(peers_.size(), {});
+  thread_ = std::thread([this] { run(); });
+}
+
+void Worker::request_stop() {
+  stop_.store(true);
+  uint64_t one = 1;
+  ssize_t ignored = write(event_fd_, &one, sizeof one);
+  (void)ignored;
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::wake(uint64_t token) {
+  if (t_current == this) {
+    local_wakes_.push_back(token);
+  } else if (t_current != nullptr) {
+    t_current->remote_batches_[index_].push_back(token);
+  } else {
+    post({token});
+  }
+}
+
+void Worker::post(const std::vector<uint64_t>& tokens) {
+  bool was_empty;
+  {
+    std::lock_guard lock(inbox_mu_);
+    was_empty = inbox_.empty();
+    inbox_.insert(inbox_.end(), tokens.begin(), tokens.end());
+  }
+  if (was_empty) {
+    uint64_t one = 1;
+    ssize_t ignored = write(event_fd_, &one, sizeof one);
+    (void)ignored;
+  }
+}
+
+void Worker::flush_remote_wakes() {
+  for (size_t i = 0; i < remote_batches_.size(); ++i) {
+    if (remote_batches_[i].empty()) continue;
+    peers_[i]->post(remote_batches_[i]);
+    remote_batches_[i].clear();
+  }
+}
+
+void Worker::mark_dirty(Connection& c) {
+  if (!c.dirty) {
+    c.dirty = true;
+    dirty_.push_back(c.token);
+  }
+}
+
+void Worker::run() {
+  t_current = this;
+  broker::Stats::set_thread_slot(index_ + 1);
+  std::vector<epoll_event> events(512);
+  std::vector<uint64_t> inbox_swap;
+  std::vector<uint64_t> local_swap;
+  util::TimePoint next_tick = util::now();
+  while (!stop_.load(std::memory_order_relaxed)) {
+    int n = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), 250);
+    util::TimePoint now = util::now();
+    for (int i = 0; i < n; ++i) {
+      uint64_t tag = events[i].data.u64;
+      if (tag == kEventFdTag) {
+        uint64_t v;
+        ssize_t ignored = read(event_fd_, &v, sizeof v);
+        (void)ignored;
+        {
+          std::lock_guard lock(inbox_mu_);
+          inbox_swap.swap(inbox_);
+        }
+        process_wakes(inbox_swap, now);
+        inbox_swap.clear();
+        continue;
+      }
+      if (tag < kFirstSeq) {
+        accept_from(listeners_[tag - kListenerTagBase], now);
+        continue;
+      }
+      auto it = connections_.find(tag);
+      if (it == connections_.end()) continue;
+      Connection& c = *it->second;
+      if ((events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) && !read_from(c, now)) continue;
+      if (events[i].events & EPOLLOUT) mark_dirty(c);
+    }
+    // Deliveries between connections of this worker, which may cascade.
+    while (!local_wakes_.empty()) {
+      local_swap.swap(local_wakes_);
+      process_wakes(local_swap, now);
+      local_swap.clear();
+    }
+    if (now >= next_tick) {
+      tick(now);
+      next_tick = now + util::Millis(500);
+    }
+    // One write per connection per loop turn, however many messages it was given.
+    for (size_t i = 0; i < dirty_.size(); ++i) {
+      auto it = connections_.find(dirty_[i]);
+      if (it == connections_.end()) continue;
+      it->second->dirty = false;
+      flush(*it->second, now);
+    }
+    dirty_.clear();
+    flush_remote_wakes();
+  }
+  shutdown_connections();
+  t_current = nullptr;
+}
+
+void Worker::process_wakes(std::vector<uint64_t>& tokens, util::TimePoint now) {
+  for (uint64_t t : tokens) {
+    auto it = connections_.find(t);
+    if (it == connections_.end()) continue;
+    it->second->handler->on_wake(now);
+    mark_dirty(*it->second);
+  }
+}
+
+void Worker::accept_from(int listener, util::TimePoint now) {
+  for (int i = 0; i < 64; ++i) {
+    int fd = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        LOG_WARN("accept failed: %s", strerror(errno));
+      return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    auto c = std::make_unique<Connection>();
+    c->fd = fd;
+    c->token = uint64_t{index_} << 56 | next_seq_++;
+    std::string peer = peer_name(fd);
+    c->handler = std::make_unique<broker::ClientHandler>(broker_, this, c->token, peer, now);
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.u64 = c->token;
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      close(fd);
+      continue;
+    }
+    LOG_DEBUG("worker %u: accepted connection from %s", index_, peer.c_str());
+    connections_.emplace(c->token, std::move(c));
+  }
+}
+
+bool Worker::read_from(Connection& c, util::TimePoint now) {
+  thread_local std::vector<uint8_t> buf(kReadChunk);
+  // One read per connection per turn keeps a flooding client from starving the others.
+  ssize_t n = recv(c.fd, buf.data(), buf.size(), 0);
+  if (n > 0) {
+    c.handler->on_bytes({buf.data(), static_cast<size_t>(n)}, now);
+    mark_dirty(c);
+    return true;
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return true;
+  close_connection(c, now);
+  return false;
+}
+
+bool Worker::flush(Connection& c, util::TimePoint now) {
+  broker::ClientHandler& h = *c.handler;
+  while (true) {
+    std::string_view out = h.pending_output();
+    if (out.empty()) break;
+    ssize_t n = send(c.fd, out.data(), out.size(), MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (errno == EINTR) continue;
+      close_connection(c, now);
+      return false;
+    }
+    h.consume_output(static_cast<size_t>(n));
+    if (h.pending_output().empty()) h.on_output_drained(now);  // may encode more queued messages
+  }
+  bool pending = !h.pending_output().empty();
+  if (h.closing() && !pending) {
+    close_connection(c, now);
+    return false;
+  }
+  if (pending != c.want_write) {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP | (pending ? uint32_t{EPOLLOUT} : 0u);
+    ev.data.u64 = c.token;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &ev);
+    c.want_write = pending;
+  }
+  return true;
+}
+
+void Worker::close_connection(Connection& c, util::TimePoint now) {
+  uint64_t token = c.token;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.fd, nullptr);
+  close(c.fd);
+  c.handler->on_closed(now);
+  connections_.erase(token);
+}
+
+void Worker::tick(util::TimePoint now) {
+  for (auto& [token, c] : connections_) {
+    c->handler->on_tick(now);
+    if (c->handler->closing()) mark_dirty(*c);
+  }
+}
+
+void Worker::shutdown_connections() {
+  util::TimePoint now = util::now();
+  std::vector<uint64_t> tokens;
+  for (auto& [token, c] : connections_) tokens.push_back(token);
+  for (uint64_t t : tokens) {
+    auto it = connections_.find(t);
+    if (it == connections_.end()) continue;
+    it->second->handler->on_shutdown();
+    std::string_view out = it->second->handler->pending_output();
+    if (!out.empty()) {
+      ssize_t ignored = send(it->second->fd, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      (void)ignored;
+    }
+    close_connection(*it->second, now);
+  }
+}
+
+}  // namespace musqratt::net

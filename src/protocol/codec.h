@@ -1,0 +1,42 @@
+#pragma once
+// The MQTT codec: frames a byte stream into packets, decodes packet bodies into values and
+// encodes values into bytes. Pure functions over caller-owned buffers: no sockets, no sessions,
+// no allocation on the strength of a length field alone.
+#include <cstdint>
+#include <expected>
+#include <span>
+#include <string>
+
+#include "protocol/packets.h"
+
+namespace musqratt::protocol {
+
+/// Why a packet could not be decoded, as the reason code the peer should be told.
+struct DecodeError {
+  Reason reason = Reason::MalformedPacket;
+  const char* detail = "";
+};
+
+struct FrameHeader {
+  uint8_t first_byte = 0;
+  uint32_t remaining_length = 0;
+  uint8_t header_size = 0;  // fixed header bytes: 1 + varint length
+  PacketType type() const { return static_cast<PacketType>(first_byte >> 4); }
+  size_t total_size() const { return header_size + size_t{remaining_length}; }
+};
+
+enum class FrameStatus { Complete, NeedMore, Malformed };
+
+/// Reads the fixed header at the start of `data`. Complete means the header (not necessarily the
+/// body) is present. Malformed: packet type 0, or a remaining length needing a fifth byte.
+FrameStatus read_frame_header(std::span<const uint8_t> data, FrameHeader& out);
+
+/// Decodes one packet body. CONNECT carries its own version; every other packet is decoded
+/// according to `version`, the one negotiated at CONNECT.
+std::expected<Packet, DecodeError> decode_packet(uint8_t first_byte, std::span<const uint8_t> body,
+                                                 Version version);
+
+/// Appends the encoding of `packet` for `version` to `out`. Returns the number of bytes added.
+size_t encode_packet(const Packet& packet, Version version, std::string& out);
+
+}  // namespace musqratt::protocol

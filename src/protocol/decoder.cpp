@@ -1,0 +1,288 @@
+// Packet body decoding, one function per packet type, each enforcing the fixed-header flag
+// rules and body layout of its section of the specification.
+#include "protocol/codec.h"
+#include "protocol/property_codec.h"
+#include "protocol/wire.h"
+
+namespace musqratt::protocol {
+namespace {
+
+using Result = std::expected<Packet, DecodeError>;
+
+std::unexpected<DecodeError> malformed(const char* detail) {
+  return std::unexpected(DecodeError{Reason::MalformedPacket, detail});
+}
+std::unexpected<DecodeError> protocol_error(const char* detail) {
+  return std::unexpected(DecodeError{Reason::ProtocolError, detail});
+}
+std::unexpected<DecodeError> truncated(const wire::Reader& in) {
+  return malformed(in.utf8_error() ? "invalid UTF-8 string" : "packet shorter than its fields");
+}
+
+Result decode_connect(wire::Reader& in) {
+  Connect c;
+  uint8_t level, flags;
+  if (!in.utf8(c.protocol_name) || !in.u8(level)) return truncated(in);
+  // [MQTT-3.1.2-1] / [MQTT-3.1.2-2]: unknown name or level gets CONNACK 0x01 / 0x84.
+  if (!((c.protocol_name == "MQTT" && (level == 4 || level == 5)) ||
+        (c.protocol_name == "MQIsdp" && level == 3)))
+    return std::unexpected(DecodeError{Reason::UnsupportedProtocolVersion, "unsupported protocol name or level"});
+  c.version = static_cast<Version>(level);
+  if (!in.u8(flags) || !in.u16(c.keep_alive)) return truncated(in);
+  if (flags & 0x01) return malformed("reserved CONNECT flag set");  // [MQTT-3.1.2-3]
+  c.clean_start = flags & 0x02;
+  bool will_flag = flags & 0x04;
+  uint8_t will_qos = (flags >> 3) & 0x03;
+  bool will_retain = flags & 0x20;
+  bool password_flag = flags & 0x40;
+  bool username_flag = flags & 0x80;
+  if (will_qos == 3) return malformed("will QoS 3");  // [MQTT-3.1.2-14]
+  if (!will_flag && (will_qos != 0 || will_retain))
+    return malformed("will QoS/retain without will flag");  // [MQTT-3.1.2-11], [MQTT-3.1.2-13]
+  if (c.version != Version::V5 && password_flag && !username_flag)
+    return malformed("password without user name");  // [MQTT-3.1.2-22]
+  DecodeError err;
+  if (c.version == Version::V5 && !decode_properties(in, PropertyContext::Connect, c.properties, err))
+    return std::unexpected(err);
+  if (!in.utf8(c.client_id)) return truncated(in);
+  if (will_flag) {
+    Will w;
+    w.qos = will_qos;
+    w.retain = will_retain;
+    if (c.version == Version::V5 && !decode_properties(in, PropertyContext::Will, w.properties, err))
+      return std::unexpected(err);
+    if (!in.utf8(w.topic) || !in.binary(w.payload)) return truncated(in);
+    c.will = std::move(w);
+  }
+  if (username_flag) {
+    std::string u;
+    if (!in.utf8(u)) return truncated(in);
+    c.username = std::move(u);
+  }
+  if (password_flag) {
+    std::string p;
+    if (!in.binary(p)) return truncated(in);
+    c.password = std::move(p);
+  }
+  if (!in.at_end()) return malformed("trailing bytes after CONNECT payload");
+  return c;
+}
+
+Result decode_connack(wire::Reader& in, Version v) {
+  Connack c;
+  uint8_t flags, code;
+  if (!in.u8(flags) || !in.u8(code)) return truncated(in);
+  if (flags & 0xFE) return malformed("reserved CONNACK flags set");
+  c.session_present = flags & 1;
+  c.reason = static_cast<Reason>(code);
+  DecodeError err;
+  if (v == Version::V5 && !decode_properties(in, PropertyContext::Connack, c.properties, err))
+    return std::unexpected(err);
+  if (!in.at_end()) return malformed("trailing bytes after CONNACK");
+  return c;
+}
+
+Result decode_publish(uint8_t first, wire::Reader& in, Version v) {
+  Publish p;
+  p.retain = first & 0x01;
+  p.qos = (first >> 1) & 0x03;
+  p.dup = first & 0x08;
+  if (p.qos == 3) return malformed("PUBLISH QoS 3");  // [MQTT-3.3.1-4]
+  if (p.qos == 0 && p.dup) return malformed("DUP set on QoS 0 PUBLISH");  // [MQTT-3.3.1-2]
+  if (!in.utf8(p.topic)) return truncated(in);
+  if (p.qos > 0) {
+    if (!in.u16(p.packet_id)) return truncated(in);
+    if (p.packet_id == 0) return malformed("packet identifier 0");  // [MQTT-2.2.1-3]
+  }
+  DecodeError err;
+  if (v == Version::V5 && !decode_properties(in, PropertyContext::Publish, p.properties, err))
+    return std::unexpected(err);
+  auto rest = in.rest();
+  p.payload.assign(reinterpret_cast<const char*>(rest.data()), rest.size());
+  return p;
+}
+
+bool valid_ack_reason(PacketType t, uint8_t code) {
+  switch (t) {
+    case PacketType::Puback:
+    case PacketType::Pubrec:
+      return code == 0x00 || code == 0x10 || code == 0x80 || code == 0x83 || code == 0x87 ||
+             code == 0x90 || code == 0x91 || code == 0x97 || code == 0x99;
+    default:  // PUBREL, PUBCOMP
+      return code == 0x00 || code == 0x92;
+  }
+}
+
+Result decode_ack(PacketType t, wire::Reader& in, Version v) {
+  Ack a;
+  a.type = t;
+  if (!in.u16(a.packet_id)) return truncated(in);
+  if (a.packet_id == 0) return malformed("packet identifier 0");
+  if (v == Version::V5 && !in.at_end()) {
+    uint8_t code;
+    in.u8(code);
+    if (!valid_ack_reason(t, code)) return malformed("invalid reason code for acknowledgement");
+    a.reason = static_cast<Reason>(code);
+    DecodeError err;
+    if (!in.at_end() && !decode_properties(in, context_of(t), a.properties, err))
+      return std::unexpected(err);
+  }
+  if (!in.at_end()) return malformed("trailing bytes after acknowledgement");
+  return a;
+}
+
+Result decode_subscribe(wire::Reader& in, Version v) {
+  Subscribe s;
+  if (!in.u16(s.packet_id)) return truncated(in);
+  if (s.packet_id == 0) return malformed("packet identifier 0");
+  DecodeError err;
+  if (v == Version::V5 && !decode_properties(in, PropertyContext::Subscribe, s.properties, err))
+    return std::unexpected(err);
+  while (!in.at_end()) {
+    Subscription sub;
+    uint8_t opts;
+    if (!in.utf8(sub.filter) || !in.u8(opts)) return truncated(in);
+    sub.options.qos = opts & 0x03;
+    if (sub.options.qos == 3) return malformed("subscription QoS 3");  // [MQTT-3-8.3-4]
+    if (v == Version::V5) {
+      sub.options.no_local = opts & 0x04;
+      sub.options.retain_as_published = opts & 0x08;
+      sub.options.retain_handling = (opts >> 4) & 0x03;
+      if (sub.options.retain_handling == 3) return protocol_error("retain handling 3");
+      if (opts & 0xC0) return malformed("reserved subscription option bits set");  // [MQTT-3.8.3-5]
+    } else if (opts & 0xFC) {
+      return malformed("reserved subscription option bits set");  // [MQTT-3.8.3-4]
+    }
+    s.subscriptions.push_back(std::move(sub));
+  }
+  if (s.subscriptions.empty()) {
+    return v == Version::V5 ? protocol_error("SUBSCRIBE without topic filters")
+                            : malformed("SUBSCRIBE without topic filters");  // [MQTT-3.8.3-3]
+  }
+  return s;
+}
+
+Result decode_suback(wire::Reader& in, Version v) {
+  Suback s;
+  if (!in.u16(s.packet_id)) return truncated(in);
+  DecodeError err;
+  if (v == Version::V5 && !decode_properties(in, PropertyContext::Suback, s.properties, err))
+    return std::unexpected(err);
+  while (!in.at_end()) {
+    uint8_t code;
+    in.u8(code);
+    s.reasons.push_back(static_cast<Reason>(code));
+  }
+  return s;
+}
+
+Result decode_unsubscribe(wire::Reader& in, Version v) {
+  Unsubscribe u;
+  if (!in.u16(u.packet_id)) return truncated(in);
+  if (u.packet_id == 0) return malformed("packet identifier 0");
+  DecodeError err;
+  if (v == Version::V5 && !decode_properties(in, PropertyContext::Unsubscribe, u.properties, err))
+    return std::unexpected(err);
+  while (!in.at_end()) {
+    std::string f;
+    if (!in.utf8(f)) return truncated(in);
+    u.filters.push_back(std::move(f));
+  }
+  if (u.filters.empty()) {
+    return v == Version::V5 ? protocol_error("UNSUBSCRIBE without topic filters")
+                            : malformed("UNSUBSCRIBE without topic filters");  // [MQTT-3.10.3-2]
+  }
+  return u;
+}
+
+Result decode_unsuback(wire::Reader& in, Version v) {
+  Unsuback u;
+  if (!in.u16(u.packet_id)) return truncated(in);
+  if (v == Version::V5) {
+    DecodeError err;
+    if (!decode_properties(in, PropertyContext::Unsuback, u.properties, err)) return std::unexpected(err);
+    while (!in.at_end()) {
+      uint8_t code;
+      in.u8(code);
+      u.reasons.push_back(static_cast<Reason>(code));
+    }
+  }
+  if (!in.at_end()) return malformed("trailing bytes after UNSUBACK");
+  return u;
+}
+
+/// DISCONNECT and AUTH: optional reason code, optional properties (5.0 only).
+template <typename T>
+Result decode_reason_packet(PacketType t, wire::Reader& in, Version v) {
+  T p;
+  if (v == Version::V5) {
+    if (!in.at_end()) {
+      uint8_t code;
+      in.u8(code);
+      p.reason = static_cast<Reason>(code);
+    }
+    DecodeError err;
+    if (!in.at_end() && !decode_properties(in, context_of(t), p.properties, err))
+      return std::unexpected(err);
+  }
+  if (!in.at_end()) return malformed("trailing bytes");
+  return p;
+}
+
+/// Required low nibble of the first byte for every type but PUBLISH [MQTT-2.1.3-1].
+uint8_t required_flags(PacketType t) {
+  return (t == PacketType::Pubrel || t == PacketType::Subscribe || t == PacketType::Unsubscribe) ? 0x02 : 0x00;
+}
+
+}  // namespace
+
+FrameStatus read_frame_header(std::span<const uint8_t> data, FrameHeader& out) {
+  if (data.empty()) return FrameStatus::NeedMore;
+  out.first_byte = data[0];
+  if ((data[0] >> 4) == 0) return FrameStatus::Malformed;  // type 0 is reserved
+  uint32_t value = 0;
+  for (size_t i = 0; i < 4; ++i) {
+    if (1 + i >= data.size()) return FrameStatus::NeedMore;
+    uint8_t b = data[1 + i];
+    value |= uint32_t{b & 0x7Fu} << (7 * i);
+    if ((b & 0x80) == 0) {
+      out.remaining_length = value;
+      out.header_size = static_cast<uint8_t>(2 + i);
+      return FrameStatus::Complete;
+    }
+  }
+  return FrameStatus::Malformed;
+}
+
+Result decode_packet(uint8_t first_byte, std::span<const uint8_t> body, Version version) {
+  auto type = static_cast<PacketType>(first_byte >> 4);
+  uint8_t flags = first_byte & 0x0F;
+  if (type != PacketType::Publish && flags != required_flags(type))
+    return malformed("invalid fixed header flags");
+  if (type == PacketType::Auth && version != Version::V5) return malformed("AUTH before MQTT 5");
+  wire::Reader in(body);
+  switch (type) {
+    case PacketType::Connect: return decode_connect(in);
+    case PacketType::Connack: return decode_connack(in, version);
+    case PacketType::Publish: return decode_publish(first_byte, in, version);
+    case PacketType::Puback:
+    case PacketType::Pubrec:
+    case PacketType::Pubrel:
+    case PacketType::Pubcomp: return decode_ack(type, in, version);
+    case PacketType::Subscribe: return decode_subscribe(in, version);
+    case PacketType::Suback: return decode_suback(in, version);
+    case PacketType::Unsubscribe: return decode_unsubscribe(in, version);
+    case PacketType::Unsuback: return decode_unsuback(in, version);
+    case PacketType::Pingreq:
+      if (!body.empty()) return malformed("PINGREQ with a body");
+      return Pingreq{};
+    case PacketType::Pingresp:
+      if (!body.empty()) return malformed("PINGRESP with a body");
+      return Pingresp{};
+    case PacketType::Disconnect: return decode_reason_packet<Disconnect>(type, in, version);
+    case PacketType::Auth: return decode_reason_packet<Auth>(type, in, version);
+  }
+  return malformed("reserved packet type");
+}
+
+}  // namespace musqratt::protocol

@@ -1,0 +1,8 @@
+#pragma once
+#include <string_view>
+
+namespace musqratt::protocol {
+/// True if `s` is well-formed UTF-8 as MQTT requires: no overlong forms, no surrogates
+/// (U+D800..U+DFFF) [MQTT-1.5.4-1], no code points above U+10FFFF and no U+0000 [MQTT-1.5.4-2].
+bool valid_mqtt_utf8(std::string_view s);
+}  // namespace musqratt::protocol
