@@ -7,5 +7,9 @@ scripts/install-deps.sh
 scripts/build.sh
 echo "== unit tests"
 ctest --test-dir build --output-on-failure -j"$(nproc)"
-echo "== integration tests"
-MUSQRATT_BIN="$PWD/build/bin/musqratt" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+export MUSQRATT_BIN="$PWD/build/bin/musqratt"
+export MUSQRATT_CLI="$PWD/build/bin/musqratt-cli"
+echo "== integration tests (broker driven by real clients)"
+/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+echo "== musqratt-cli tests"
+/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/cli

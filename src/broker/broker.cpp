@@ -214,7 +214,15 @@ RouteResult Broker::publish(const MessagePtr& msg, util::TimePoint now) {
   std::lock_guard lock(hold_mu_);
   size_t n = route(msg);
   if (n > 0 || msg->payload.empty() || msg->expired(now)) return {n, false};
-  size_t dropped = hold_.hold(msg);
+  MessagePtr held = msg;
+  if (!msg->expires_at && config_.hold_default_expiry) {
+    // Held messages without an expiry of their own get the configured one; the copy is made
+    // only here, off the common path.
+    auto copy = std::make_shared<Message>(*msg);
+    copy->expires_at = now + util::Seconds(config_.hold_default_expiry);
+    held = std::move(copy);
+  }
+  size_t dropped = hold_.hold(held);
   if (dropped) {
     stats_.add(Counter::HoldDropped, static_cast<int64_t>(dropped));
     LOG_WARN("hold full: dropped %zu oldest held message(s) making room on '%s'", dropped, msg->topic.c_str());
