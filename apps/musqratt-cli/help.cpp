@@ -79,6 +79,7 @@ std::string program_help() {
       "usage: musqratt-cli [--format text|json] [--host H] [--port P] [-c \"CMD; CMD; ...\"]\n"
       "       musqratt-cli pub [options]    (one-shot publish; pub --help)\n"
       "       musqratt-cli sub [options]    (one-shot subscribe; sub --help)\n"
+      "       musqratt-cli passwd FILE USER [-p PASSWORD] [-D]   (manage the broker's password file)\n"
       "\n"
       "MQTT 3.1.1/5.0 client shell. Reads commands interactively (line editing, history,\n"
       "tab completion) when stdin is a terminal, line by line from stdin otherwise, or\n"

@@ -13,6 +13,7 @@
 #include "help.hpp"
 #include "oneshot.hpp"
 #include "output.hpp"
+#include "passwd.hpp"
 #include "shell.hpp"
 
 namespace {
@@ -85,5 +86,6 @@ int main(int argc, char** argv) {
   MosquittoLibrary library;
   if (argc >= 2 && std::strcmp(argv[1], "pub") == 0) return run_oneshot_pub(argc - 2, argv + 2);
   if (argc >= 2 && std::strcmp(argv[1], "sub") == 0) return run_oneshot_sub(argc - 2, argv + 2);
+  if (argc >= 2 && std::strcmp(argv[1], "passwd") == 0) return run_passwd(argc - 2, argv + 2);
   return run_shell(argc, argv);
 }

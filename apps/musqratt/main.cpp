@@ -2,6 +2,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <memory>
 #include <thread>
 
 #include "broker/broker.h"
@@ -39,7 +40,18 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  broker::Broker broker(settings.broker);
+  if (std::string err = app::resolve_access_policy(settings); !err.empty()) {
+    fprintf(stderr, "musqratt: %s\n", err.c_str());
+    return 2;
+  }
+  std::unique_ptr<broker::Broker> broker_ptr;
+  try {
+    broker_ptr = std::make_unique<broker::Broker>(settings.broker);
+  } catch (const std::exception& e) {
+    fprintf(stderr, "musqratt: %s\n", e.what());
+    return 2;
+  }
+  broker::Broker& broker = *broker_ptr;
   unsigned threads = settings.threads ? settings.threads : std::max(1u, std::thread::hardware_concurrency());
   net::Server server(broker, net::ServerOptions{settings.listen, threads});
   if (std::string err = server.start(); !err.empty()) {
@@ -51,7 +63,8 @@ int main(int argc, char** argv) {
     int sig = 0;
     sigwait(&signals, &sig);
     if (sig == SIGHUP) {
-      LOG_INFO("SIGHUP received (nothing to reload)");
+      if (std::string err = broker.access().reload(); err.empty()) LOG_INFO("SIGHUP: password file and ACL reloaded");
+      else LOG_ERROR("SIGHUP: reload failed, keeping the previous tables: %s", err.c_str());
       continue;
     }
     LOG_INFO("signal %d received, shutting down", sig);

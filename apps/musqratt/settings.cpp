@@ -49,6 +49,9 @@ std::vector<Option> option_table() {
       {"hold_max_messages_per_topic", Kind::U32, "held messages per topic; the oldest is dropped beyond it", [](S& s) -> void* { return &s.broker.hold_max_messages_per_topic; }},
       {"hold_max_bytes", Kind::U64, "held bytes in the whole broker; the oldest are dropped beyond it", [](S& s) -> void* { return &s.broker.hold_max_bytes; }},
       {"hold_default_expiry", Kind::U32, "expiry for held messages that carry none, seconds (0 = none)", [](S& s) -> void* { return &s.broker.hold_default_expiry; }},
+      {"password_file", Kind::Text, "password file (USER:HASH lines, managed with `musqratt-cli passwd`); empty = none", [](S& s) -> void* { return &s.broker.password_file; }},
+      {"acl_file", Kind::Text, "ACL file of topic rules; when set, anything not allowed is denied", [](S& s) -> void* { return &s.broker.acl_file; }},
+      {"allow_anonymous", Kind::Text, "auto, true or false; auto allows clients without a user name only when every listener is on loopback and no password file is set", [](S& s) -> void* { return &s.allow_anonymous; }},
       {"sys_interval", Kind::U32, "seconds between $SYS updates (0 = off)", [](S& s) -> void* { return &s.broker.sys_interval; }},
   };
 }
@@ -153,6 +156,35 @@ std::string options_reference() {
   std::string out = "| key / flag | meaning |\n|---|---|\n";
   for (const auto& o : option_table()) out += "| `" + std::string(o.key) + "` / `" + flag_of(o.key) + "` | " + o.help + " |\n";
   return out;
+}
+
+namespace {
+bool is_loopback_host(const std::string& listen) {
+  std::string host = listen.substr(0, listen.rfind(':'));
+  if (!host.empty() && host.front() == '[') host = host.substr(1, host.size() - 2);
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+}  // namespace
+
+std::string resolve_access_policy(Settings& s) {
+  bool all_loopback = std::all_of(s.listen.begin(), s.listen.end(), is_loopback_host);
+  if (s.allow_anonymous == "true") {
+    s.broker.allow_anonymous = true;
+  } else if (s.allow_anonymous == "false") {
+    s.broker.allow_anonymous = false;
+  } else if (s.allow_anonymous == "auto") {
+    if (!s.broker.password_file.empty()) {
+      s.broker.allow_anonymous = false;
+    } else if (!all_loopback) {
+      return "a listener is not on loopback and no password_file is set: anyone could connect. "
+             "Set password_file, or allow_anonymous = true to accept that";
+    } else {
+      s.broker.allow_anonymous = true;
+    }
+  } else {
+    return "allow_anonymous must be auto, true or false";
+  }
+  return {};
 }
 
 ParseOutcome parse_settings(int argc, char** argv, Settings& s) {

@@ -13,6 +13,7 @@ struct Settings {
   unsigned threads = 0;  // 0 = number of cores
   std::string log_level = "info";
   std::string config_file;  // set when --config was given
+  std::string allow_anonymous = "auto";
   broker::BrokerConfig broker;
 };
 
@@ -21,6 +22,10 @@ enum class ParseOutcome { Run, ExitOk, ExitError };
 /// Parses argv (and the TOML file named by --config, flags winning over the file).
 /// Prints --help / --version / errors itself.
 ParseOutcome parse_settings(int argc, char** argv, Settings& out);
+
+/// Resolves allow_anonymous against the listeners: returns an error message if a listener off
+/// loopback would accept anyone without that being asked for explicitly.
+std::string resolve_access_policy(Settings& s);
 
 /// Markdown table of every option (used to check docs/configuration.md stays complete).
 std::string options_reference();

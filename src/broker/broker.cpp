@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <stdexcept>
 
 #include "protocol/topic.h"
 #include "util/log.h"
@@ -18,7 +19,10 @@ bool matches_any(const std::vector<std::string>& filters, std::string_view topic
 Broker::Broker(BrokerConfig config)
     : config_(std::move(config)),
       started_(util::now()),
-      hold_(HoldLimits{config_.hold_max_messages_per_topic, config_.hold_max_bytes}) {}
+      hold_(HoldLimits{config_.hold_max_messages_per_topic, config_.hold_max_bytes}) {
+  std::string err = access_.load({config_.password_file, config_.acl_file, config_.allow_anonymous});
+  if (!err.empty()) throw std::runtime_error(err);
+}
 
 Broker::~Broker() {
   // Sessions and the tree reference each other; break the cycle.
@@ -159,6 +163,10 @@ size_t Broker::route(const MessagePtr& msg) {
   matches.clear();
   wakes.clear();
   tree_.collect_matches(msg->topic, matches, [](const Session* s) { return s->online(); });
+  if (access_.acl_enabled()) {
+    // Read rules are checked per message, so a wide filter never leaks a denied topic.
+    std::erase_if(matches, [&](const Match& m) { return !access_.can_receive(*m.sub.session->identity(), msg->topic); });
+  }
   // No Local [MQTT-3.8.3-3]: not to the publisher's own non-shared subscriptions.
   std::erase_if(matches, [&](const Match& m) {
     return m.sub.options.no_local && !m.share_filter && m.sub.session->id() == msg->origin;

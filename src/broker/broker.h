@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "broker/access_control.h"
 #include "broker/config.h"
 #include "broker/hold_store.h"
 #include "broker/message.h"
@@ -48,11 +49,13 @@ struct RouteResult {
 /// Thread: every public method may be called from any worker thread.
 class Broker {
  public:
+  /// Throws std::runtime_error if the password or ACL file cannot be read.
   explicit Broker(BrokerConfig config);
   ~Broker();
 
   const BrokerConfig& config() const { return config_; }
   Stats& stats() { return stats_; }
+  AccessControl& access() { return access_; }
   util::TimePoint started() const { return started_; }
 
   /// Finds or creates the session for a CONNECT, taking it over from an older connection.
@@ -95,6 +98,7 @@ class Broker {
   const BrokerConfig config_;
   const util::TimePoint started_;
   Stats stats_;
+  AccessControl access_;
   TopicTree tree_;
   RetainedStore retained_;
 

@@ -203,6 +203,15 @@ void ClientHandler::handle_connect(pr::Connect& c, util::TimePoint now) {
       return;
     }
   }
+  auth::Identity identity;
+  if (Reason r = broker_.access().authenticate(c.username, c.password, client_id_, identity); r != Reason::Success) {
+    reject_connect(r, r == Reason::NotAuthorized ? "anonymous access is not allowed" : "bad user name or password");
+    return;
+  }
+  if (c.will && !broker_.access().can_publish(identity, c.will->topic)) {
+    reject_connect(Reason::NotAuthorized, "will topic not allowed by ACL");
+    return;
+  }
   if (cfg.max_connections && broker_.stats().get(Counter::ClientsConnected) >= cfg.max_connections) {
     reject_connect(v5() ? Reason::QuotaExceeded : Reason::ServerUnavailable, "connection limit reached");
     return;
@@ -247,6 +256,8 @@ void ClientHandler::handle_connect(pr::Connect& c, util::TimePoint now) {
   ConnectResult r = broker_.connect(
       ConnectRequest{client_id_, c.clean_start, session_expiry_, version_, Link{waker_, token_}}, now);
   session_ = r.session;
+  session_->set_identity(identity);
+  username_ = c.username.value_or("");
   state_ = State::Connected;
   broker_.stats().add(Counter::ClientsConnected);
   broker_.stats().add(Counter::ClientsConnectedEver);
@@ -338,6 +349,14 @@ void ClientHandler::handle_publish(pr::Publish& p, util::TimePoint now) {
       return fail(Reason::ReceiveMaximumExceeded, "more QoS 2 messages in flight than Receive Maximum");  // [MQTT-3.3.4-9]
   }
 
+  if (!broker_.access().can_publish(*session_->identity(), p.topic)) {
+    // Denied publishes are dropped; 5.0 says why in the acknowledgement.
+    LOG_INFO("'%s': publish to '%s' denied by ACL", client_id_.c_str(), p.topic.c_str());
+    Reason denied = v5() ? Reason::NotAuthorized : Reason::Success;
+    if (p.qos == 1) send_ack(pr::PacketType::Puback, p.packet_id, denied);
+    if (p.qos == 2) send_ack(pr::PacketType::Pubrec, p.packet_id, denied);
+    return;
+  }
   auto m = std::make_shared<Message>();
   m->topic = std::move(p.topic);
   m->payload = std::move(p.payload);
@@ -405,6 +424,11 @@ void ClientHandler::handle_subscribe(const pr::Subscribe& s, util::TimePoint now
     }
     if (shared && sub.options.no_local)
       return fail(Reason::ProtocolError, "No Local on a shared subscription");  // [MQTT-3.8.3-4]
+    if (!broker_.access().can_subscribe(*session_->identity(), std::string(shared ? shared->filter : sub.filter))) {
+      LOG_INFO("'%s': subscription to '%s' denied by ACL", client_id_.c_str(), sub.filter.c_str());
+      ack.reasons.push_back(Reason::NotAuthorized);
+      continue;
+    }
     if (cfg.max_subscriptions_per_client && session_->subscription_count() >= cfg.max_subscriptions_per_client) {
       ack.reasons.push_back(Reason::QuotaExceeded);
       continue;

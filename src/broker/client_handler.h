@@ -77,6 +77,7 @@ class ClientHandler {
   State state_ = State::AwaitConnect;
   protocol::Version version_ = protocol::Version::V311;
   std::string client_id_;
+  std::string username_;
   SessionPtr session_;
   std::optional<WillMessage> will_;
   bool closing_ = false;

@@ -38,6 +38,10 @@ struct BrokerConfig {
   uint32_t hold_max_messages_per_topic = 1000;
   uint64_t hold_max_bytes = 64ull << 20;
   uint32_t hold_default_expiry = 0;
+  // Access control (see AccessControl).
+  std::string password_file;
+  std::string acl_file;
+  bool allow_anonymous = true;
   // $SYS
   uint32_t sys_interval = 10;
 };

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/acl.h"
 #include "broker/message.h"
 #include "broker/waker.h"
 #include "protocol/packets.h"
@@ -63,6 +64,11 @@ class Session {
   Session(std::string client_id, uint64_t id, protocol::Version version, QueueLimits limits);
 
   const std::string& client_id() const { return client_id_; }
+  /// Who is connected to this session, for ACL checks at delivery. Thread: any.
+  std::shared_ptr<const auth::Identity> identity() const { return identity_.load(std::memory_order_acquire); }
+  void set_identity(auth::Identity who) {
+    identity_.store(std::make_shared<const auth::Identity>(std::move(who)), std::memory_order_release);
+  }
   uint64_t id() const { return id_; }
 
   // --- delivery side (any thread) ---
@@ -129,6 +135,7 @@ class Session {
   const std::string client_id_;
   const uint64_t id_;
   const QueueLimits limits_;
+  std::atomic<std::shared_ptr<const auth::Identity>> identity_{std::make_shared<const auth::Identity>()};
   mutable std::mutex mu_;
   protocol::Version version_;
   Link link_;

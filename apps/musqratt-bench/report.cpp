@@ -1,0 +1,153 @@
+#include "report.hpp"
+
+#include <unistd.h>
+
+#include <cstdarg>
+#include <string>
+
+#include "engine.hpp"
+#include "scenario.hpp"
+
+namespace mqb {
+
+Progress::Progress(const Options& o) : enabled_(o.progress && ::isatty(STDERR_FILENO)) {}
+
+bool Progress::due() {
+  if (!enabled_) return false;
+  int64_t now = mono_ns();
+  if (now < next_) return false;
+  next_ = now + 500'000'000;
+  return true;
+}
+
+void Progress::line(const char* fmt, ...) {
+  char buf[256];
+  va_list ap;
+  va_start(ap, fmt);
+  std::vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  std::fprintf(stderr, "\r\033[K%s", buf);
+  std::fflush(stderr);
+  printed_ = true;
+}
+
+void Progress::connecting(const char* what, uint64_t ok, uint64_t failed, uint64_t target) {
+  if (due()) line("[%s] %llu/%llu up, %llu failed", what, (unsigned long long)ok, (unsigned long long)target,
+                  (unsigned long long)failed);
+}
+
+void Progress::holding(uint64_t connections, double left_s) {
+  if (due()) line("[hold] %llu connections open, %.0f s left", (unsigned long long)connections, left_s);
+}
+
+void Progress::running(uint64_t sent, uint64_t delivered, double elapsed_s) {
+  if (!due()) return;
+  int64_t now = mono_ns();
+  double dt = last_t_ ? double(now - last_t_) / 1e9 : 0;
+  double sr = dt > 0 ? double(sent - last_sent_) / dt : 0, dr = dt > 0 ? double(delivered - last_delivered_) / dt : 0;
+  last_t_ = now;
+  last_sent_ = sent;
+  last_delivered_ = delivered;
+  line("[run %.1fs] sent %llu (%.0f/s)  delivered %llu (%.0f/s)", elapsed_s, (unsigned long long)sent, sr,
+       (unsigned long long)delivered, dr);
+}
+
+void Progress::draining(uint64_t sent, uint64_t delivered, uint64_t expected) {
+  if (due()) line("[drain] sent %llu  delivered %llu/%llu", (unsigned long long)sent, (unsigned long long)delivered,
+                  (unsigned long long)expected);
+}
+
+void Progress::done() {
+  if (printed_) std::fprintf(stderr, "\r\033[K");
+}
+
+namespace {
+double us(uint64_t ns) { return double(ns) / 1000.0; }
+
+std::string human(double v) {
+  char b[32];
+  if (v >= 1e6) std::snprintf(b, sizeof b, "%.2f M", v / 1e6);
+  else if (v >= 1e4) std::snprintf(b, sizeof b, "%.1f k", v / 1e3);
+  else std::snprintf(b, sizeof b, "%.0f", v);
+  return b;
+}
+}  // namespace
+
+void print_table(std::FILE* f, const Options& o, const Results& r) {
+  std::fprintf(f, "musqratt-bench %s  %s:%u  MQTT %s", scenario_name(o.scenario), o.host.c_str(), o.port,
+               o.v5 ? "5.0" : "3.1.1");
+  if (o.scenario == Scenario::idle) {
+    std::fprintf(f, "  connections=%d  threads=%d\n", o.subscribers, o.threads);
+  } else {
+    std::fprintf(f, "  pub=%d sub=%d qos=%d size=%zu", o.publishers, o.subscribers, o.qos, o.size);
+    if (o.count) std::fprintf(f, " count=%llu", (unsigned long long)o.count);
+    else std::fprintf(f, " duration=%gs", o.duration);
+    if (o.rate > 0) std::fprintf(f, " rate=%g/s", o.rate);
+    else std::fprintf(f, " rate=unlimited");
+    if (o.qos) std::fprintf(f, " inflight=%d", o.inflight);
+    std::fprintf(f, " threads=%d\n", o.threads);
+  }
+  auto row = [&](const char* k, const std::string& v) { std::fprintf(f, "  %-18s %s\n", k, v.c_str()); };
+  auto n = [](uint64_t v) { return std::to_string(v); };
+  char b[128];
+  if (o.scenario == Scenario::idle) {
+    row("connections", n(r.connections));
+    std::snprintf(b, sizeof b, "%.3f s", r.connect_time_s);
+    row("connect time", b);
+    row("connect rate", human(r.connect_rate) + " conn/s");
+  } else {
+    row("sent", n(r.sent));
+    row("delivered", n(r.delivered) + " of " + n(r.expected) + " expected");
+    row("publish rate", human(r.msgs_per_s) + " msg/s");
+    row("delivery rate", human(r.deliveries_per_s) + " msg/s");
+    std::snprintf(b, sizeof b, "%.3f s (publish %.3f s, drain %.3f s)", r.duration_s, r.publish_s, r.drain_s);
+    row("duration", b);
+    row("lost", n(r.lost));
+    row("duplicates", n(r.dup));
+    row("out of order", n(r.out_of_order));
+    if (r.unexpected) row("unexpected", n(r.unexpected));
+    std::snprintf(b, sizeof b, "p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f", us(r.latency.quantile(0.5)),
+                  us(r.latency.quantile(0.9)), us(r.latency.quantile(0.99)), us(r.latency.quantile(0.999)),
+                  us(r.latency.max()));
+    row("latency (us)", b);
+  }
+  std::snprintf(b, sizeof b, "p50 %.1f  p99 %.1f  max %.1f", us(r.connect.quantile(0.5)), us(r.connect.quantile(0.99)),
+                us(r.connect.max()));
+  row("connect (us)", b);
+  row("connect errors", n(r.connect_errors));
+  if (r.publish_errors) row("publish errors", n(r.publish_errors));
+  if (r.disconnects) row("disconnects", n(r.disconnects));
+}
+
+void print_json(std::FILE* f, const Options& o, const Results& r) {
+  auto hist = [&](const Histogram& h) {
+    std::fprintf(f, "{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f,\"count\":%llu}",
+                 us(h.quantile(0.5)), us(h.quantile(0.9)), us(h.quantile(0.99)), us(h.quantile(0.999)), us(h.max()),
+                 (unsigned long long)h.count());
+  };
+  auto u = [](uint64_t v) { return (unsigned long long)v; };
+  std::fprintf(f, "{\"scenario\":\"%s\",", scenario_name(o.scenario));
+  std::fprintf(f,
+               "\"params\":{\"host\":\"%s\",\"port\":%u,\"protocol\":\"%s\",\"publishers\":%d,\"subscribers\":%d,"
+               "\"qos\":%d,\"size\":%zu,\"count\":%llu,\"duration\":%g,\"rate\":%g,\"inflight\":%d,\"threads\":%d,"
+               "\"drain\":%g},",
+               o.host.c_str(), o.port, o.v5 ? "5.0" : "3.1.1", o.publishers, o.subscribers, o.qos, o.size,
+               u(o.count), o.duration, o.rate, o.inflight, o.threads, o.drain);
+  std::fprintf(f,
+               "\"sent\":%llu,\"acked\":%llu,\"expected\":%llu,\"delivered\":%llu,\"received\":%llu,"
+               "\"msgs_per_s\":%.1f,\"deliveries_per_s\":%.1f,\"lost\":%llu,\"dup\":%llu,\"out_of_order\":%llu,"
+               "\"unexpected\":%llu,\"connect_errors\":%llu,\"publish_errors\":%llu,\"disconnects\":%llu,",
+               u(r.sent), u(r.completed), u(r.expected), u(r.delivered), u(r.received), r.msgs_per_s,
+               r.deliveries_per_s, u(r.lost), u(r.dup), u(r.out_of_order), u(r.unexpected), u(r.connect_errors),
+               u(r.publish_errors), u(r.disconnects));
+  std::fprintf(f, "\"latency_us\":");
+  hist(r.latency);
+  std::fprintf(f, ",\"connect_us\":");
+  hist(r.connect);
+  std::fprintf(f,
+               ",\"connections\":%llu,\"connect_time_s\":%.6f,\"connect_rate\":%.1f,\"publish_s\":%.6f,"
+               "\"drain_s\":%.6f,\"duration_s\":%.6f}\n",
+               u(r.connections), r.connect_time_s, r.connect_rate, r.publish_s, r.drain_s, r.duration_s);
+}
+
+}  // namespace mqb

@@ -1,0 +1,278 @@
+#include "scenario.hpp"
+
+#include <netdb.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "engine.hpp"
+#include "report.hpp"
+
+namespace mqb {
+
+namespace {
+
+void raise_fd_limit(uint64_t need) {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  if (rl.rlim_cur < need)
+    std::fprintf(stderr, "musqratt-bench: warning: open file limit %llu < %llu connections; raise ulimit -n\n",
+                 (unsigned long long)rl.rlim_cur, (unsigned long long)need);
+}
+
+std::string sub_filter(const Options& o, uint32_t i) {
+  const std::string& p = o.topic_prefix;
+  switch (o.scenario) {
+    case Scenario::p2p: return p + "/p2p/" + std::to_string(i);
+    case Scenario::fanout: return p + "/fanout";
+    case Scenario::fanin: return p + "/+/fanin";
+    case Scenario::persist: return p + "/persist";
+    case Scenario::idle: return {};
+  }
+  return {};
+}
+
+std::string pub_topic(const Options& o, uint32_t i) {
+  const std::string& p = o.topic_prefix;
+  switch (o.scenario) {
+    case Scenario::p2p: return p + "/p2p/" + std::to_string(i);
+    case Scenario::fanout: return p + "/fanout";
+    case Scenario::fanin: return p + "/" + std::to_string(i) + "/fanin";
+    case Scenario::persist: return p + "/persist";
+    case Scenario::idle: return {};
+  }
+  return {};
+}
+
+struct Totals {
+  uint64_t sent = 0, completed = 0, unique = 0, received = 0, connected = 0, connect_errors = 0, closed = 0,
+           pubs_done = 0;
+  int64_t last_delivery = 0, last_pub_done = 0;
+};
+
+Totals totals(const std::vector<std::unique_ptr<Engine>>& engines) {
+  Totals t;
+  for (auto& e : engines) {
+    auto& c = e->counters;
+    auto ld = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+    t.sent += ld(c.sent);
+    t.completed += ld(c.completed);
+    t.unique += ld(c.unique);
+    t.received += ld(c.received);
+    t.connected += ld(c.connected);
+    t.connect_errors += ld(c.connect_errors);
+    t.closed += ld(c.closed);
+    t.pubs_done += ld(c.pubs_done);
+    t.last_delivery = std::max(t.last_delivery, c.last_delivery_ns.load(std::memory_order_relaxed));
+    t.last_pub_done = std::max(t.last_pub_done, c.last_pub_done_ns.load(std::memory_order_acquire));
+  }
+  return t;
+}
+
+}  // namespace
+
+Results run_scenario(const Options& o) {
+  Results res;
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* ai = nullptr;
+  std::string port = std::to_string(o.port);
+  if (int rc = getaddrinfo(o.host.c_str(), port.c_str(), &hints, &ai); rc != 0 || !ai) {
+    res.error = std::string("cannot resolve ") + o.host + ": " + gai_strerror(rc);
+    return res;
+  }
+  sockaddr_storage addr{};
+  std::memcpy(&addr, ai->ai_addr, ai->ai_addrlen);
+  socklen_t addrlen = ai->ai_addrlen;
+  freeaddrinfo(ai);
+
+  const uint64_t nconn = uint64_t(o.publishers) + uint64_t(o.subscribers);
+  raise_fd_limit(nconn + 64);
+
+  Shared sh;
+  std::vector<std::unique_ptr<Engine>> engines;
+  const int nthreads = o.threads;
+  for (int t = 0; t < nthreads; ++t)
+    engines.push_back(std::make_unique<Engine>(o, sh, addr, addrlen,
+                                               std::max(1, o.connect_concurrency / nthreads)));
+
+  const uint64_t bitmap_words = o.count ? o.count / 64 + 1 : 1024;
+  for (int i = 0; i < o.subscribers; ++i) {
+    auto c = std::make_unique<Client>();
+    c->role = o.scenario == Scenario::idle ? Role::idle : Role::sub;
+    c->index = uint32_t(i);
+    c->client_id = o.client_prefix + (o.scenario == Scenario::idle ? "-c" : "-s") + std::to_string(i);
+    c->filter = sub_filter(o, uint32_t(i));
+    if (o.scenario != Scenario::idle) {
+      std::size_t nstreams = o.scenario == Scenario::p2p ? 1 : std::size_t(o.publishers);
+      c->stream_base = o.scenario == Scenario::p2p ? uint32_t(i) : 0;
+      c->streams.resize(nstreams);
+      for (auto& s : c->streams) s.seen.reserve(bitmap_words);
+    }
+    engines[std::size_t(i % nthreads)]->add(std::move(c));
+  }
+  for (int i = 0; i < o.publishers; ++i) {
+    auto c = std::make_unique<Client>();
+    c->role = Role::pub;
+    c->index = uint32_t(i);
+    c->client_id = o.client_prefix + "-p" + std::to_string(i);
+    c->tmpl = wire::make_publish(pub_topic(o, uint32_t(i)), o.qos, o.v5, o.size, uint32_t(i));
+    // p2p: keep a pair's publisher and subscriber on the same thread.
+    engines[std::size_t(i % nthreads)]->add(std::move(c));
+  }
+
+  std::vector<std::thread> threads;
+  for (auto& e : engines) threads.emplace_back([&e] { e->run(); });
+
+  Progress progress(o);
+  const int64_t t0 = mono_ns();
+  auto set_phase = [&](Phase p) { sh.phase.store(int(p), std::memory_order_release); };
+  auto sleep_ms = [](int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); };
+  auto wait_connected = [&](uint64_t target, const char* what) {
+    const int64_t start = mono_ns();
+    for (;;) {
+      Totals t = totals(engines);
+      progress.connecting(what, t.connected, t.connect_errors, target);
+      if (t.connected + t.connect_errors >= target) return;
+      if (mono_ns() - start > int64_t(o.connect_timeout * 1e9)) return;
+      sleep_ms(2);
+    }
+  };
+
+  // 1. Subscribers (or idle connections).
+  set_phase(Phase::connect_subs);
+  wait_connected(uint64_t(o.subscribers), o.scenario == Scenario::idle ? "connect" : "subscribe");
+  const int64_t t_subs = mono_ns();
+  res.connect_time_s = double(t_subs - t0) / 1e9;
+  res.connect_rate = res.connect_time_s > 0 ? double(totals(engines).connected) / res.connect_time_s : 0;
+
+  if (o.scenario == Scenario::idle) {
+    Totals t = totals(engines);
+    res.connections = t.connected;
+    if (!o.ready_file.empty()) std::ofstream(o.ready_file) << t.connected << "\n";
+    const int64_t until = mono_ns() + int64_t(o.hold * 1e9);
+    while (mono_ns() < until) {
+      progress.holding(t.connected, double(until - mono_ns()) / 1e9);
+      sleep_ms(20);
+    }
+    res.duration_s = double(mono_ns() - t0) / 1e9;
+  } else {
+    uint64_t target = uint64_t(o.subscribers);
+    if (o.scenario == Scenario::persist) {
+      set_phase(Phase::subs_offline);
+      uint64_t up = totals(engines).connected;
+      const int64_t start = mono_ns();
+      while (totals(engines).closed < up && mono_ns() - start < 10'000'000'000) sleep_ms(2);
+      sleep_ms(100);  // let the broker notice the disconnects before publishing
+    }
+    set_phase(Phase::connect_pubs);
+    target += uint64_t(o.publishers);
+    wait_connected(target, "connect publishers");
+
+    // 2. Publish.
+    sh.run_start_ns = mono_ns();
+    set_phase(Phase::run);
+    const int64_t run_start = sh.run_start_ns;
+    uint64_t last_progress_mark = ~0ull;
+    int64_t last_change = run_start;
+    const int64_t stall_ns = int64_t(std::max(5.0, o.drain) * 1e9);
+    for (;;) {
+      Totals t = totals(engines);
+      progress.running(t.sent, t.unique, double(mono_ns() - run_start) / 1e9);
+      if (t.pubs_done >= uint64_t(o.publishers)) break;
+      uint64_t mark = t.sent + t.completed + t.unique;
+      int64_t now = mono_ns();
+      if (mark != last_progress_mark) {
+        last_progress_mark = mark;
+        last_change = now;
+      } else if (now - last_change > stall_ns) {
+        sh.stop_publishing.store(true);  // broker stopped acknowledging: give up on the window
+        if (now - last_change > 2 * stall_ns) break;
+      }
+      sleep_ms(1);
+    }
+    int64_t reconnect_start = 0;
+    if (o.scenario == Scenario::persist) {
+      reconnect_start = mono_ns();
+      set_phase(Phase::subs_reconnect);
+      wait_connected(target + uint64_t(o.subscribers), "reconnect subscribers");
+    }
+
+    // 3. Drain.
+    Totals t = totals(engines);
+    const uint64_t per_sub_all = t.sent;
+    uint64_t expected = o.scenario == Scenario::p2p ? t.sent : per_sub_all * uint64_t(o.subscribers);
+    uint64_t last_unique = t.unique;
+    last_change = mono_ns();
+    for (;;) {
+      t = totals(engines);
+      int64_t now = mono_ns();
+      progress.draining(t.sent, t.unique, expected);
+      if (t.unique >= expected) break;
+      if (t.unique != last_unique) {
+        last_unique = t.unique;
+        last_change = now;
+      } else if (now - last_change > int64_t(o.drain * 1e9)) {
+        break;
+      }
+      sleep_ms(1);
+    }
+    res.expected = expected;
+    t = totals(engines);
+    const int64_t end = std::max(t.last_delivery, t.last_pub_done);
+    res.publish_s = t.last_pub_done > run_start ? double(t.last_pub_done - run_start) / 1e9 : 0;
+    res.duration_s = end > run_start ? double(end - run_start) / 1e9 : 0;
+    if (o.scenario == Scenario::persist) {
+      res.drain_s = t.last_delivery > reconnect_start ? double(t.last_delivery - reconnect_start) / 1e9 : 0;
+    } else {
+      res.drain_s = t.last_delivery > t.last_pub_done ? double(t.last_delivery - t.last_pub_done) / 1e9 : 0;
+    }
+    res.connections = t.connected;
+  }
+
+  set_phase(Phase::disconnect);
+  sleep_ms(20);
+  set_phase(Phase::exit);
+  for (auto& th : threads) th.join();
+  progress.done();
+
+  for (auto& e : engines) {
+    const Stats& s = e->stats;
+    res.sent += s.sent;
+    res.completed += s.completed;
+    res.delivered += s.unique;
+    res.received += s.received;
+    res.dup += s.dup;
+    res.out_of_order += s.out_of_order;
+    res.unexpected += s.unexpected;
+    res.connect_errors += s.connect_errors;
+    res.publish_errors += s.publish_errors;
+    res.disconnects += s.disconnects;
+    res.latency.merge(s.latency);
+    res.connect.merge(s.connect);
+  }
+  // Connections that never completed their handshake before the timeout count as errors too.
+  uint64_t attempted = o.scenario == Scenario::persist ? nconn + uint64_t(o.subscribers) : nconn;
+  uint64_t ok = 0;
+  for (auto& e : engines) ok += e->stats.connected;
+  if (ok + res.connect_errors < attempted) res.connect_errors = attempted - ok;
+  if (o.scenario != Scenario::idle) {
+    res.lost = res.expected > res.delivered ? res.expected - res.delivered : 0;
+    if (res.publish_s > 0) res.msgs_per_s = double(res.sent) / res.publish_s;
+    double deliver_s = o.scenario == Scenario::persist ? res.drain_s : res.duration_s;
+    if (deliver_s > 0) res.deliveries_per_s = double(res.delivered) / deliver_s;
+  }
+  return res;
+}
+
+}  // namespace mqb
