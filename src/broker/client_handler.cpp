@@ -86,7 +86,11 @@ void ClientHandler::on_bytes(std::span<const uint8_t> data, util::TimePoint now)
     buf = {reinterpret_cast<const uint8_t*>(in_.data()), in_.size()};
   }
   size_t pos = 0;
-  const uint32_t limit = broker_.config().max_packet_size;
+  // Before CONNECT, no more than a CONNECT can need (five 64 KiB fields and change): an
+  // unauthenticated peer cannot make us buffer more.
+  constexpr uint32_t kMaxConnectSize = 512 * 1024;
+  const uint32_t limit = state_ == State::AwaitConnect ? std::min(kMaxConnectSize, broker_.config().max_packet_size)
+                                                       : broker_.config().max_packet_size;
   while (!closing_ && pos < buf.size()) {
     pr::FrameHeader h;
     auto status = pr::read_frame_header(buf.subspan(pos), h);

@@ -10,7 +10,7 @@ namespace musqratt::broker {
 /// What happens when a client's queue is full: the new message is dropped and counted.
 struct BrokerConfig {
   // Protocol limits announced to clients.
-  uint32_t max_packet_size = 268'435'455;  // bytes, incoming and announced in CONNACK
+  uint32_t max_packet_size = 16u << 20;  // bytes, incoming and announced in CONNACK
   uint16_t receive_maximum = 65535;        // incoming QoS 1/2 in flight per client
   uint16_t max_inflight = 100;             // outgoing QoS 1/2 in flight per client
   uint16_t topic_alias_maximum = 64;       // client-to-server aliases per connection
