@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
   }
   broker::Broker& broker = *broker_ptr;
   unsigned threads = settings.threads ? settings.threads : std::max(1u, std::thread::hardware_concurrency());
-  net::Server server(broker, net::ServerOptions{settings.listen, threads});
+  net::Server server(broker, net::ServerOptions{settings.listen, threads, settings.transport});
   if (std::string err = server.start(); !err.empty()) {
     LOG_ERROR("%s", err.c_str());
     return 1;

@@ -24,6 +24,7 @@ std::vector<Option> option_table() {
   return {
       {"listen", Kind::TextList, "listener address HOST:PORT (repeatable; port 0 = any free port)", [](S& s) -> void* { return &s.listen; }},
       {"threads", Kind::U32, "worker threads (0 = number of cores)", [](S& s) -> void* { return &s.threads; }},
+      {"transport", Kind::Text, "network backend of the workers: epoll", [](S& s) -> void* { return &s.transport; }},
       {"log_level", Kind::Text, "trace, debug, info, warn, error or off", [](S& s) -> void* { return &s.log_level; }},
       {"max_packet_size", Kind::U32, "largest packet accepted from a client, bytes (announced in CONNACK)", [](S& s) -> void* { return &s.broker.max_packet_size; }},
       {"receive_maximum", Kind::U16, "incoming QoS 1/2 messages in flight per client (announced in CONNACK)", [](S& s) -> void* { return &s.broker.receive_maximum; }},

@@ -12,6 +12,7 @@ struct Settings {
   std::vector<std::string> listen{"127.0.0.1:1883"};
   unsigned threads = 0;  // 0 = number of cores
   std::string log_level = "info";
+  std::string transport = "epoll";
   std::string config_file;  // set when --config was given
   std::string allow_anonymous = "auto";
   broker::BrokerConfig broker;

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "net/transport.h"
 #include "util/log.h"
 
 namespace musqratt::net {
@@ -23,14 +24,18 @@ std::string Server::start() {
     endpoints_.push_back(*ep);
   }
   unsigned n = options_.threads ? options_.threads : 1;
-  for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(i, broker_, listener_fds_));
-  std::vector<Worker*> peers;
+  for (unsigned i = 0; i < n; ++i) {
+    auto w = make_worker(options_.transport, i, broker_, listener_fds_);
+    if (!w) return w.error();
+    workers_.push_back(std::move(*w));
+  }
+  std::vector<WorkerBase*> peers;
   for (auto& w : workers_) peers.push_back(w.get());
   for (auto& w : workers_) w->set_peers(peers);
   for (auto& w : workers_) w->start();
   housekeeping_ = std::thread([this] { housekeeping_loop(); });
   for (const auto& ep : endpoints_) LOG_INFO("listening on %s (mqtt, tcp)", format_endpoint(ep).c_str());
-  LOG_INFO("%u worker thread(s) started", n);
+  LOG_INFO("%u %s worker thread(s) started", n, options_.transport.c_str());
   return {};
 }
 

@@ -11,13 +11,14 @@
 
 #include "broker/broker.h"
 #include "net/address.h"
-#include "net/worker.h"
+#include "net/worker_base.h"
 
 namespace musqratt::net {
 
 struct ServerOptions {
   std::vector<std::string> listen;  // HOST:PORT each
   unsigned threads = 1;
+  std::string transport = "epoll";  // see make_worker()
 };
 
 class Server {
@@ -37,7 +38,7 @@ class Server {
   ServerOptions options_;
   std::vector<int> listener_fds_;
   std::vector<Endpoint> endpoints_;
-  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::unique_ptr<WorkerBase>> workers_;
   std::thread housekeeping_;
   std::mutex mu_;
   std::condition_variable cv_;

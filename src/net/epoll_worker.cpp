@@ -1,4 +1,4 @@
-#include "net/worker.h"
+#include "net/epoll_worker.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -17,17 +17,15 @@
 namespace musqratt::net {
 
 namespace {
-thread_local Worker* t_current = nullptr;
 // epoll user data: tokens of connections have the worker index in the top byte and a sequence
 // below; these two small values are never connection tokens.
 constexpr uint64_t kEventFdTag = 0;
 constexpr uint64_t kListenerTagBase = 1;  // + listener position
-constexpr uint64_t kFirstSeq = 1 << 16;
 constexpr size_t kReadChunk = 64 * 1024;
 }  // namespace
 
-Worker::Worker(unsigned index, broker::Broker& broker, std::vector<int> listeners)
-    : index_(index), broker_(broker), listeners_(std::move(listeners)), next_seq_(kFirstSeq) {
+EpollWorker::EpollWorker(unsigned index, broker::Broker& broker, std::vector<int> listeners)
+    : WorkerBase(index, broker), listeners_(std::move(listeners)) {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   epoll_event ev{};
@@ -42,75 +40,31 @@ Worker::Worker(unsigned index, broker::Broker& broker, std::vector<int> listener
   }
 }
 
-Worker::~Worker() {
+EpollWorker::~EpollWorker() {
   join();
   if (event_fd_ >= 0) close(event_fd_);
   if (epoll_fd_ >= 0) close(epoll_fd_);
 }
 
-void Worker::start() {
-  remote_batches_.assign(peers_.size(), {});
-  thread_ = std::thread([this] { run(); });
-}
-
-void Worker::request_stop() {
-  stop_.store(true);
+void EpollWorker::notify() {
   uint64_t one = 1;
   ssize_t ignored = write(event_fd_, &one, sizeof one);
   (void)ignored;
 }
 
-void Worker::join() {
-  if (thread_.joinable()) thread_.join();
-}
-
-void Worker::wake(uint64_t token) {
-  if (t_current == this) {
-    local_wakes_.push_back(token);
-  } else if (t_current != nullptr) {
-    t_current->remote_batches_[index_].push_back(token);
-  } else {
-    post({token});
-  }
-}
-
-void Worker::post(const std::vector<uint64_t>& tokens) {
-  bool was_empty;
-  {
-    std::lock_guard lock(inbox_mu_);
-    was_empty = inbox_.empty();
-    inbox_.insert(inbox_.end(), tokens.begin(), tokens.end());
-  }
-  if (was_empty) {
-    uint64_t one = 1;
-    ssize_t ignored = write(event_fd_, &one, sizeof one);
-    (void)ignored;
-  }
-}
-
-void Worker::flush_remote_wakes() {
-  for (size_t i = 0; i < remote_batches_.size(); ++i) {
-    if (remote_batches_[i].empty()) continue;
-    peers_[i]->post(remote_batches_[i]);
-    remote_batches_[i].clear();
-  }
-}
-
-void Worker::mark_dirty(Connection& c) {
+void EpollWorker::mark_dirty(Connection& c) {
   if (!c.dirty) {
     c.dirty = true;
     dirty_.push_back(c.token);
   }
 }
 
-void Worker::run() {
-  t_current = this;
-  broker::Stats::set_thread_slot(index_ + 1);
+void EpollWorker::run() {
   std::vector<epoll_event> events(512);
   std::vector<uint64_t> inbox_swap;
   std::vector<uint64_t> local_swap;
   util::TimePoint next_tick = util::now();
-  while (!stop_.load(std::memory_order_relaxed)) {
+  while (!stop_requested()) {
     int n = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), 250);
     util::TimePoint now = util::now();
     for (int i = 0; i < n; ++i) {
@@ -119,15 +73,12 @@ void Worker::run() {
         uint64_t v;
         ssize_t ignored = read(event_fd_, &v, sizeof v);
         (void)ignored;
-        {
-          std::lock_guard lock(inbox_mu_);
-          inbox_swap.swap(inbox_);
-        }
+        take_inbox(inbox_swap);
         process_wakes(inbox_swap, now);
         inbox_swap.clear();
         continue;
       }
-      if (tag < kFirstSeq) {
+      if (tag < kFirstTokenSeq) {
         accept_from(listeners_[tag - kListenerTagBase], now);
         continue;
       }
@@ -138,8 +89,8 @@ void Worker::run() {
       if (events[i].events & EPOLLOUT) mark_dirty(c);
     }
     // Deliveries between connections of this worker, which may cascade.
-    while (!local_wakes_.empty()) {
-      local_swap.swap(local_wakes_);
+    while (has_local_wakes()) {
+      take_local_wakes(local_swap);
       process_wakes(local_swap, now);
       local_swap.clear();
     }
@@ -158,10 +109,9 @@ void Worker::run() {
     flush_remote_wakes();
   }
   shutdown_connections();
-  t_current = nullptr;
 }
 
-void Worker::process_wakes(std::vector<uint64_t>& tokens, util::TimePoint now) {
+void EpollWorker::process_wakes(std::vector<uint64_t>& tokens, util::TimePoint now) {
   for (uint64_t t : tokens) {
     auto it = connections_.find(t);
     if (it == connections_.end()) continue;
@@ -170,7 +120,7 @@ void Worker::process_wakes(std::vector<uint64_t>& tokens, util::TimePoint now) {
   }
 }
 
-void Worker::accept_from(int listener, util::TimePoint now) {
+void EpollWorker::accept_from(int listener, util::TimePoint now) {
   for (int i = 0; i < 64; ++i) {
     int fd = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
@@ -182,7 +132,7 @@ void Worker::accept_from(int listener, util::TimePoint now) {
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     auto c = std::make_unique<Connection>();
     c->fd = fd;
-    c->token = uint64_t{index_} << 56 | next_seq_++;
+    c->token = next_token();
     std::string peer = peer_name(fd);
     c->handler = std::make_unique<broker::ClientHandler>(broker_, this, c->token, peer, now);
     epoll_event ev{};
@@ -197,7 +147,7 @@ void Worker::accept_from(int listener, util::TimePoint now) {
   }
 }
 
-bool Worker::read_from(Connection& c, util::TimePoint now) {
+bool EpollWorker::read_from(Connection& c, util::TimePoint now) {
   thread_local std::vector<uint8_t> buf(kReadChunk);
   // One read per connection per turn keeps a flooding client from starving the others.
   ssize_t n = recv(c.fd, buf.data(), buf.size(), 0);
@@ -211,7 +161,7 @@ bool Worker::read_from(Connection& c, util::TimePoint now) {
   return false;
 }
 
-bool Worker::flush(Connection& c, util::TimePoint now) {
+bool EpollWorker::flush(Connection& c, util::TimePoint now) {
   broker::ClientHandler& h = *c.handler;
   while (true) {
     std::string_view out = h.pending_output();
@@ -241,7 +191,7 @@ bool Worker::flush(Connection& c, util::TimePoint now) {
   return true;
 }
 
-void Worker::close_connection(Connection& c, util::TimePoint now) {
+void EpollWorker::close_connection(Connection& c, util::TimePoint now) {
   uint64_t token = c.token;
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.fd, nullptr);
   close(c.fd);
@@ -249,14 +199,14 @@ void Worker::close_connection(Connection& c, util::TimePoint now) {
   connections_.erase(token);
 }
 
-void Worker::tick(util::TimePoint now) {
+void EpollWorker::tick(util::TimePoint now) {
   for (auto& [token, c] : connections_) {
     c->handler->on_tick(now);
     if (c->handler->closing()) mark_dirty(*c);
   }
 }
 
-void Worker::shutdown_connections() {
+void EpollWorker::shutdown_connections() {
   util::TimePoint now = util::now();
   std::vector<uint64_t> tokens;
   for (auto& [token, c] : connections_) tokens.push_back(token);

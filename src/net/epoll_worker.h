@@ -1,0 +1,53 @@
+#pragma once
+// The epoll worker: one thread, one epoll loop owning its connections for their whole life
+// (FlashMQ's model). Wake-ups from other threads arrive through WorkerBase's inbox and an eventfd.
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/broker.h"
+#include "broker/client_handler.h"
+#include "net/worker_base.h"
+
+namespace musqratt::net {
+
+/// The epoll transport's worker. Thread: everything but the WorkerBase wake API runs on the
+/// worker's own thread.
+class EpollWorker : public WorkerBase {
+ public:
+  EpollWorker(unsigned index, broker::Broker& broker, std::vector<int> listeners);
+  ~EpollWorker() override;
+
+ protected:
+  void run() override;
+  void notify() override;
+
+ private:
+  struct Connection {
+    int fd = -1;
+    uint64_t token = 0;
+    bool want_write = false;  // EPOLLOUT armed
+    bool dirty = false;       // has output or is closing: visit at the end of the turn
+    std::unique_ptr<broker::ClientHandler> handler;
+  };
+
+  void accept_from(int listener, util::TimePoint now);
+  /// Returns false if the connection was closed (and destroyed).
+  bool read_from(Connection& c, util::TimePoint now);
+  void mark_dirty(Connection& c);
+  /// Writes pending output; closes the connection if it is done. Returns false if closed.
+  bool flush(Connection& c, util::TimePoint now);
+  void close_connection(Connection& c, util::TimePoint now);
+  void process_wakes(std::vector<uint64_t>& tokens, util::TimePoint now);
+  void tick(util::TimePoint now);
+  void shutdown_connections();
+
+  const std::vector<int> listeners_;
+  int epoll_fd_ = -1;
+  int event_fd_ = -1;
+  std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;
+  std::vector<uint64_t> dirty_;
+};
+
+}  // namespace musqratt::net

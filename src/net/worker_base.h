@@ -1,0 +1,66 @@
+#pragma once
+// What every transport's worker shares: its index, the broker, and the cross-thread wake-up
+// machinery. A wake for a connection of the calling worker is handled in the same loop turn;
+// one for another worker is batched until the end of the caller's turn and then posted with a
+// single notify() per target worker, only when that worker's inbox goes from empty to
+// non-empty (FlashMQ's scheme). Subclasses supply the event loop and notify().
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "broker/broker.h"
+#include "broker/waker.h"
+
+namespace musqratt::net {
+
+class WorkerBase : public broker::Waker {
+ public:
+  WorkerBase(unsigned index, broker::Broker& broker) : index_(index), broker_(broker) {}
+  ~WorkerBase() override = default;
+
+  /// All workers, so wake-ups for another worker can be batched per loop turn.
+  void set_peers(std::vector<WorkerBase*> peers);
+  void start();
+  void request_stop();
+  void join();
+
+  /// Thread: any.
+  void wake(uint64_t token) override;
+
+ protected:
+  /// The event loop; returns when stop_requested().
+  virtual void run() = 0;
+  /// Makes run() return from its wait soon (eventfd write, ring message, ...). Thread: any.
+  virtual void notify() = 0;
+
+  bool stop_requested() const { return stop_.load(std::memory_order_relaxed); }
+  /// Moves posted wake tokens into `out`. Thread: this worker.
+  void take_inbox(std::vector<uint64_t>& out);
+  /// Moves this turn's same-worker wake tokens into `out`. Thread: this worker.
+  void take_local_wakes(std::vector<uint64_t>& out);
+  bool has_local_wakes() const { return !local_wakes_.empty(); }
+  /// Posts this turn's wake-ups for other workers. Call once at the end of each loop turn.
+  void flush_remote_wakes();
+  /// A token for a new connection: worker index in the top byte, a sequence below.
+  uint64_t next_token() { return uint64_t{index_} << 56 | next_seq_++; }
+  static constexpr uint64_t kFirstTokenSeq = 1 << 16;  // smaller values are free for loop tags
+
+  const unsigned index_;
+  broker::Broker& broker_;
+
+ private:
+  void post(const std::vector<uint64_t>& tokens);
+
+  std::vector<WorkerBase*> peers_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  uint64_t next_seq_ = kFirstTokenSeq;
+  std::vector<uint64_t> local_wakes_;
+  std::vector<std::vector<uint64_t>> remote_batches_;  // indexed by peer
+  std::mutex inbox_mu_;
+  std::vector<uint64_t> inbox_;  // guarded by inbox_mu_
+};
+
+}  // namespace musqratt::net
