@@ -134,6 +134,22 @@ void Broker::end_session_unlocked(const SessionPtr& session) {
   wake_all(wakes);
 }
 
+bool Broker::admit_connection(const std::string& ip) {
+  if (!config_.max_connections_per_ip) return true;
+  std::lock_guard lock(per_ip_mu_);
+  uint32_t& n = connections_per_ip_[ip];
+  if (n >= config_.max_connections_per_ip) return false;
+  ++n;
+  return true;
+}
+
+void Broker::release_connection(const std::string& ip) {
+  if (!config_.max_connections_per_ip) return;
+  std::lock_guard lock(per_ip_mu_);
+  auto it = connections_per_ip_.find(ip);
+  if (it != connections_per_ip_.end() && --it->second == 0) connections_per_ip_.erase(it);
+}
+
 size_t Broker::session_count() const {
   std::lock_guard lock(registry_mu_);
   return sessions_.size();

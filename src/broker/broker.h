@@ -82,6 +82,10 @@ class Broker {
   std::optional<uint32_t> effective_message_expiry(std::optional<uint32_t> requested) const;
 
   size_t session_count() const;
+
+  /// Counts a new network connection from `ip` against max_connections_per_ip; false if over.
+  bool admit_connection(const std::string& ip);
+  void release_connection(const std::string& ip);
   size_t topic_count() const { return tree_.node_count(); }
   size_t held_count() const;
 
@@ -116,6 +120,8 @@ class Broker {
   };
   std::vector<PendingWill> pending_wills_;
   uint64_t next_session_id_ = 1;
+  std::mutex per_ip_mu_;
+  std::unordered_map<std::string, uint32_t> connections_per_ip_;
   util::TimePoint next_sys_{};
 };
 

@@ -59,10 +59,23 @@ pr::Properties forwarded_properties(pr::Properties&& in) {
 
 ClientHandler::ClientHandler(Broker& broker, Waker* waker, uint64_t token, std::string peer,
                              util::TimePoint now)
-    : broker_(broker), waker_(waker), token_(token), peer_(std::move(peer)), accepted_at_(now),
-      last_received_(now) {}
+    : broker_(broker), waker_(waker), token_(token), peer_(std::move(peer)), tokens_at_(now), accepted_at_(now),
+      last_received_(now) {
+  peer_ip_ = peer_.substr(0, peer_.rfind(':'));
+  admitted_ = broker_.admit_connection(peer_ip_);
+  if (!admitted_) {
+    LOG_WARN("refusing connection from %s: more than %u connections from %s", peer_.c_str(),
+             broker_.config().max_connections_per_ip, peer_ip_.c_str());
+    close_reason_ = "per-IP connection limit";
+    closing_ = true;
+  }
+  publish_tokens_ = broker_.config().max_publish_rate;
+}
 
-ClientHandler::~ClientHandler() { on_closed(util::now()); }
+ClientHandler::~ClientHandler() {
+  on_closed(util::now());
+  if (admitted_) broker_.release_connection(peer_ip_);
+}
 
 void ClientHandler::consume_output(size_t n) {
   out_pos_ += n;
@@ -339,6 +352,13 @@ void ClientHandler::handle_publish(pr::Publish& p, util::TimePoint now) {
       }
     }
   }
+  if (uint32_t rate = cfg.max_publish_rate) {
+    double elapsed = std::chrono::duration<double>(now - tokens_at_).count();
+    tokens_at_ = now;
+    publish_tokens_ = std::min<double>(rate, publish_tokens_ + elapsed * rate);
+    if (publish_tokens_ < 1) return fail(Reason::MessageRateTooHigh, "publish rate limit exceeded");
+    publish_tokens_ -= 1;
+  }
   if (!pr::valid_topic_name(p.topic)) return fail(Reason::TopicNameInvalid, "invalid topic name");  // [MQTT-3.3.2-2]
   if (!topic_within_limits(p.topic, cfg)) return fail(Reason::TopicNameInvalid, "topic exceeds configured limits");
   if (p.qos > cfg.maximum_qos) return fail(Reason::QosNotSupported, "QoS above maximum");  // [MQTT-3.2.2-11]
@@ -508,8 +528,7 @@ void ClientHandler::send_publish(const Sendable& s, util::TimePoint now) {
         v.topic_alias = it->second;
         v.topic = {};
       } else if (out_aliases_.size() < client_alias_max_) {
-        v.topic_alias = static_cast<uint16_t>(out_aliases_.size() + 1);
-        out_aliases_.emplace(m.topic, v.topic_alias);
+        v.topic_alias = static_cast<uint16_t>(out_aliases_.size() + 1);  // registered once sent
       }
     }
   }
@@ -521,6 +540,7 @@ void ClientHandler::send_publish(const Sendable& s, util::TimePoint now) {
     if (o.qos > 0) session_->drop_inflight(s.packet_id);
     return;
   }
+  if (v.topic_alias && !v.topic.empty()) out_aliases_.emplace(m.topic, v.topic_alias);
   pr::encode_publish(v, version_, out_);
   broker_.stats().add(Counter::BytesSent, static_cast<int64_t>(size));
   broker_.stats().add(Counter::MessagesSent);

@@ -90,6 +90,11 @@ class ClientHandler {
   std::string out_;
   size_t out_pos_ = 0;
 
+  std::string peer_ip_;
+  bool admitted_ = false;  // counted against max_connections_per_ip
+  // Publish rate limit: a token bucket of one second's worth of publishes.
+  double publish_tokens_ = 0;
+  util::TimePoint tokens_at_;
   util::TimePoint accepted_at_;
   util::TimePoint last_received_;
   uint16_t keep_alive_ = 0;

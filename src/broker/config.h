@@ -30,6 +30,8 @@ struct BrokerConfig {
   uint32_t max_message_expiry = 0;
   // Limits against hostile clients.
   uint32_t max_connections = 0;  // 0 = unlimited
+  uint32_t max_connections_per_ip = 0;
+  uint32_t max_publish_rate = 0;  // PUBLISH packets per second per client; 0 = unlimited
   uint32_t max_subscriptions_per_client = 0;
   uint32_t max_topic_levels = 0;
   uint32_t max_topic_length = 65535;

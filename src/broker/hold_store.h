@@ -25,8 +25,8 @@ class HoldStore {
 
   /// Holds `msg`. Returns how many older messages were dropped to make room (oldest first).
   size_t hold(const MessagePtr& msg);
-  /// Removes and returns, in publish order, every unexpired held message whose topic matches
-  /// `filter`, topic by topic in the order each topic's first message was held.
+  /// Removes and returns, in publish order across all topics, every unexpired held message
+  /// whose topic matches `filter`.
   std::vector<MessagePtr> take_matching(std::string_view filter, util::TimePoint now);
   /// Drops expired messages; returns how many.
   size_t expire(util::TimePoint now);

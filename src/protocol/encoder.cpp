@@ -110,6 +110,9 @@ const char* packet_type_name(PacketType t) {
 size_t encode_packet(const Packet& packet, Version v, std::string& out) {
   if (const auto* pub = std::get_if<Publish>(&packet)) {
     PublishView view{pub->topic, pub->payload, pub->qos, pub->retain, pub->dup, pub->packet_id, &pub->properties};
+    // The view writes these two per receiver; a Publish value carries them in its properties.
+    view.subscription_identifiers = pub->properties.subscription_identifiers;
+    view.topic_alias = pub->properties.topic_alias.value_or(0);
     return encode_publish(view, v, out);
   }
   thread_local std::string body;
