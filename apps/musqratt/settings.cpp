@@ -24,7 +24,7 @@ std::vector<Option> option_table() {
   return {
       {"listen", Kind::TextList, "listener address HOST:PORT (repeatable; port 0 = any free port)", [](S& s) -> void* { return &s.listen; }},
       {"threads", Kind::U32, "worker threads (0 = number of cores)", [](S& s) -> void* { return &s.threads; }},
-      {"transport", Kind::Text, "network backend of the workers: epoll", [](S& s) -> void* { return &s.transport; }},
+      {"transport", Kind::Text, "network backend of the workers: epoll or io_uring", [](S& s) -> void* { return &s.transport; }},
       {"log_level", Kind::Text, "trace, debug, info, warn, error or off", [](S& s) -> void* { return &s.log_level; }},
       {"max_packet_size", Kind::U32, "largest packet accepted from a client, bytes (announced in CONNACK)", [](S& s) -> void* { return &s.broker.max_packet_size; }},
       {"receive_maximum", Kind::U16, "incoming QoS 1/2 messages in flight per client (announced in CONNACK)", [](S& s) -> void* { return &s.broker.receive_maximum; }},
@@ -43,6 +43,8 @@ std::vector<Option> option_table() {
       {"default_message_expiry", Kind::U32, "expiry for messages published without one, seconds (0 = none)", [](S& s) -> void* { return &s.broker.default_message_expiry; }},
       {"max_message_expiry", Kind::U32, "cap on any message's expiry, seconds (0 = no cap)", [](S& s) -> void* { return &s.broker.max_message_expiry; }},
       {"max_connections", Kind::U32, "concurrent client connections (0 = unlimited)", [](S& s) -> void* { return &s.broker.max_connections; }},
+      {"max_connections_per_ip", Kind::U32, "concurrent connections from one IP address (0 = unlimited)", [](S& s) -> void* { return &s.broker.max_connections_per_ip; }},
+      {"max_publish_rate", Kind::U32, "PUBLISH packets per second per client, in bursts of up to one second's worth; beyond it the client is disconnected (5.0: 0x96) (0 = unlimited)", [](S& s) -> void* { return &s.broker.max_publish_rate; }},
       {"max_subscriptions_per_client", Kind::U32, "subscriptions per session (0 = unlimited)", [](S& s) -> void* { return &s.broker.max_subscriptions_per_client; }},
       {"max_topic_levels", Kind::U32, "levels in a topic name or filter (0 = unlimited)", [](S& s) -> void* { return &s.broker.max_topic_levels; }},
       {"max_topic_length", Kind::U32, "bytes in a topic name or filter", [](S& s) -> void* { return &s.broker.max_topic_length; }},
