@@ -11,5 +11,7 @@ export MUSQRATT_BIN="$PWD/build/bin/musqratt"
 export MUSQRATT_CLI="$PWD/build/bin/musqratt-cli"
 echo "== integration tests (broker driven by real clients)"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+echo "== musqratt-bench smoke runs (MusQraTT, Mosquitto, relay; no timing assertions)"
+/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/bench
 echo "== musqratt-cli tests"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/cli

@@ -13,7 +13,6 @@ void Client::start_session(const Options& o) {
   p.clean = clean;
   p.keepalive = o.keepalive;
   if (o.v5 && !clean) p.session_expiry = 3600;
-  if (o.v5 && role == Role::sub && o.scenario == Scenario::persist) p.session_expiry = 3600;
   connect(out, p);
   state = State::wait_connack;
 }

@@ -326,6 +326,19 @@ void Engine::publish_counters() {
   counters.last_pub_done_ns.store(stats.last_pub_done_ns, std::memory_order_release);
 }
 
+// epoll_pwait2 has a nanosecond timeout (needed for --rate pacing); where the kernel or
+// valgrind lacks it, fall back to epoll_wait with millisecond timeouts (sub-ms waits poll).
+int Engine::wait_events(std::vector<epoll_event>& evs, int64_t wait_ns) {
+  static std::atomic<bool> have_pwait2{true};
+  if (have_pwait2.load(std::memory_order_relaxed)) {
+    timespec ts{wait_ns / 1'000'000'000, wait_ns % 1'000'000'000};
+    int n = epoll_pwait2(ep_, evs.data(), int(evs.size()), &ts, nullptr);
+    if (n >= 0 || errno != ENOSYS) return n;
+    have_pwait2.store(false, std::memory_order_relaxed);
+  }
+  return epoll_wait(ep_, evs.data(), int(evs.size()), int(wait_ns / 1'000'000));
+}
+
 void Engine::run() {
   ::prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);  // precise pacing for --rate
   Phase cur = Phase::init;
@@ -344,11 +357,10 @@ void Engine::run() {
     flush_dirty(now);
     int64_t wait = next_wait(now);
     publish_counters();
-    timespec ts{wait / 1'000'000'000, wait % 1'000'000'000};
-    int n = epoll_pwait2(ep_, evs.data(), int(evs.size()), &ts, nullptr);
+    int n = wait_events(evs, wait);
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw std::runtime_error(std::string("epoll_pwait2: ") + std::strerror(errno));
+      throw std::runtime_error(std::string("epoll wait: ") + std::strerror(errno));
     }
     now = mono_ns();
     for (int i = 0; i < n; ++i) on_event(static_cast<Client*>(evs[std::size_t(i)].data.ptr), evs[std::size_t(i)].events, now);

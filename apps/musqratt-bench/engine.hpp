@@ -1,6 +1,7 @@
 // One generator thread: an epoll loop driving many non-blocking client connections.
 // Writes are coalesced into one send() per connection per loop turn; reads are parsed in bulk.
 #pragma once
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -62,6 +63,7 @@ class Engine {
   int64_t next_wait(int64_t now);
   void keepalive(int64_t now);
   void publish_counters();
+  int wait_events(std::vector<epoll_event>& evs, int64_t wait_ns);
 
   const Options& o_;
   Shared& sh_;

@@ -64,6 +64,24 @@ void Progress::done() {
 namespace {
 double us(uint64_t ns) { return double(ns) / 1000.0; }
 
+std::string json_str(const std::string& in) {
+  std::string out;
+  for (char ch : in) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c < 0x20) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\u%04x", c);
+      out += b;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
 std::string human(double v) {
   char b[32];
   if (v >= 1e6) std::snprintf(b, sizeof b, "%.2f M", v / 1e6);
@@ -131,7 +149,7 @@ void print_json(std::FILE* f, const Options& o, const Results& r) {
                "\"params\":{\"host\":\"%s\",\"port\":%u,\"protocol\":\"%s\",\"publishers\":%d,\"subscribers\":%d,"
                "\"qos\":%d,\"size\":%zu,\"count\":%llu,\"duration\":%g,\"rate\":%g,\"inflight\":%d,\"threads\":%d,"
                "\"drain\":%g},",
-               o.host.c_str(), o.port, o.v5 ? "5.0" : "3.1.1", o.publishers, o.subscribers, o.qos, o.size,
+               json_str(o.host).c_str(), o.port, o.v5 ? "5.0" : "3.1.1", o.publishers, o.subscribers, o.qos, o.size,
                u(o.count), o.duration, o.rate, o.inflight, o.threads, o.drain);
   std::fprintf(f,
                "\"sent\":%llu,\"acked\":%llu,\"expected\":%llu,\"delivered\":%llu,\"received\":%llu,"

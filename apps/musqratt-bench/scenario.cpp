@@ -132,7 +132,15 @@ Results run_scenario(const Options& o) {
   }
 
   std::vector<std::thread> threads;
-  for (auto& e : engines) threads.emplace_back([&e] { e->run(); });
+  for (auto& e : engines)
+    threads.emplace_back([&e] {
+      try {
+        e->run();
+      } catch (const std::exception& ex) {
+        std::fprintf(stderr, "musqratt-bench: generator thread: %s\n", ex.what());
+        std::_Exit(3);
+      }
+    });
 
   Progress progress(o);
   const int64_t t0 = mono_ns();

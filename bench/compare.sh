@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Runs the same musqratt-bench scenarios against Debian's Mosquitto, MusQraTT (if built)
+# and musqratt-relay (calibration), one broker after another, each broker freshly started
+# per scenario on a free loopback port. Prints a markdown table and writes
+# results.json + results.md into the results directory.
+#
+#   bench/compare.sh [--quick] [--out DIR] [--only REGEX] [--brokers "mosquitto musqratt relay"]
+#
+# Binaries: MUSQRATT_BENCH_BIN, MUSQRATT_RELAY_BIN, MUSQRATT_BIN (default build/bin/musqratt;
+# for the bench tools the newer of build/bin/ and build-bench/bin/).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+PY=/usr/bin/python3
+QUICK=0
+OUT="$ROOT/bench/results/latest"
+ONLY=""
+BROKERS="mosquitto musqratt relay"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) QUICK=1 ;;
+    --out) OUT="$2"; shift ;;
+    --only) ONLY="$2"; shift ;;
+    --brokers) BROKERS="$2"; shift ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+pick() {  # pick ENVVAR name: $ENVVAR if set, else the newer of build/bin/name and build-bench/bin/name
+  local v="${!1:-}" best=""
+  if [ -n "$v" ]; then echo "$v"; return; fi
+  for d in build build-bench; do
+    local f="$ROOT/$d/bin/$2"
+    if [ -x "$f" ] && { [ -z "$best" ] || [ "$f" -nt "$best" ]; }; then best="$f"; fi
+  done
+  echo "${best:-$ROOT/build/bin/$2}"
+}
+BENCH="$(pick MUSQRATT_BENCH_BIN musqratt-bench)"
+RELAY="$(pick MUSQRATT_RELAY_BIN musqratt-relay)"
+MUSQRATT="${MUSQRATT_BIN:-$ROOT/build/bin/musqratt}"
+MOSQUITTO=/usr/sbin/mosquitto
+[ -x "$BENCH" ] || { echo "musqratt-bench not found ($BENCH); build it first" >&2; exit 1; }
+
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 10100 ]; then
+  echo "warning: ulimit -n is $(ulimit -n); the 10 000 connection scenario will fail" >&2
+fi
+
+if [ "$QUICK" = 1 ]; then D=2; IDLE=2000; else D=10; IDLE=10000; fi
+# id | description | bench arguments
+SCENARIOS=(
+  "p2p-qos0-1|p2p QoS0 64 B, 1 pair|--scenario p2p --pairs 1 --qos 0 --size 64 --duration $D"
+  "p2p-qos0-50|p2p QoS0 64 B, 50 pairs|--scenario p2p --pairs 50 --qos 0 --size 64 --duration $D"
+  "fanout-10|fan-out 1→10 QoS0|--scenario fanout --subscribers 10 --qos 0 --duration $D"
+  "fanout-100|fan-out 1→100 QoS0|--scenario fanout --subscribers 100 --qos 0 --duration $D"
+  "fanin-10|fan-in 10→1 QoS0|--scenario fanin --publishers 10 --qos 0 --duration $D"
+  "p2p-qos1-10|p2p QoS1, 10 pairs|--scenario p2p --pairs 10 --qos 1 --duration $D"
+  "p2p-qos2-10|p2p QoS2, 10 pairs|--scenario p2p --pairs 10 --qos 2 --duration $D"
+  "latency-5k|latency at 5 000 msg/s|--scenario p2p --pairs 1 --qos 0 --rate 5000 --duration $D"
+  "latency-50k|latency at 50 000 msg/s|--scenario p2p --pairs 1 --qos 0 --rate 50000 --duration $D"
+  "p2p-16k|p2p QoS0 16 KiB, 1 pair|--scenario p2p --pairs 1 --qos 0 --size 16384 --duration $D"
+  "idle-$IDLE|$IDLE idle connections|--scenario idle --connections $IDLE --hold 2"
+)
+
+WORK="$(mktemp -d /tmp/musqratt-compare.XXXXXX)"
+chmod 755 "$WORK"
+BROKER_PID=""
+cleanup() {
+  if [ -n "$BROKER_PID" ] && kill -0 "$BROKER_PID" 2>/dev/null; then kill "$BROKER_PID"; wait "$BROKER_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+mkdir -p "$OUT"
+: > "$WORK/records.jsonl"
+
+free_port() { "$PY" -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+wait_port() {
+  for _ in $(seq 1 200); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    kill -0 "$BROKER_PID" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+TCK="$(getconf CLK_TCK)"
+
+start_broker() {  # name port -> BROKER_PID
+  case "$1" in
+    mosquitto)
+      printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\nmax_queued_messages 1000000\nset_tcp_nodelay true\n' "$2" > "$WORK/mosquitto.conf"
+      chmod 644 "$WORK/mosquitto.conf"
+      "$MOSQUITTO" -c "$WORK/mosquitto.conf" >"$WORK/broker.log" 2>&1 & ;;
+    musqratt)
+      "$MUSQRATT" --listen "127.0.0.1:$2" --log-level warn >"$WORK/broker.log" 2>&1 & ;;
+    relay)
+      "$RELAY" --listen "127.0.0.1:$2" >"$WORK/broker.log" 2>&1 & ;;
+  esac
+  BROKER_PID=$!
+  wait_port "$2"
+}
+stop_broker() {
+  kill "$BROKER_PID" 2>/dev/null || true
+  wait "$BROKER_PID" 2>/dev/null || true
+  BROKER_PID=""
+}
+
+echo "bench: $BENCH" >&2
+echo "relay: $RELAY" >&2
+echo "musqratt: $MUSQRATT" >&2
+AVAILABLE=""
+for b in $BROKERS; do
+  case "$b" in
+    mosquitto) [ -x "$MOSQUITTO" ] && AVAILABLE="$AVAILABLE $b" || echo "note: $MOSQUITTO missing, Mosquitto skipped" >&2 ;;
+    musqratt) [ -x "$MUSQRATT" ] && AVAILABLE="$AVAILABLE $b" || echo "note: $MUSQRATT not built, MusQraTT skipped" >&2 ;;
+    relay) [ -x "$RELAY" ] && AVAILABLE="$AVAILABLE $b" || echo "note: $RELAY not built, relay skipped" >&2 ;;
+  esac
+done
+
+for entry in "${SCENARIOS[@]}"; do
+  IFS='|' read -r id desc args <<<"$entry"
+  if [ -n "$ONLY" ] && ! [[ "$id" =~ $ONLY ]]; then continue; fi
+  for b in $AVAILABLE; do
+    port="$(free_port)"
+    if ! start_broker "$b" "$port"; then
+      echo "error: $b did not start; see below" >&2; cat "$WORK/broker.log" >&2; stop_broker; continue
+    fi
+    echo "== $id on $b (port $port)" >&2
+    load="$(cut -d' ' -f1 /proc/loadavg)"
+    rss0="$(status_kb "$BROKER_PID" VmRSS)"
+    cpu0="$(cpu_ticks "$BROKER_PID")"
+    rm -f "$WORK/ready"
+    # shellcheck disable=SC2086
+    "$BENCH" --port "$port" --json --no-progress --ready-file "$WORK/ready" $args >"$WORK/out.json" 2>"$WORK/bench.err" &
+    bench_pid=$!
+    rss_conn=""
+    if [[ "$id" == idle-* ]]; then
+      while kill -0 "$bench_pid" 2>/dev/null && [ ! -f "$WORK/ready" ]; do sleep 0.05; done
+      sleep 0.5
+      rss_conn="$(status_kb "$BROKER_PID" VmRSS)"
+    fi
+    rc=0; wait "$bench_pid" || rc=$?
+    cpu1="$(cpu_ticks "$BROKER_PID")"
+    hwm="$(status_kb "$BROKER_PID" VmHWM)"
+    stop_broker
+    [ -s "$WORK/out.json" ] || echo '{}' > "$WORK/out.json"
+    "$PY" - "$WORK/out.json" "$b" "$id" "$desc" "$args" "$rc" "$cpu0" "$cpu1" "$TCK" "$hwm" "$rss0" "$rss_conn" \
+      "$WORK/bench.err" "$load" >>"$WORK/records.jsonl" <<'PYEOF'
+import json, sys
+out, broker, sid, desc, args, rc, cpu0, cpu1, tck, hwm, rss0, rss_conn, err, load = sys.argv[1:]
+bench = json.load(open(out))
+rec = {"broker": broker, "id": sid, "description": desc, "args": args, "exit_code": int(rc), "bench": bench,
+       "broker_cpu_s": (int(cpu1) - int(cpu0)) / int(tck), "broker_peak_rss_kb": int(hwm or 0),
+       "broker_rss_before_kb": int(rss0 or 0), "loadavg_1min_before": float(load)}
+if rss_conn:
+    n = bench.get("connections") or 0
+    rec["broker_rss_connected_kb"] = int(rss_conn)
+    rec["rss_per_connection_kb"] = (int(rss_conn) - int(rss0)) / n if n else None
+if int(rc) != 0:
+    rec["stderr"] = open(err).read()[-2000:]
+print(json.dumps(rec))
+PYEOF
+  done
+done
+
+"$PY" "$ROOT/bench/results_table.py" "$WORK/records.jsonl" "$OUT" "$([ "$QUICK" = 1 ] && echo quick || echo full)"
