@@ -6,9 +6,10 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev
-  libtomlplusplus-dev libedit-dev libmosquitto-dev libssl-dev
+  libtomlplusplus-dev libedit-dev libmosquitto-dev libssl-dev libsqlite3-dev
   mosquitto mosquitto-clients
   python3-paho-mqtt python3-pytest
+  liburing-dev
 )
 if [ "${MUSQRATT_EXTRA_PACKAGES:-}" != "" ]; then
   # shellcheck disable=SC2206

@@ -6,7 +6,12 @@
 #include <thread>
 
 #include "broker/broker.h"
+#include "net/address.h"
 #include "net/server.h"
+#include "store/sqlite_store.h"
+#ifdef MUSQRATT_HAVE_DPDK
+#include "net/dpdk/dpdk_transport.h"
+#endif
 #include "settings.h"
 #include "util/log.h"
 
@@ -52,8 +57,41 @@ int main(int argc, char** argv) {
     return 2;
   }
   broker::Broker& broker = *broker_ptr;
+  std::unique_ptr<store::SqliteStore> store;
+  if (settings.persistence) {
+    if (settings.persistence_sync != "always" && settings.persistence_sync != "batch") {
+      fprintf(stderr, "musqratt: persistence_sync must be always or batch\n");
+      return 2;
+    }
+    store = std::make_unique<store::SqliteStore>(
+        store::StoreOptions{settings.persistence_dir, settings.persistence_sync, settings.persistence_sync_interval});
+    try {
+      broker::RestoredState restored = store->open();
+      broker.attach_persistence(store.get(), restored, util::now());
+    } catch (const std::exception& e) {
+      fprintf(stderr, "musqratt: %s\n", e.what());
+      return 1;
+    }
+  }
   unsigned threads = settings.threads ? settings.threads : std::max(1u, std::thread::hardware_concurrency());
-  net::Server server(broker, net::ServerOptions{settings.listen, threads, settings.transport});
+  net::ServerOptions server_options{settings.listen, threads, settings.transport, {}};
+  if (settings.transport == "dpdk") {
+#ifdef MUSQRATT_HAVE_DPDK
+    auto ep = net::parse_endpoint(settings.listen.front());  // only its port: lwIP listens on dpdk_ip
+    if (!ep) {
+      fprintf(stderr, "musqratt: %s\n", ep.error().c_str());
+      return 2;
+    }
+    net::dpdk::DpdkTransportOptions d{settings.dpdk_eal_args, settings.dpdk_port, settings.dpdk_ip,
+                                      settings.dpdk_netmask,  settings.dpdk_gateway, settings.dpdk_mac,
+                                      settings.dpdk_mtu,      ep->port,              settings.dpdk_idle_sleep_us};
+    server_options.user_level_worker = [d](unsigned index, broker::Broker& b) { return net::dpdk::make_dpdk_worker(d, index, b); };
+#else
+    fprintf(stderr, "musqratt: transport 'dpdk' is not available: this build was made without MUSQRATT_DPDK (scripts/build-dpdk.sh)\n");
+    return 2;
+#endif
+  }
+  net::Server server(broker, std::move(server_options));
   if (std::string err = server.start(); !err.empty()) {
     LOG_ERROR("%s", err.c_str());
     return 1;
@@ -71,6 +109,7 @@ int main(int argc, char** argv) {
     break;
   }
   server.stop();
+  if (store) store->close();  // writes what is still pending
   LOG_INFO("stopped");
   return 0;
 }

@@ -24,7 +24,7 @@ std::vector<Option> option_table() {
   return {
       {"listen", Kind::TextList, "listener address HOST:PORT (repeatable; port 0 = any free port)", [](S& s) -> void* { return &s.listen; }},
       {"threads", Kind::U32, "worker threads (0 = number of cores)", [](S& s) -> void* { return &s.threads; }},
-      {"transport", Kind::Text, "network backend of the workers: epoll or io_uring", [](S& s) -> void* { return &s.transport; }},
+      {"transport", Kind::Text, "network backend of the workers: epoll, io_uring or dpdk (lwIP over DPDK, one worker; needs a MUSQRATT_DPDK build)", [](S& s) -> void* { return &s.transport; }},
       {"log_level", Kind::Text, "trace, debug, info, warn, error or off", [](S& s) -> void* { return &s.log_level; }},
       {"max_packet_size", Kind::U32, "largest packet accepted from a client, bytes (announced in CONNACK)", [](S& s) -> void* { return &s.broker.max_packet_size; }},
       {"receive_maximum", Kind::U16, "incoming QoS 1/2 messages in flight per client (announced in CONNACK)", [](S& s) -> void* { return &s.broker.receive_maximum; }},
@@ -55,7 +55,19 @@ std::vector<Option> option_table() {
       {"password_file", Kind::Text, "password file (USER:HASH lines, managed with `musqratt-cli passwd`); empty = none", [](S& s) -> void* { return &s.broker.password_file; }},
       {"acl_file", Kind::Text, "ACL file of topic rules; when set, anything not allowed is denied", [](S& s) -> void* { return &s.broker.acl_file; }},
       {"allow_anonymous", Kind::Text, "auto, true or false; auto allows clients without a user name only when every listener is on loopback and no password file is set", [](S& s) -> void* { return &s.allow_anonymous; }},
+      {"persistence", Kind::Bool, "keep sessions, queued/in-flight QoS 1/2 messages, retained and held messages and pending wills on disk", [](S& s) -> void* { return &s.persistence; }},
+      {"persistence_dir", Kind::Text, "directory of the database (created if missing)", [](S& s) -> void* { return &s.persistence_dir; }},
+      {"persistence_sync", Kind::Text, "always (commit as soon as anything waits) or batch (commit every persistence_sync_interval ms); QoS 1/2 are acknowledged only once committed either way", [](S& s) -> void* { return &s.persistence_sync; }},
+      {"persistence_sync_interval", Kind::U32, "milliseconds between commits with persistence_sync = batch", [](S& s) -> void* { return &s.persistence_sync_interval; }},
       {"sys_interval", Kind::U32, "seconds between $SYS updates (0 = off)", [](S& s) -> void* { return &s.broker.sys_interval; }},
+      {"dpdk_eal_args", Kind::Text, "transport dpdk: DPDK EAL arguments, e.g. \"--no-huge --no-pci --vdev=net_af_packet0,iface=veth1\"", [](S& s) -> void* { return &s.dpdk_eal_args; }},
+      {"dpdk_port", Kind::U16, "transport dpdk: DPDK port id", [](S& s) -> void* { return &s.dpdk_port; }},
+      {"dpdk_ip", Kind::Text, "transport dpdk: IPv4 address of the lwIP interface (required)", [](S& s) -> void* { return &s.dpdk_ip; }},
+      {"dpdk_netmask", Kind::Text, "transport dpdk: netmask of the lwIP interface", [](S& s) -> void* { return &s.dpdk_netmask; }},
+      {"dpdk_gateway", Kind::Text, "transport dpdk: default gateway (empty = none)", [](S& s) -> void* { return &s.dpdk_gateway; }},
+      {"dpdk_mac", Kind::Text, "transport dpdk: MAC address aa:bb:cc:dd:ee:ff (empty = the port's own)", [](S& s) -> void* { return &s.dpdk_mac; }},
+      {"dpdk_mtu", Kind::U16, "transport dpdk: MTU of the port and the lwIP interface", [](S& s) -> void* { return &s.dpdk_mtu; }},
+      {"dpdk_idle_sleep_us", Kind::U32, "transport dpdk: microseconds to sleep when the poll loop is idle (0 = busy-poll)", [](S& s) -> void* { return &s.dpdk_idle_sleep_us; }},
   };
 }
 
@@ -170,7 +182,8 @@ bool is_loopback_host(const std::string& listen) {
 }  // namespace
 
 std::string resolve_access_policy(Settings& s) {
-  bool all_loopback = std::all_of(s.listen.begin(), s.listen.end(), is_loopback_host);
+  // The dpdk transport listens on dpdk_ip, never on loopback.
+  bool all_loopback = s.transport != "dpdk" && std::all_of(s.listen.begin(), s.listen.end(), is_loopback_host);
   if (s.allow_anonymous == "true") {
     s.broker.allow_anonymous = true;
   } else if (s.allow_anonymous == "false") {

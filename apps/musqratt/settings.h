@@ -15,6 +15,20 @@ struct Settings {
   std::string transport = "epoll";
   std::string config_file;  // set when --config was given
   std::string allow_anonymous = "auto";
+  bool persistence = false;
+  std::string persistence_dir = "musqratt-data";
+  std::string persistence_sync = "always";
+  uint32_t persistence_sync_interval = 10;
+  // transport = "dpdk": lwIP over a DPDK port (built with MUSQRATT_DPDK); the MQTT port is the
+  // `listen` setting's.
+  std::string dpdk_eal_args = "--no-huge --no-pci";
+  uint16_t dpdk_port = 0;
+  std::string dpdk_ip;
+  std::string dpdk_netmask = "255.255.255.0";
+  std::string dpdk_gateway;
+  std::string dpdk_mac;  // empty = the port's own
+  uint16_t dpdk_mtu = 1500;
+  uint32_t dpdk_idle_sleep_us = 0;
   broker::BrokerConfig broker;
 };
 

@@ -44,6 +44,46 @@ std::optional<uint32_t> Broker::effective_message_expiry(std::optional<uint32_t>
   return e;
 }
 
+// ---------------------------------------------------------------- durable storage
+
+void Broker::attach_persistence(Persistence* store, const RestoredState& r, util::TimePoint now) {
+  store_ = store;
+  hold_.set_persistence(store);
+  uint64_t max_id = 0;
+  auto seen = [&](const MessagePtr& m) {
+    if (m) max_id = std::max(max_id, m->id);
+  };
+  std::lock_guard lock(registry_mu_);
+  for (const RestoredSession& rs : r.sessions) {
+    QueueLimits limits{config_.max_queued_messages, config_.max_queued_bytes, config_.queue_qos0_offline};
+    auto s = std::make_shared<Session>(rs.client_id, next_session_id_++, protocol::Version::V5, limits);
+    s->restore(rs, now);
+    s->set_persistence(store);
+    for (const auto& [filter, opt] : rs.subscriptions)
+      tree_.subscribe(filter, Subscriber{s, opt.first, opt.second});
+    for (const auto& o : rs.outbound) seen(o.msg);
+    sessions_[rs.client_id] = std::move(s);
+  }
+  for (const auto& m : r.retained) {
+    seen(m);
+    retained_.put(m);
+  }
+  {
+    std::lock_guard hl(hold_mu_);
+    for (const auto& [seq, m] : r.held) {
+      seen(m);
+      hold_.restore(seq, m);
+    }
+  }
+  for (const auto& [client, w] : r.wills) {
+    seen(w.first);
+    pending_wills_.push_back({client, w.first, steady_from_wall_ms(w.second)});
+  }
+  Message::reserve_ids(max_id);
+  LOG_INFO("restored %zu session(s), %zu retained, %zu held message(s), %zu pending will(s)", r.sessions.size(),
+           r.retained.size(), r.held.size(), r.wills.size());
+}
+
 // ---------------------------------------------------------------- sessions
 
 ConnectResult Broker::connect(const ConnectRequest& req, util::TimePoint) {
@@ -52,7 +92,8 @@ ConnectResult Broker::connect(const ConnectRequest& req, util::TimePoint) {
   {
     std::lock_guard lock(registry_mu_);
     // A new connection before the will delay passed cancels the will [MQTT-3.1.3-9].
-    std::erase_if(pending_wills_, [&](const PendingWill& w) { return w.client_id == req.client_id; });
+    size_t cancelled = std::erase_if(pending_wills_, [&](const PendingWill& w) { return w.client_id == req.client_id; });
+    if (cancelled && store_) store_->will_deleted(req.client_id);
     auto it = sessions_.find(req.client_id);
     if (it != sessions_.end()) {
       SessionPtr existing = it->second;
@@ -71,6 +112,7 @@ ConnectResult Broker::connect(const ConnectRequest& req, util::TimePoint) {
     if (!result.session) {
       QueueLimits limits{config_.max_queued_messages, config_.max_queued_bytes, config_.queue_qos0_offline};
       result.session = std::make_shared<Session>(req.client_id, next_session_id_++, req.version, limits);
+      if (store_ && req.session_expiry > 0) result.session->set_persistence(store_);
       sessions_[req.client_id] = result.session;
     }
     result.session->set_expiry_interval(req.session_expiry);
@@ -104,6 +146,7 @@ void Broker::disconnect(const SessionPtr& session, uint64_t token, std::optional
   std::lock_guard lock(registry_mu_);
   uint32_t delay = std::min(will->delay, session->expiry_interval());
   pending_wills_.push_back({session->client_id(), will->msg, now + util::Seconds(delay)});
+  if (store_) store_->will_saved(session->client_id(), will->msg, wall_ms_from(now + util::Seconds(delay)));
 }
 
 void Broker::end_session_locked(const SessionPtr& session) {
@@ -115,6 +158,7 @@ void Broker::end_session_locked(const SessionPtr& session) {
 /// Removes the session's subscriptions and hands its unfinished shared-subscription messages
 /// to other members of the group, so a leaving member loses nothing it had accepted.
 void Broker::end_session_unlocked(const SessionPtr& session) {
+  if (session->persistent()) store_->session_deleted(session->client_id());
   for (const auto& f : session->subscription_filters()) {
     tree_.unsubscribe(f, session.get());
     session->remove_subscription(f);
@@ -230,7 +274,21 @@ size_t Broker::route(const MessagePtr& msg) {
 
 RouteResult Broker::publish(const MessagePtr& msg, util::TimePoint now) {
   stats_.add(Counter::MessagesReceived);
-  if (msg->retain && config_.retain_available) retained_.put(msg);
+  if (msg->retain && config_.retain_available) {
+    retained_.put(msg);
+    if (store_ && msg->topic.rfind("$SYS/", 0) != 0) {
+      if (msg->payload.empty()) store_->retained_deleted(msg->topic);
+      else store_->retained_saved(msg);
+    }
+  }
+  RouteResult r = publish_unacked(msg, now);
+  // Whatever this publish stored (receivers' queues, retained, hold) was issued above; an
+  // acknowledgement may go out once it is durable.
+  if (store_ && msg->qos > 0) r.durable_seq = store_->last_issued();
+  return r;
+}
+
+RouteResult Broker::publish_unacked(const MessagePtr& msg, util::TimePoint now) {
   if (config_.hold_unsubscribed.empty() || !matches_any(config_.hold_unsubscribed, msg->topic))
     return {route(msg), false};
   // Deciding "nobody listens" and holding must be atomic with respect to SUBSCRIBE, or a
@@ -243,6 +301,7 @@ RouteResult Broker::publish(const MessagePtr& msg, util::TimePoint now) {
     // Held messages without an expiry of their own get the configured one; the copy is made
     // only here, off the common path.
     auto copy = std::make_shared<Message>(*msg);
+    copy->id = Message::next_id();
     copy->expires_at = now + util::Seconds(config_.hold_default_expiry);
     held = std::move(copy);
   }
@@ -323,6 +382,7 @@ void Broker::housekeeping(util::TimePoint now) {
     for (auto it = pending_wills_.begin(); it != pending_wills_.end();) {
       if (it->fire_at <= now) {
         due_wills.push_back(it->msg);
+        if (store_) store_->will_deleted(it->client_id);
         it = pending_wills_.erase(it);
       } else {
         ++it;
@@ -339,6 +399,7 @@ void Broker::housekeeping(util::TimePoint now) {
       for (auto it = pending_wills_.begin(); it != pending_wills_.end();) {
         if (it->client_id == s->client_id()) {
           due_wills.push_back(it->msg);
+          if (store_) store_->will_deleted(it->client_id);
           it = pending_wills_.erase(it);
         } else {
           ++it;

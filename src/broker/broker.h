@@ -44,6 +44,9 @@ struct WillMessage {
 struct RouteResult {
   size_t receivers = 0;
   bool held = false;
+  /// Storage operation number that must be durable before the publish is acknowledged
+  /// (0 = nothing to wait for).
+  uint64_t durable_seq = 0;
 };
 
 /// Thread: every public method may be called from any worker thread.
@@ -54,6 +57,9 @@ class Broker {
   ~Broker();
 
   const BrokerConfig& config() const { return config_; }
+  /// Attaches durable storage (before any client connects) and rebuilds the state it holds.
+  void attach_persistence(Persistence* store, const RestoredState& restored, util::TimePoint now);
+  Persistence* persistence() const { return store_; }
   Stats& stats() { return stats_; }
   AccessControl& access() { return access_; }
   util::TimePoint started() const { return started_; }
@@ -91,6 +97,7 @@ class Broker {
 
  private:
   size_t route(const MessagePtr& msg);
+  RouteResult publish_unacked(const MessagePtr& msg, util::TimePoint now);
   void deliver(const Match& m, const MessagePtr& msg, bool retained_on_subscribe,
                std::vector<Link>& wakes);
   void end_session_locked(const SessionPtr& session);
@@ -103,6 +110,7 @@ class Broker {
   const util::TimePoint started_;
   Stats stats_;
   AccessControl access_;
+  Persistence* store_ = nullptr;
   TopicTree tree_;
   RetainedStore retained_;
 

@@ -366,7 +366,8 @@ void ClientHandler::handle_publish(pr::Publish& p, util::TimePoint now) {
   if (p.qos == 2) {
     if (session_->incoming_qos2_seen(p.packet_id)) {
       // A resent PUBLISH of an exchange still open: acknowledge again, deliver nothing twice.
-      send_ack(pr::PacketType::Pubrec, p.packet_id, Reason::Success);
+      Persistence* store = broker_.persistence();
+      ack_when_durable(pr::PacketType::Pubrec, p.packet_id, Reason::Success, store ? store->last_issued() : 0);
       return;
     }
     if (session_->incoming_qos2_count() >= cfg.receive_maximum)
@@ -392,12 +393,12 @@ void ClientHandler::handle_publish(pr::Publish& p, util::TimePoint now) {
   if (v5()) m->properties = forwarded_properties(std::move(p.properties));
   RouteResult r = broker_.publish(m, now);
   Reason reason = (v5() && r.receivers == 0 && !r.held) ? Reason::NoMatchingSubscribers : Reason::Success;
-  if (p.qos == 1) {
-    send_ack(pr::PacketType::Puback, p.packet_id, reason);
-  } else if (p.qos == 2) {
-    session_->incoming_qos2_add(p.packet_id);
-    send_ack(pr::PacketType::Pubrec, p.packet_id, reason);
-  }
+  if (p.qos == 2) session_->incoming_qos2_add(p.packet_id);
+  // With persistence, the acknowledgement waits until everything this publish stored is
+  // durable: a message acknowledged is a message that survives kill -9.
+  uint64_t durable = r.durable_seq ? broker_.persistence()->last_issued() : 0;
+  if (p.qos == 1) ack_when_durable(pr::PacketType::Puback, p.packet_id, reason, durable);
+  else if (p.qos == 2) ack_when_durable(pr::PacketType::Pubrec, p.packet_id, reason, durable);
 }
 
 // ---------------------------------------------------------------- acknowledgements
@@ -491,6 +492,7 @@ void ClientHandler::handle_disconnect(const pr::Disconnect& d) {
   will_on_close_ = d.reason == Reason::DisconnectWithWill;
   close_reason_ = std::string("client sent DISCONNECT (") + pr::reason_name(d.reason) + ")";
   closing_ = true;
+  end_connection(util::now());
 }
 
 // ---------------------------------------------------------------- output
@@ -506,6 +508,26 @@ void ClientHandler::send_ack(pr::PacketType type, uint16_t packet_id, Reason rea
   a.packet_id = packet_id;
   a.reason = reason;
   send(a);
+}
+
+void ClientHandler::ack_when_durable(pr::PacketType type, uint16_t packet_id, Reason reason, uint64_t seq) {
+  Persistence* store = broker_.persistence();
+  if (deferred_acks_.empty() && (seq == 0 || !store || store->committed() >= seq)) {
+    send_ack(type, packet_id, reason);
+    return;
+  }
+  deferred_acks_.push_back({seq, type, packet_id, reason});
+  if (seq) store->notify_when_durable(seq, Link{waker_, token_});
+}
+
+void ClientHandler::flush_deferred_acks() {
+  Persistence* store = broker_.persistence();
+  while (!deferred_acks_.empty()) {
+    const DeferredAck& a = deferred_acks_.front();
+    if (a.seq && store && store->committed() < a.seq) break;
+    send_ack(a.type, a.packet_id, a.reason);
+    deferred_acks_.pop_front();
+  }
 }
 
 void ClientHandler::send_publish(const Sendable& s, util::TimePoint now) {
@@ -561,6 +583,7 @@ void ClientHandler::pump(util::TimePoint now) {
 
 void ClientHandler::on_wake(util::TimePoint now) {
   if (state_ != State::Connected || closing_) return;
+  flush_deferred_acks();
   if (!session_->is_owner(token_)) {
     // [MQTT-3.1.4-3]: another connection took the session over.
     if (v5()) {
@@ -610,7 +633,9 @@ void ClientHandler::on_shutdown() {
   closing_ = true;
 }
 
-void ClientHandler::on_closed(util::TimePoint now) {
+void ClientHandler::on_closed(util::TimePoint now) { end_connection(now); }
+
+void ClientHandler::end_connection(util::TimePoint now) {
   if (state_ == State::Closed) return;
   bool was_connected = state_ == State::Connected;
   state_ = State::Closed;

@@ -4,6 +4,7 @@
 // has work (wake), when time passes (tick) and when the connection is gone. It enforces the
 // packet ordering and every per-connection rule of the specification and drives the Broker.
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <span>
 #include <string>
@@ -66,7 +67,14 @@ class ClientHandler {
   void fail(protocol::Reason reason, const char* why);
   void send(const protocol::Packet& p);
   void send_ack(protocol::PacketType type, uint16_t packet_id, protocol::Reason reason);
+  /// Sends the acknowledgement once storage operation `seq` is durable (0: at once), keeping
+  /// acknowledgements in order.
+  void ack_when_durable(protocol::PacketType type, uint16_t packet_id, protocol::Reason reason, uint64_t seq);
+  void flush_deferred_acks();
   void pump(util::TimePoint now);
+  /// Ends the session side of the connection at once (will, session expiry), before the
+  /// socket is closed, so a client reconnecting right away finds the session already settled.
+  void end_connection(util::TimePoint now);
   void send_publish(const Sendable& s, util::TimePoint now);
   bool v5() const { return version_ == protocol::Version::V5; }
 
@@ -105,6 +113,13 @@ class ClientHandler {
   std::unordered_map<uint16_t, std::string> in_aliases_;
   std::unordered_map<std::string, uint16_t> out_aliases_;
   std::vector<Sendable> scratch_;
+  struct DeferredAck {
+    uint64_t seq;
+    protocol::PacketType type;
+    uint16_t packet_id;
+    protocol::Reason reason;
+  };
+  std::deque<DeferredAck> deferred_acks_;
 };
 
 }  // namespace musqratt::broker

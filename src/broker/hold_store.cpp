@@ -6,7 +6,15 @@
 
 namespace musqratt::broker {
 
+void HoldStore::restore(uint64_t seq, const MessagePtr& msg) {
+  topics_[msg->topic].push_back({seq, msg});
+  ++messages_;
+  bytes_ += msg->footprint();
+  next_seq_ = std::max(next_seq_, seq + 1);
+}
+
 void HoldStore::drop_front(std::map<std::string, std::deque<Held>, std::less<>>::iterator it) {
+  if (store_) store_->held_deleted(it->second.front().seq);
   bytes_ -= it->second.front().msg->footprint();
   --messages_;
   it->second.pop_front();
@@ -22,7 +30,9 @@ size_t HoldStore::hold(const MessagePtr& msg) {
     ++dropped;
     it = topics_.emplace(msg->topic, std::deque<Held>{}).first;  // may have been erased
   }
-  it->second.push_back({next_seq_++, msg});
+  it->second.push_back({next_seq_, msg});
+  if (store_) store_->held_saved(next_seq_, msg);
+  ++next_seq_;
   ++messages_;
   bytes_ += msg->footprint();
   // Over the broker-wide byte limit: drop the globally oldest messages until under it.
@@ -44,6 +54,7 @@ std::vector<MessagePtr> HoldStore::take_matching(std::string_view filter, util::
       continue;
     }
     for (auto& h : it->second) {
+      if (store_) store_->held_deleted(h.seq);
       bytes_ -= h.msg->footprint();
       --messages_;
       if (!h.msg->expired(now)) taken.push_back(std::move(h));
@@ -65,6 +76,7 @@ size_t HoldStore::expire(util::TimePoint now) {
     size_t before = q.size();
     std::erase_if(q, [&](const Held& h) {
       if (!h.msg->expired(now)) return false;
+      if (store_) store_->held_deleted(h.seq);
       bytes_ -= h.msg->footprint();
       return true;
     });

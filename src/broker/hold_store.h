@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "broker/message.h"
+#include "broker/persistence.h"
 
 namespace musqratt::broker {
 
@@ -22,6 +23,9 @@ struct HoldLimits {
 class HoldStore {
  public:
   explicit HoldStore(HoldLimits limits) : limits_(limits) {}
+  void set_persistence(Persistence* p) { store_ = p; }
+  /// Puts back a message from durable storage (start-up only).
+  void restore(uint64_t seq, const MessagePtr& msg);
 
   /// Holds `msg`. Returns how many older messages were dropped to make room (oldest first).
   size_t hold(const MessagePtr& msg);
@@ -43,6 +47,7 @@ class HoldStore {
   void drop_front(std::map<std::string, std::deque<Held>, std::less<>>::iterator it);
 
   HoldLimits limits_;
+  Persistence* store_ = nullptr;
   std::map<std::string, std::deque<Held>, std::less<>> topics_;
   uint64_t next_seq_ = 0;
   size_t messages_ = 0;

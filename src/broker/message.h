@@ -2,6 +2,7 @@
 // An application message as the broker routes it: immutable once published and shared by every
 // queue that holds it, so fan-out to N receivers copies a pointer, not the payload.
 #include <cstdint>
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,6 +24,12 @@ struct Message {
   std::optional<util::TimePoint> expires_at;
   /// Session id of the publisher, for No Local; 0 for messages the broker makes itself.
   uint64_t origin = 0;
+  /// Identity in durable storage: unique for the life of the data directory.
+  uint64_t id = next_id();
+
+  static uint64_t next_id();
+  /// After a restart: ids up to `max` are taken by stored messages.
+  static void reserve_ids(uint64_t max);
 
   bool expired(util::TimePoint now) const { return expires_at && now >= *expires_at; }
   /// Seconds left, rounded up, for the Message Expiry Interval sent to a receiver.

@@ -13,11 +13,62 @@ bool Session::over_limits_locked(const Outbound& out) const {
   return false;
 }
 
+void Session::save_session_locked() {
+  if (!store_) return;
+  std::optional<int64_t> at;
+  if (disconnected_at_) at = wall_ms_from(*disconnected_at_);
+  store_->session_saved(client_id_, expiry_interval_, at);
+}
+
+namespace {
+OutboundState state_of(InflightState s) {
+  switch (s) {
+    case InflightState::AwaitPuback: return OutboundState::AwaitPuback;
+    case InflightState::AwaitPubrec: return OutboundState::AwaitPubrec;
+    case InflightState::AwaitPubcomp: return OutboundState::AwaitPubcomp;
+  }
+  return OutboundState::Queued;
+}
+}  // namespace
+
+void Session::restore(const RestoredSession& r, util::TimePoint now) {
+  std::lock_guard lock(mu_);
+  expiry_interval_ = r.expiry;
+  disconnected_at_ = r.disconnected_wall_ms ? steady_from_wall_ms(*r.disconnected_wall_ms) : now;
+  for (const auto& [filter, opt] : r.subscriptions) subscriptions_[filter] = SubscriptionRecord{opt.first, opt.second};
+  for (const RestoredOutbound& o : r.outbound) {
+    last_seq_ = std::max(last_seq_, o.seq);
+    Outbound out{o.msg, o.qos, o.retain, o.subscription_ids, nullptr, o.seq};
+    switch (o.state) {
+      case OutboundState::Queued:
+        queued_bytes_ += out.msg ? out.msg->payload.size() : 0;
+        queue_.push_back(std::move(out));
+        break;
+      case OutboundState::AwaitPuback:
+        inflight_.push_back({o.packet_id, InflightState::AwaitPuback, std::move(out)});
+        break;
+      case OutboundState::AwaitPubrec:
+        inflight_.push_back({o.packet_id, InflightState::AwaitPubrec, std::move(out)});
+        break;
+      case OutboundState::AwaitPubcomp:
+        out.msg.reset();
+        inflight_.push_back({o.packet_id, InflightState::AwaitPubcomp, std::move(out)});
+        break;
+    }
+    last_packet_id_ = std::max(last_packet_id_, o.packet_id);
+  }
+  incoming_qos2_.insert(r.incoming_qos2.begin(), r.incoming_qos2.end());
+}
+
 Session::DeliverResult Session::deliver(Outbound out, Link& wake_link) {
   std::lock_guard lock(mu_);
   if (revoked_) return DeliverResult::Dropped;
   if (!link_ && out.qos == 0 && !limits_.queue_qos0_offline) return DeliverResult::Dropped;
   if (over_limits_locked(out)) return DeliverResult::Dropped;
+  if (store_ && out.qos > 0) {
+    out.seq = ++last_seq_;
+    store_->outbound_saved(client_id_, out.seq, out, OutboundState::Queued, 0);
+  }
   queued_bytes_ += out.msg->payload.size();
   queue_.push_back(std::move(out));
   if (link_ && !wake_pending_) {
@@ -39,6 +90,7 @@ void Session::attach(Link link, protocol::Version version) {
   version_ = version;
   wake_pending_ = false;
   disconnected_at_.reset();
+  save_session_locked();
 }
 
 bool Session::detach(uint64_t token, util::TimePoint now) {
@@ -46,6 +98,7 @@ bool Session::detach(uint64_t token, util::TimePoint now) {
   if (!link_ || link_.token != token) return false;
   link_ = {};
   disconnected_at_ = now;
+  save_session_locked();
   // QoS 0 messages are not kept for an offline session.
   if (!limits_.queue_qos0_offline) {
     std::erase_if(queue_, [&](const Outbound& o) {
@@ -118,11 +171,16 @@ void Session::take_sendable(uint64_t token, std::vector<Sendable>& out, size_t w
     Outbound o = std::move(front);
     queue_.pop_front();
     queued_bytes_ -= o.msg->payload.size();
-    if (o.msg->expired(now)) continue;
+    if (o.msg->expired(now)) {
+      if (store_ && o.seq) store_->outbound_deleted(client_id_, o.seq);
+      continue;
+    }
     Sendable s;
     if (o.qos > 0) {
       s.packet_id = next_packet_id_locked();
-      inflight_.push_back({s.packet_id, o.qos == 1 ? InflightState::AwaitPuback : InflightState::AwaitPubrec, o});
+      auto state = o.qos == 1 ? InflightState::AwaitPuback : InflightState::AwaitPubrec;
+      if (store_ && o.seq) store_->outbound_saved(client_id_, o.seq, o, state_of(state), s.packet_id);
+      inflight_.push_back({s.packet_id, state, o});
     }
     s.out = std::move(o);
     out.push_back(std::move(s));
@@ -137,6 +195,7 @@ bool Session::on_puback(uint16_t packet_id) {
     return f.packet_id == packet_id && f.state == InflightState::AwaitPuback;
   });
   if (it == inflight_.end()) return false;
+  if (store_ && it->out.seq) store_->outbound_deleted(client_id_, it->out.seq);
   inflight_.erase(it);
   return true;
 }
@@ -147,9 +206,11 @@ bool Session::on_pubrec(uint16_t packet_id, bool error) {
                          [&](const Inflight& f) { return f.packet_id == packet_id; });
   if (it == inflight_.end() || it->state == InflightState::AwaitPuback) return false;
   if (error) {
+    if (store_ && it->out.seq) store_->outbound_deleted(client_id_, it->out.seq);
     inflight_.erase(it);  // [MQTT-4.3.3]: a failing PUBREC ends the exchange
   } else {
     it->state = InflightState::AwaitPubcomp;
+    if (store_ && it->out.seq) store_->outbound_saved(client_id_, it->out.seq, it->out, OutboundState::AwaitPubcomp, packet_id);
     it->out.msg.reset();  // the payload is no longer needed
   }
   return true;
@@ -161,13 +222,18 @@ bool Session::on_pubcomp(uint16_t packet_id) {
     return f.packet_id == packet_id && f.state == InflightState::AwaitPubcomp;
   });
   if (it == inflight_.end()) return false;
+  if (store_ && it->out.seq) store_->outbound_deleted(client_id_, it->out.seq);
   inflight_.erase(it);
   return true;
 }
 
 void Session::drop_inflight(uint16_t packet_id) {
   std::lock_guard lock(mu_);
-  std::erase_if(inflight_, [&](const Inflight& f) { return f.packet_id == packet_id; });
+  std::erase_if(inflight_, [&](const Inflight& f) {
+    if (f.packet_id != packet_id) return false;
+    if (store_ && f.out.seq) store_->outbound_deleted(client_id_, f.out.seq);
+    return true;
+  });
 }
 
 bool Session::incoming_qos2_seen(uint16_t packet_id) const {
@@ -176,11 +242,13 @@ bool Session::incoming_qos2_seen(uint16_t packet_id) const {
 }
 void Session::incoming_qos2_add(uint16_t packet_id) {
   std::lock_guard lock(mu_);
-  incoming_qos2_.insert(packet_id);
+  if (incoming_qos2_.insert(packet_id).second && store_) store_->incoming_qos2_saved(client_id_, packet_id);
 }
 bool Session::incoming_qos2_release(uint16_t packet_id) {
   std::lock_guard lock(mu_);
-  return incoming_qos2_.erase(packet_id) > 0;
+  bool found = incoming_qos2_.erase(packet_id) > 0;
+  if (found && store_) store_->incoming_qos2_deleted(client_id_, packet_id);
+  return found;
 }
 size_t Session::incoming_qos2_count() const {
   std::lock_guard lock(mu_);
@@ -190,11 +258,14 @@ size_t Session::incoming_qos2_count() const {
 bool Session::add_subscription(const std::string& filter, const SubscriptionRecord& rec) {
   std::lock_guard lock(mu_);
   auto [it, inserted] = subscriptions_.insert_or_assign(filter, rec);
+  if (store_) store_->subscription_saved(client_id_, filter, rec.options, rec.subscription_id);
   return inserted;
 }
 bool Session::remove_subscription(const std::string& filter) {
   std::lock_guard lock(mu_);
-  return subscriptions_.erase(filter) > 0;
+  bool found = subscriptions_.erase(filter) > 0;
+  if (found && store_) store_->subscription_deleted(client_id_, filter);
+  return found;
 }
 std::vector<std::string> Session::subscription_filters() const {
   std::lock_guard lock(mu_);
@@ -211,6 +282,7 @@ size_t Session::subscription_count() const {
 void Session::set_expiry_interval(uint32_t seconds) {
   std::lock_guard lock(mu_);
   expiry_interval_ = seconds;
+  save_session_locked();
 }
 uint32_t Session::expiry_interval() const {
   std::lock_guard lock(mu_);

@@ -13,6 +13,7 @@
 
 #include "auth/acl.h"
 #include "broker/message.h"
+#include "broker/persistence.h"
 #include "broker/waker.h"
 #include "protocol/packets.h"
 #include "util/clock.h"
@@ -26,6 +27,7 @@ struct Outbound {
   bool retain = false;
   std::vector<uint32_t> subscription_ids;
   std::shared_ptr<const std::string> share_filter;  // "$share/g/f" when via a shared subscription
+  uint64_t seq = 0;  // row in durable storage; 0 = not stored
 };
 
 enum class InflightState : uint8_t { AwaitPuback, AwaitPubrec, AwaitPubcomp };
@@ -70,6 +72,13 @@ class Session {
     identity_.store(std::make_shared<const auth::Identity>(std::move(who)), std::memory_order_release);
   }
   uint64_t id() const { return id_; }
+
+  /// Durable storage for this session, or null (persistence off, or the session ends with its
+  /// connection). Set before the session is shared.
+  void set_persistence(Persistence* p) { store_ = p; }
+  bool persistent() const { return store_ != nullptr; }
+  /// Rebuilds queue, in-flight and incoming QoS 2 state from storage (start-up only).
+  void restore(const RestoredSession& r, util::TimePoint now);
 
   // --- delivery side (any thread) ---
   enum class DeliverResult { Queued, QueuedWake, Dropped };
@@ -148,6 +157,9 @@ class Session {
   std::set<uint16_t> incoming_qos2_;
   std::map<std::string, SubscriptionRecord> subscriptions_;
   uint32_t expiry_interval_ = 0;
+  Persistence* store_ = nullptr;
+  uint64_t last_seq_ = 0;
+  void save_session_locked();
   std::optional<util::TimePoint> disconnected_at_;
 };
 

@@ -74,7 +74,16 @@ Result decode_connack(wire::Reader& in, Version v) {
   if (!in.u8(flags) || !in.u8(code)) return truncated(in);
   if (flags & 0xFE) return malformed("reserved CONNACK flags set");
   c.session_present = flags & 1;
-  c.reason = static_cast<Reason>(code);
+  if (v == Version::V5) {
+    c.reason = static_cast<Reason>(code);
+  } else {
+    // 3.1.1 return codes 0..5 [MQTT-3.2.2-4], as the 5.0 reason codes they stand for.
+    static constexpr Reason kV311[] = {Reason::Success, Reason::UnsupportedProtocolVersion,
+                                       Reason::ClientIdentifierNotValid, Reason::ServerUnavailable,
+                                       Reason::BadUserNameOrPassword, Reason::NotAuthorized};
+    if (code > 5) return malformed("invalid CONNACK return code");
+    c.reason = kV311[code];
+  }
   DecodeError err;
   if (v == Version::V5 && !decode_properties(in, PropertyContext::Connack, c.properties, err))
     return std::unexpected(err);
@@ -171,7 +180,8 @@ Result decode_suback(wire::Reader& in, Version v) {
   while (!in.at_end()) {
     uint8_t code;
     in.u8(code);
-    s.reasons.push_back(static_cast<Reason>(code));
+    if (v != Version::V5 && code > 2 && code != 0x80) return malformed("invalid SUBACK return code");  // [MQTT-3.9.3-2]
+    s.reasons.push_back(v != Version::V5 && code == 0x80 ? Reason::UnspecifiedError : static_cast<Reason>(code));
   }
   return s;
 }

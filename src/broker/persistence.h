@@ -1,0 +1,83 @@
+#pragma once
+// What the broker tells durable storage, as it happens. Implemented in src/store/; the broker
+// holds a null pointer when persistence is off. Calls that concern one session are made under
+// that session's mutex, so the store sees them in the order they happened.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "broker/message.h"
+#include "broker/waker.h"
+#include "protocol/packets.h"
+
+namespace musqratt::broker {
+
+struct Outbound;
+struct SubscriptionRecord;
+
+/// Where an outgoing QoS 1/2 message stands (stored with each queue row).
+enum class OutboundState : uint8_t { Queued = 0, AwaitPuback = 1, AwaitPubrec = 2, AwaitPubcomp = 3 };
+
+/// Wall-clock milliseconds, the only time that means something after a restart.
+int64_t wall_ms_from(util::TimePoint t);
+util::TimePoint steady_from_wall_ms(int64_t wall_ms);
+
+/// Thread: every method may be called from any thread.
+class Persistence {
+ public:
+  virtual ~Persistence() = default;
+
+  virtual void session_saved(const std::string& client_id, uint32_t expiry, std::optional<int64_t> disconnected_wall_ms) = 0;
+  virtual void session_deleted(const std::string& client_id) = 0;
+  virtual void subscription_saved(const std::string& client_id, const std::string& filter,
+                                  const protocol::SubscribeOptions& options, uint32_t subscription_id) = 0;
+  virtual void subscription_deleted(const std::string& client_id, const std::string& filter) = 0;
+  virtual void outbound_saved(const std::string& client_id, uint64_t seq, const Outbound& out,
+                              OutboundState state, uint16_t packet_id) = 0;
+  virtual void outbound_deleted(const std::string& client_id, uint64_t seq) = 0;
+  virtual void incoming_qos2_saved(const std::string& client_id, uint16_t packet_id) = 0;
+  virtual void incoming_qos2_deleted(const std::string& client_id, uint16_t packet_id) = 0;
+  virtual void retained_saved(const MessagePtr& msg) = 0;
+  virtual void retained_deleted(const std::string& topic) = 0;
+  virtual void held_saved(uint64_t seq, const MessagePtr& msg) = 0;
+  virtual void held_deleted(uint64_t seq) = 0;
+  virtual void will_saved(const std::string& client_id, const MessagePtr& msg, int64_t fire_wall_ms) = 0;
+  virtual void will_deleted(const std::string& client_id) = 0;
+
+  /// Number of the last operation issued so far; everything up to it is durable once
+  /// committed() reaches it.
+  virtual uint64_t last_issued() const = 0;
+  virtual uint64_t committed() const = 0;
+  /// Wakes `link` once committed() >= seq (at once if it already is).
+  virtual void notify_when_durable(uint64_t seq, Link link) = 0;
+};
+
+/// Everything a store hands back at start-up, to rebuild the broker's state.
+struct RestoredOutbound {
+  uint64_t seq = 0;
+  MessagePtr msg;
+  uint8_t qos = 1;
+  bool retain = false;
+  std::vector<uint32_t> subscription_ids;
+  OutboundState state = OutboundState::Queued;
+  uint16_t packet_id = 0;
+};
+
+struct RestoredSession {
+  std::string client_id;
+  uint32_t expiry = 0;
+  std::optional<int64_t> disconnected_wall_ms;
+  std::vector<std::pair<std::string, std::pair<protocol::SubscribeOptions, uint32_t>>> subscriptions;
+  std::vector<RestoredOutbound> outbound;  // in seq order
+  std::vector<uint16_t> incoming_qos2;
+};
+
+struct RestoredState {
+  std::vector<RestoredSession> sessions;
+  std::vector<MessagePtr> retained;
+  std::vector<std::pair<uint64_t, MessagePtr>> held;  // in seq order
+  std::vector<std::pair<std::string, std::pair<MessagePtr, int64_t>>> wills;  // client, (msg, fire at)
+};
+
+}  // namespace musqratt::broker
