@@ -15,6 +15,7 @@ Server::~Server() {
 }
 
 std::string Server::start() {
+  if (options_.user_level_worker) return start_user_level();
   for (const auto& text : options_.listen) {
     auto ep = parse_endpoint(text);
     if (!ep) return ep.error();
@@ -24,6 +25,9 @@ std::string Server::start() {
     endpoints_.push_back(*ep);
   }
   unsigned n = options_.threads ? options_.threads : 1;
+  auto transport = resolve_transport(options_.transport);
+  if (!transport) return transport.error();
+  options_.transport = *transport;  // "epoll" when io_uring fell back
   for (unsigned i = 0; i < n; ++i) {
     auto w = make_worker(options_.transport, i, broker_, listener_fds_);
     if (!w) return w.error();
@@ -36,6 +40,17 @@ std::string Server::start() {
   housekeeping_ = std::thread([this] { housekeeping_loop(); });
   for (const auto& ep : endpoints_) LOG_INFO("listening on %s (mqtt, tcp)", format_endpoint(ep).c_str());
   LOG_INFO("%u %s worker thread(s) started", n, options_.transport.c_str());
+  return {};
+}
+
+std::string Server::start_user_level() {
+  auto w = options_.user_level_worker(0, broker_);
+  if (!w) return w.error();
+  workers_.push_back(std::move(*w));
+  workers_[0]->set_peers({workers_[0].get()});
+  workers_[0]->start();
+  housekeeping_ = std::thread([this] { housekeeping_loop(); });
+  LOG_INFO("1 %s worker thread started", options_.transport.c_str());
   return {};
 }
 

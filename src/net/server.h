@@ -3,6 +3,8 @@
 // housekeeping timer, and stops them all on request.
 #include <atomic>
 #include <condition_variable>
+#include <expected>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -19,6 +21,9 @@ struct ServerOptions {
   std::vector<std::string> listen;  // HOST:PORT each
   unsigned threads = 1;
   std::string transport = "epoll";  // see make_worker()
+  /// Set for a user-level TCP/IP transport (dpdk): the server opens no kernel listener and
+  /// runs the one worker this returns (it brings its own network stack) instead.
+  std::function<std::expected<std::unique_ptr<WorkerBase>, std::string>(unsigned index, broker::Broker&)> user_level_worker;
 };
 
 class Server {
@@ -33,6 +38,7 @@ class Server {
 
  private:
   void housekeeping_loop();
+  std::string start_user_level();
 
   broker::Broker& broker_;
   ServerOptions options_;

@@ -1,0 +1,101 @@
+#pragma once
+// The io_uring worker: one thread, one ring owning its connections for their whole life, driving
+// broker::ClientHandler exactly as the epoll worker does (one read and one write submission per
+// connection per loop turn, back-pressure through the handler's pending output).
+//
+// Accepts: a multishot accept on every shared listener (several workers arm one each).
+// Receives: a multishot recv per connection into a provided-buffer ring when the kernel has
+// both (>= 6.0), else a single-shot recv into the connection's own buffer, re-armed once per
+// turn. Sends: the handler's pending output is copied into the connection's send buffer (the
+// handler's string may grow and move while the send is in flight) and consumed when the CQE
+// says how much went out. Wake-ups: an eventfd read through the ring. Timers: the wait's
+// 250 ms timeout.
+#include <liburing.h>
+
+#include <cstdint>
+#include <expected>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/broker.h"
+#include "broker/client_handler.h"
+#include "net/worker_base.h"
+
+namespace musqratt::net {
+
+/// The io_uring transport's worker. Thread: everything but the WorkerBase wake API runs on the
+/// worker's own thread.
+class UringWorker : public WorkerBase {
+ public:
+  /// Creates the ring; fails with the reason when the kernel refuses io_uring (seccomp, sysctl
+  /// kernel.io_uring_disabled, ENOSYS), so the caller can fall back to epoll.
+  static std::expected<std::unique_ptr<UringWorker>, std::string> create(unsigned index, broker::Broker& broker,
+                                                                         std::vector<int> listeners);
+  /// Whether io_uring can be used at all here; the error text says why not.
+  static std::expected<void, std::string> probe();
+  ~UringWorker() override;
+
+ protected:
+  void run() override;
+  void notify() override;
+
+ private:
+  enum Op : uint64_t { kRecv = 1, kSend = 2, kCancel = 3 };
+  struct alignas(16) Connection {
+    int fd = -1;
+    uint64_t token = 0;
+    bool dirty = false;          // has output, is closing or needs a recv: visit at turn end
+    bool closed = false;         // socket gone, on_closed() called; freed when ops drain
+    bool recv_armed = false;     // a recv (single or multishot) is outstanding
+    bool send_inflight = false;  // send_buf is owned by the kernel until the CQE
+    unsigned ops = 0;            // outstanding requests that carry this connection's address
+    std::string send_buf;        // a stable copy of the head of the handler's output
+    size_t send_off = 0;         // bytes of send_buf already sent (and consumed)
+    std::vector<uint8_t> recv_buf;  // single-shot mode only
+    std::unique_ptr<broker::ClientHandler> handler;
+  };
+
+  UringWorker(unsigned index, broker::Broker& broker, std::vector<int> listeners);
+  io_uring_sqe* get_sqe();
+  void setup_buffer_ring();
+  void arm_event_read();
+  void arm_accept(size_t listener);
+  void arm_recv(Connection& c);
+  void handle_cqe(const io_uring_cqe& cqe, util::TimePoint now);
+  void handle_accept(size_t listener, const io_uring_cqe& cqe, util::TimePoint now);
+  void handle_recv(Connection& c, const io_uring_cqe& cqe, util::TimePoint now);
+  void handle_send(Connection& c, const io_uring_cqe& cqe, util::TimePoint now);
+  void recycle_buffer(uint16_t bid);
+  void mark_dirty(Connection& c);
+  /// Submits pending output; closes the connection once it is done.
+  void flush(Connection& c, util::TimePoint now);
+  void close_connection(Connection& c, util::TimePoint now);
+  /// Drops one outstanding op; frees a closed connection when none remain.
+  void op_done(Connection& c);
+  void process_wakes(std::vector<uint64_t>& tokens, util::TimePoint now);
+  void tick(util::TimePoint now);
+  void shutdown_connections();
+
+  const std::vector<int> listeners_;
+  io_uring ring_{};
+  bool ring_ok_ = false;
+  bool ring_disabled_ = false;  // created with IORING_SETUP_R_DISABLED: enable on the worker
+  bool draining_ = false;       // stopping: received bytes are dropped
+  int event_fd_ = -1;
+  uint64_t event_value_ = 0;
+  bool multishot_accept_ = true;
+  std::vector<bool> accept_armed_;
+  std::vector<bool> accept_rotating_;  // a cancel is on its way to re-arm at the tail
+  util::TimePoint accept_retry_at_{};
+  // Provided-buffer ring for multishot recv.
+  bool multishot_recv_ = false;
+  io_uring_buf_ring* buf_ring_ = nullptr;
+  size_t buf_ring_bytes_ = 0;
+  uint8_t* buf_base_ = nullptr;
+  std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;
+  std::vector<uint64_t> dirty_;
+};
+
+}  // namespace musqratt::net
