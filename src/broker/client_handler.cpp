@@ -44,14 +44,18 @@ bool topic_within_limits(std::string_view topic, const BrokerConfig& c) {
   return true;
 }
 
-/// The application properties a PUBLISH carries on to its receivers [MQTT-3.3.2-16..20].
-pr::Properties forwarded_properties(pr::Properties&& in) {
-  pr::Properties p;
-  p.payload_format_indicator = in.payload_format_indicator;
-  p.content_type = std::move(in.content_type);
-  p.response_topic = std::move(in.response_topic);
-  p.correlation_data = std::move(in.correlation_data);
-  p.user_properties = std::move(in.user_properties);
+/// The application properties a PUBLISH carries on to its receivers [MQTT-3.3.2-16..20];
+/// null if it carries none.
+std::shared_ptr<const pr::Properties> forwarded_properties(pr::Properties&& in) {
+  if (!in.payload_format_indicator && !in.content_type && !in.response_topic && !in.correlation_data &&
+      in.user_properties.empty())
+    return nullptr;
+  auto p = std::make_shared<pr::Properties>();
+  p->payload_format_indicator = in.payload_format_indicator;
+  p->content_type = std::move(in.content_type);
+  p->response_topic = std::move(in.response_topic);
+  p->correlation_data = std::move(in.correlation_data);
+  p->user_properties = std::move(in.user_properties);
   return p;
 }
 
@@ -541,7 +545,7 @@ void ClientHandler::send_publish(const Sendable& s, util::TimePoint now) {
   v.dup = s.dup;
   v.packet_id = s.packet_id;
   if (v5()) {
-    v.properties = &m.properties;
+    v.properties = m.properties.get();
     v.subscription_identifiers = o.subscription_ids;
     v.message_expiry_override = m.remaining_expiry(now);  // [MQTT-3.3.2-6]
     if (client_alias_max_ && !s.dup) {

@@ -139,7 +139,8 @@ broker::RestoredState SqliteStore::read_all() {
     if (!props.empty()) {
       protocol::wire::Reader in({reinterpret_cast<const uint8_t*>(props.data()), props.size()});
       protocol::DecodeError err;
-      protocol::decode_properties(in, protocol::PropertyContext::Publish, m->properties, err);
+      auto p = std::make_shared<protocol::Properties>();
+      if (protocol::decode_properties(in, protocol::PropertyContext::Publish, *p, err)) m->properties = std::move(p);
     }
     if (sqlite3_column_type(s, 6) != SQLITE_NULL) m->expires_at = broker::steady_from_wall_ms(sqlite3_column_int64(s, 6));
     saved_messages_.insert(m->id);
@@ -306,7 +307,7 @@ void SqliteStore::save_message(const MessagePtr& m) {
   sqlite3_bind_int(s, 4, m->qos);
   sqlite3_bind_int(s, 5, m->retain ? 1 : 0);
   std::string props;
-  if (m->properties != protocol::Properties{}) protocol::encode_properties(props, m->properties);
+  if (m->properties) protocol::encode_properties(props, *m->properties);
   bind_blob(s, 6, props);
   if (m->expires_at) sqlite3_bind_int64(s, 7, broker::wall_ms_from(*m->expires_at));
   sqlite3_step(s);
