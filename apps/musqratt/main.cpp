@@ -74,7 +74,9 @@ int main(int argc, char** argv) {
     }
   }
   unsigned threads = settings.threads ? settings.threads : std::max(1u, std::thread::hardware_concurrency());
-  net::ServerOptions server_options{settings.listen, threads, settings.transport, {}};
+  net::ServerOptions server_options{settings.listen, threads, settings.transport, {}, settings.tls_listen,
+                                     net::TlsSettings{settings.tls_cert, settings.tls_key, settings.tls_ca,
+                                                      settings.tls_require_certificate, settings.tls_use_identity_as_username}};
   if (settings.transport == "dpdk") {
 #ifdef MUSQRATT_HAVE_DPDK
     auto ep = net::parse_endpoint(settings.listen.front());  // only its port: lwIP listens on dpdk_ip
@@ -103,6 +105,8 @@ int main(int argc, char** argv) {
     if (sig == SIGHUP) {
       if (std::string err = broker.access().reload(); err.empty()) LOG_INFO("SIGHUP: password file and ACL reloaded");
       else LOG_ERROR("SIGHUP: reload failed, keeping the previous tables: %s", err.c_str());
+      if (std::string err = server.reload_tls(); !err.empty())
+        LOG_ERROR("SIGHUP: TLS reload failed, keeping the previous certificates: %s", err.c_str());
       continue;
     }
     LOG_INFO("signal %d received, shutting down", sig);

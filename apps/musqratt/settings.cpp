@@ -52,6 +52,12 @@ std::vector<Option> option_table() {
       {"hold_max_messages_per_topic", Kind::U32, "held messages per topic; the oldest is dropped beyond it", [](S& s) -> void* { return &s.broker.hold_max_messages_per_topic; }},
       {"hold_max_bytes", Kind::U64, "held bytes in the whole broker; the oldest are dropped beyond it", [](S& s) -> void* { return &s.broker.hold_max_bytes; }},
       {"hold_default_expiry", Kind::U32, "expiry for held messages that carry none, seconds (0 = none)", [](S& s) -> void* { return &s.broker.hold_default_expiry; }},
+      {"tls_listen", Kind::TextList, "TLS listener address HOST:PORT (repeatable)", [](S& s) -> void* { return &s.tls_listen; }},
+      {"tls_cert", Kind::Text, "PEM certificate chain of the TLS listeners", [](S& s) -> void* { return &s.tls_cert; }},
+      {"tls_key", Kind::Text, "PEM private key of tls_cert", [](S& s) -> void* { return &s.tls_key; }},
+      {"tls_ca", Kind::Text, "PEM CA bundle that client certificates are verified against (empty = none requested)", [](S& s) -> void* { return &s.tls_ca; }},
+      {"tls_require_certificate", Kind::Bool, "refuse TLS clients without a valid certificate (needs tls_ca)", [](S& s) -> void* { return &s.tls_require_certificate; }},
+      {"tls_use_identity_as_username", Kind::Bool, "a verified client certificate's CN becomes the MQTT user name, with no password", [](S& s) -> void* { return &s.tls_use_identity_as_username; }},
       {"password_file", Kind::Text, "password file (USER:HASH lines, managed with `musqratt-cli passwd`); empty = none", [](S& s) -> void* { return &s.broker.password_file; }},
       {"acl_file", Kind::Text, "ACL file of topic rules; when set, anything not allowed is denied", [](S& s) -> void* { return &s.broker.acl_file; }},
       {"allow_anonymous", Kind::Text, "auto, true or false; auto allows clients without a user name only when every listener is on loopback and no password file is set", [](S& s) -> void* { return &s.allow_anonymous; }},
@@ -183,7 +189,8 @@ bool is_loopback_host(const std::string& listen) {
 
 std::string resolve_access_policy(Settings& s) {
   // The dpdk transport listens on dpdk_ip, never on loopback.
-  bool all_loopback = s.transport != "dpdk" && std::all_of(s.listen.begin(), s.listen.end(), is_loopback_host);
+  bool all_loopback = s.transport != "dpdk" && std::all_of(s.listen.begin(), s.listen.end(), is_loopback_host) &&
+                      std::all_of(s.tls_listen.begin(), s.tls_listen.end(), is_loopback_host);
   if (s.allow_anonymous == "true") {
     s.broker.allow_anonymous = true;
   } else if (s.allow_anonymous == "false") {

@@ -15,6 +15,10 @@ struct Settings {
   std::string transport = "epoll";
   std::string config_file;  // set when --config was given
   std::string allow_anonymous = "auto";
+  std::vector<std::string> tls_listen;
+  std::string tls_cert, tls_key, tls_ca;
+  bool tls_require_certificate = false;
+  bool tls_use_identity_as_username = false;
   bool persistence = false;
   std::string persistence_dir = "musqratt-data";
   std::string persistence_sync = "always";

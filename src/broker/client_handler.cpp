@@ -225,7 +225,10 @@ void ClientHandler::handle_connect(pr::Connect& c, util::TimePoint now) {
     }
   }
   auth::Identity identity;
-  if (Reason r = broker_.access().authenticate(c.username, c.password, client_id_, identity); r != Reason::Success) {
+  if (certificate_username_) {
+    c.username = *certificate_username_;
+    identity = auth::Identity{*certificate_username_, client_id_, false};
+  } else if (Reason r = broker_.access().authenticate(c.username, c.password, client_id_, identity); r != Reason::Success) {
     reject_connect(r, r == Reason::NotAuthorized ? "anonymous access is not allowed" : "bad user name or password");
     return;
   }
@@ -297,8 +300,9 @@ void ClientHandler::handle_connect(pr::Connect& c, util::TimePoint now) {
     if (cfg.maximum_qos < 2) p.maximum_qos = cfg.maximum_qos;
   }
   send(ack);
-  LOG_INFO("client '%s' connected from %s (MQTT %s, %s, keep-alive %us, session expiry %us%s)",
-           client_id_.c_str(), peer_.c_str(), version_name(version_),
+  LOG_INFO("client '%s'%s%s%s connected from %s (MQTT %s, %s, keep-alive %us, session expiry %us%s)",
+           client_id_.c_str(), username_.empty() ? "" : " (user '", username_.c_str(), username_.empty() ? "" : "')",
+           peer_.c_str(), version_name(version_),
            c.clean_start ? "clean start" : "resume", keep_alive_, session_expiry_,
            r.session_present ? ", session present" : "");
 

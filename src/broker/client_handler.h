@@ -35,6 +35,9 @@ class ClientHandler {
   void on_tick(util::TimePoint now);
   /// The transport wrote some output; more queued messages may now be encoded.
   void on_output_drained(util::TimePoint now);
+  /// The transport authenticated the client by certificate (TLS with
+  /// tls_use_identity_as_username): this name is the MQTT user name, no password needed.
+  void set_certificate_username(std::string name) { certificate_username_ = std::move(name); }
   /// The server is stopping: tell the client (5.0: DISCONNECT 0x8B) and close.
   void on_shutdown();
   /// The connection is gone (after close or on a transport error). Idempotent.
@@ -86,6 +89,7 @@ class ClientHandler {
   protocol::Version version_ = protocol::Version::V311;
   std::string client_id_;
   std::string username_;
+  std::optional<std::string> certificate_username_;
   SessionPtr session_;
   std::optional<WillMessage> will_;
   bool closing_ = false;

@@ -135,6 +135,12 @@ void EpollWorker::accept_from(int listener, util::TimePoint now) {
     c->token = next_token();
     std::string peer = peer_name(fd);
     c->handler = std::make_unique<broker::ClientHandler>(broker_, this, c->token, peer, now);
+    if (tls_listeners_) {
+      if (auto t = tls_listeners_->find(listener); t != tls_listeners_->end()) {
+        c->tls = std::make_unique<TlsConnection>(t->second->context());
+        c->use_identity_as_username = t->second->settings().use_identity_as_username;
+      }
+    }
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP;
     ev.data.u64 = c->token;
@@ -151,6 +157,7 @@ bool EpollWorker::read_from(Connection& c, util::TimePoint now) {
   thread_local std::vector<uint8_t> buf(kReadChunk);
   // One read per connection per turn keeps a flooding client from starving the others.
   ssize_t n = recv(c.fd, buf.data(), buf.size(), 0);
+  if (n > 0 && c.tls) return read_tls(c, {buf.data(), static_cast<size_t>(n)}, now);
   if (n > 0) {
     c.handler->on_bytes({buf.data(), static_cast<size_t>(n)}, now);
     mark_dirty(c);
@@ -161,7 +168,82 @@ bool EpollWorker::read_from(Connection& c, util::TimePoint now) {
   return false;
 }
 
+bool EpollWorker::read_tls(Connection& c, std::span<const uint8_t> cipher, util::TimePoint now) {
+  thread_local std::string plain;
+  plain.clear();
+  auto err = c.tls->feed(cipher, plain, c.cipher);
+  if (err && !plain.empty()) {
+    // What arrived before the close_notify or the error (a DISCONNECT, say) still counts.
+    c.handler->on_bytes({reinterpret_cast<const uint8_t*>(plain.data()), plain.size()}, now);
+    plain.clear();
+  }
+  if (err) {
+    LOG_INFO("closing TLS connection from %s: %s", c.handler->peer().c_str(), err->c_str());
+    std::string_view rest = std::string_view(c.cipher).substr(c.cipher_pos);
+    if (!rest.empty()) {
+      ssize_t ignored = send(c.fd, rest.data(), rest.size(), MSG_NOSIGNAL | MSG_DONTWAIT);  // the alert, if any
+      (void)ignored;
+    }
+    close_connection(c, now);
+    return false;
+  }
+  if (!c.identity_checked && c.tls->established()) {
+    c.identity_checked = true;
+    if (c.use_identity_as_username) {
+      if (auto cn = c.tls->peer_common_name()) c.handler->set_certificate_username(*cn);
+    }
+  }
+  if (!plain.empty()) c.handler->on_bytes({reinterpret_cast<const uint8_t*>(plain.data()), plain.size()}, now);
+  mark_dirty(c);
+  return true;
+}
+
+void EpollWorker::arm_write(Connection& c, bool pending) {
+  if (pending == c.want_write) return;
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP | (pending ? uint32_t{EPOLLOUT} : 0u);
+  ev.data.u64 = c.token;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &ev);
+  c.want_write = pending;
+}
+
+bool EpollWorker::flush_tls(Connection& c, util::TimePoint now) {
+  // Plaintext is encrypted only while little ciphertext waits, so a slow TLS reader gets the
+  // same back-pressure as a plain one.
+  constexpr size_t kCipherBacklog = 256 * 1024;
+  broker::ClientHandler& h = *c.handler;
+  while (true) {
+    while (c.tls->established() && c.cipher.size() - c.cipher_pos < kCipherBacklog && !h.pending_output().empty()) {
+      std::string_view out = h.pending_output();
+      c.tls->encrypt(out, c.cipher);
+      h.consume_output(out.size());
+      if (h.pending_output().empty()) h.on_output_drained(now);
+    }
+    if (c.cipher_pos == c.cipher.size()) break;
+    ssize_t n = send(c.fd, c.cipher.data() + c.cipher_pos, c.cipher.size() - c.cipher_pos, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (errno == EINTR) continue;
+      close_connection(c, now);
+      return false;
+    }
+    c.cipher_pos += static_cast<size_t>(n);
+    if (c.cipher_pos == c.cipher.size()) {
+      c.cipher.clear();
+      c.cipher_pos = 0;
+    }
+  }
+  bool pending = c.cipher_pos < c.cipher.size() || (c.tls->established() && !h.pending_output().empty());
+  if (h.closing() && !pending) {
+    close_connection(c, now);
+    return false;
+  }
+  arm_write(c, pending);
+  return true;
+}
+
 bool EpollWorker::flush(Connection& c, util::TimePoint now) {
+  if (c.tls) return flush_tls(c, now);
   broker::ClientHandler& h = *c.handler;
   while (true) {
     std::string_view out = h.pending_output();
@@ -181,13 +263,7 @@ bool EpollWorker::flush(Connection& c, util::TimePoint now) {
     close_connection(c, now);
     return false;
   }
-  if (pending != c.want_write) {
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLRDHUP | (pending ? uint32_t{EPOLLOUT} : 0u);
-    ev.data.u64 = c.token;
-    epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &ev);
-    c.want_write = pending;
-  }
+  arm_write(c, pending);
   return true;
 }
 

@@ -23,6 +23,14 @@ class EpollWorker : public WorkerBase {
   void run() override;
   void notify() override;
 
+ public:
+  bool set_tls_listeners(const TlsListeners* listeners) override {
+    tls_listeners_ = listeners;
+    return true;
+  }
+
+ private:
+
  private:
   struct Connection {
     int fd = -1;
@@ -30,6 +38,12 @@ class EpollWorker : public WorkerBase {
     bool want_write = false;  // EPOLLOUT armed
     bool dirty = false;       // has output or is closing: visit at the end of the turn
     std::unique_ptr<broker::ClientHandler> handler;
+    // TLS listeners only: the session, and ciphertext not yet written.
+    std::unique_ptr<TlsConnection> tls;
+    bool use_identity_as_username = false;
+    bool identity_checked = false;
+    std::string cipher;
+    size_t cipher_pos = 0;
   };
 
   void accept_from(int listener, util::TimePoint now);
@@ -38,12 +52,16 @@ class EpollWorker : public WorkerBase {
   void mark_dirty(Connection& c);
   /// Writes pending output; closes the connection if it is done. Returns false if closed.
   bool flush(Connection& c, util::TimePoint now);
+  bool flush_tls(Connection& c, util::TimePoint now);
+  bool read_tls(Connection& c, std::span<const uint8_t> cipher, util::TimePoint now);
+  void arm_write(Connection& c, bool pending);
   void close_connection(Connection& c, util::TimePoint now);
   void process_wakes(std::vector<uint64_t>& tokens, util::TimePoint now);
   void tick(util::TimePoint now);
   void shutdown_connections();
 
   const std::vector<int> listeners_;
+  const TlsListeners* tls_listeners_ = nullptr;
   int epoll_fd_ = -1;
   int event_fd_ = -1;
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;

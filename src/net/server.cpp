@@ -24,6 +24,20 @@ std::string Server::start() {
     listener_fds_.push_back(*fd);
     endpoints_.push_back(*ep);
   }
+  if (!options_.tls_listen.empty()) {
+    auto ctx = TlsServerContext::create(options_.tls);
+    if (!ctx) return ctx.error();
+    tls_context_ = *ctx;
+    for (const auto& text : options_.tls_listen) {
+      auto ep = parse_endpoint(text);
+      if (!ep) return ep.error();
+      auto fd = open_listener(*ep);
+      if (!fd) return fd.error();
+      listener_fds_.push_back(*fd);
+      tls_listeners_[*fd] = tls_context_;
+      tls_endpoints_.push_back(*ep);
+    }
+  }
   unsigned n = options_.threads ? options_.threads : 1;
   auto transport = resolve_transport(options_.transport);
   if (!transport) return transport.error();
@@ -31,6 +45,8 @@ std::string Server::start() {
   for (unsigned i = 0; i < n; ++i) {
     auto w = make_worker(options_.transport, i, broker_, listener_fds_);
     if (!w) return w.error();
+    if (!(*w)->set_tls_listeners(&tls_listeners_))
+      return "TLS listeners need the epoll transport (transport = \"" + options_.transport + "\")";
     workers_.push_back(std::move(*w));
   }
   std::vector<WorkerBase*> peers;
@@ -39,6 +55,7 @@ std::string Server::start() {
   for (auto& w : workers_) w->start();
   housekeeping_ = std::thread([this] { housekeeping_loop(); });
   for (const auto& ep : endpoints_) LOG_INFO("listening on %s (mqtt, tcp)", format_endpoint(ep).c_str());
+  for (const auto& ep : tls_endpoints_) LOG_INFO("listening on %s (mqtt, tls)", format_endpoint(ep).c_str());
   LOG_INFO("%u %s worker thread(s) started", n, options_.transport.c_str());
   return {};
 }
@@ -52,6 +69,10 @@ std::string Server::start_user_level() {
   housekeeping_ = std::thread([this] { housekeeping_loop(); });
   LOG_INFO("1 %s worker thread started", options_.transport.c_str());
   return {};
+}
+
+std::string Server::reload_tls() {
+  return tls_context_ ? tls_context_->reload() : std::string();
 }
 
 void Server::housekeeping_loop() {

@@ -24,6 +24,8 @@ struct ServerOptions {
   /// Set for a user-level TCP/IP transport (dpdk): the server opens no kernel listener and
   /// runs the one worker this returns (it brings its own network stack) instead.
   std::function<std::expected<std::unique_ptr<WorkerBase>, std::string>(unsigned index, broker::Broker&)> user_level_worker;
+  std::vector<std::string> tls_listen;  // HOST:PORT each, speaking MQTT over TLS
+  TlsSettings tls;
 };
 
 class Server {
@@ -35,6 +37,8 @@ class Server {
   std::string start();
   void stop();
   const std::vector<Endpoint>& endpoints() const { return endpoints_; }
+  /// Re-reads TLS certificates and keys (SIGHUP); connections already open keep theirs.
+  std::string reload_tls();
 
  private:
   void housekeeping_loop();
@@ -44,6 +48,9 @@ class Server {
   ServerOptions options_;
   std::vector<int> listener_fds_;
   std::vector<Endpoint> endpoints_;
+  TlsListeners tls_listeners_;
+  std::vector<Endpoint> tls_endpoints_;
+  std::shared_ptr<TlsServerContext> tls_context_;
   std::vector<std::unique_ptr<WorkerBase>> workers_;
   std::thread housekeeping_;
   std::mutex mu_;

@@ -12,6 +12,7 @@
 
 #include "broker/broker.h"
 #include "broker/waker.h"
+#include "net/tls.h"
 
 namespace musqratt::net {
 
@@ -28,6 +29,10 @@ class WorkerBase : public broker::Waker {
 
   /// Thread: any.
   void wake(uint64_t token) override;
+
+  /// Gives the worker the TLS contexts of listeners that speak TLS (before start()). Returns
+  /// false if this transport cannot do TLS.
+  virtual bool set_tls_listeners(const TlsListeners* listeners) { return listeners == nullptr || listeners->empty(); }
 
  protected:
   /// The event loop; returns when stop_requested().

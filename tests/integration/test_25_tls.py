@@ -1,0 +1,192 @@
+"""TLS listeners: encryption, client certificates, CN as user name, certificate reload."""
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import time
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from mqtt_helpers import Client
+
+pytestmark = pytest.mark.musqratt_only
+
+
+def _openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def _make_ca(d, name):
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.crt",
+             "-days", "2", "-subj", f"/CN={name}", cwd=d)
+
+
+def _make_cert(d, ca, name, cn, server=False):
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
+             "-subj", f"/CN={cn}", cwd=d)
+    extra = []
+    if server:
+        (d / "ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+        extra = ["-extfile", "ext"]
+    _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key", "-CAcreateserial",
+             "-out", f"{name}.crt", "-days", "2", *extra, cwd=d)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    d = tmp_path_factory.mktemp("pki")
+    _make_ca(d, "ca")
+    _make_cert(d, "ca", "server", "localhost", server=True)
+    _make_cert(d, "ca", "device", "device-42")
+    _make_ca(d, "other-ca")
+    _make_cert(d, "other-ca", "stranger", "stranger")
+    return d
+
+
+def _tls_port(b):
+    import re
+    m = re.search(r"listening on 127\.0\.0\.1:(\d+) \(mqtt, tls\)", b.log())
+    assert m, b.log()
+    return int(m.group(1))
+
+
+def _tls_broker(broker_factory, pki, *extra):
+    b = broker_factory(extra_args=["--tls-listen", "127.0.0.1:0", "--tls-cert", str(pki / "server.crt"),
+                                   "--tls-key", str(pki / "server.key"), *extra])
+    b.tls_port = _tls_port(b)
+    return b
+
+
+def _paho(port, pki, cert=None, client_id=None, username=None, password=None):
+    got = []
+    c = mqtt.Client(client_id or f"tls-{time.monotonic_ns()}", protocol=mqtt.MQTTv311)
+    kw = {"certfile": str(pki / f"{cert}.crt"), "keyfile": str(pki / f"{cert}.key")} if cert else {}
+    c.tls_set(ca_certs=str(pki / "ca.crt"), **kw)
+    if username:
+        c.username_pw_set(username, password)
+    rc = []
+    c.on_connect = lambda cl, ud, flags, r: rc.append(r)
+    c.on_message = lambda cl, ud, m: got.append((m.topic, m.payload))
+    c.connect("127.0.0.1", port, 30)
+    c.loop_start()
+    deadline = time.monotonic() + 5
+    while not rc and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return c, rc, got
+
+
+def _wait(pred, timeout=3):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_publish_and_subscribe_over_tls(broker_factory, pki):
+    b = _tls_broker(broker_factory, pki)
+    sub, rc, got = _paho(b.tls_port, pki)
+    assert rc == [0]
+    sub.subscribe("secure/#", 1)
+    time.sleep(0.2)
+    big = os.urandom(200 * 1024)
+    r = subprocess.run(["mosquitto_pub", "-p", str(b.tls_port), "--cafile", str(pki / "ca.crt"), "-t", "secure/a",
+                        "-m", "hello", "-q", "1"], capture_output=True, timeout=10)
+    assert r.returncode == 0, r.stderr
+    plain = Client(b, version=4)  # the plain listener and the TLS one share topics
+    plain.publish("secure/big", big, qos=1)
+    assert _wait(lambda: len(got) >= 2), got
+    assert ("secure/a", b"hello") in got
+    assert ("secure/big", big) in got
+    sub.loop_stop()
+    sub.disconnect()
+
+
+def test_required_client_certificate(broker_factory, pki):
+    b = _tls_broker(broker_factory, pki, "--tls-ca", str(pki / "ca.crt"), "--tls-require-certificate", "true")
+    ok, rc, _ = _paho(b.tls_port, pki, cert="device")
+    assert rc == [0]
+    ok.loop_stop()
+    ok.disconnect()
+    with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
+        c = mqtt.Client("no-cert")
+        c.tls_set(ca_certs=str(pki / "ca.crt"))
+        c.connect("127.0.0.1", b.tls_port, 30)
+        c.loop_forever(timeout=2, retry_first_connection=False)  # the server's alert surfaces here
+        raise ConnectionError("closed")
+    with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
+        _c, rc, _ = _paho(b.tls_port, pki, cert="stranger")
+        if rc != [0]:
+            raise ConnectionError("refused")
+        raise AssertionError("a certificate from another CA was accepted")
+
+
+def test_certificate_cn_is_the_user_name(broker_factory, pki, tmp_path):
+    acl = tmp_path / "acl"
+    acl.write_text("pattern readwrite devices/%u/#\n")
+    pw = tmp_path / "pw"
+    pw.write_text("")
+    b = _tls_broker(broker_factory, pki, "--tls-ca", str(pki / "ca.crt"), "--tls-use-identity-as-username", "true",
+                    "--password-file", str(pw), "--acl-file", str(acl))
+    dev, rc, got = _paho(b.tls_port, pki, cert="device")
+    assert rc == [0]
+    assert "(user 'device-42')" in b.log()
+    dev.subscribe("devices/device-42/#", 1)
+    dev.subscribe("devices/other/#", 1)
+    time.sleep(0.2)
+    dev.publish("devices/device-42/t", b"mine", 1)
+    dev.publish("devices/other/t", b"not mine", 1)
+    assert _wait(lambda: got)
+    time.sleep(0.3)
+    assert got == [("devices/device-42/t", b"mine")]
+    dev.loop_stop()
+    dev.disconnect()
+    # Without a certificate, the password file applies: no anonymous access.
+    anon, rc, _ = _paho(b.tls_port, pki)
+    assert rc == [5]
+    anon.loop_stop()
+
+
+def test_certificates_reload_on_sighup_without_dropping_connections(broker_factory, pki, tmp_path):
+    import shutil
+    for f in ("server.crt", "server.key"):
+        shutil.copy(pki / f, tmp_path / f)
+    b = broker_factory(extra_args=["--tls-listen", "127.0.0.1:0", "--tls-cert", str(tmp_path / "server.crt"),
+                                   "--tls-key", str(tmp_path / "server.key")])
+    port = _tls_port(b)
+    keep, rc, got = _paho(port, pki)
+    assert rc == [0]
+    keep.subscribe("r/#", 1)
+    # A new server certificate from another CA, swapped in on disk, then SIGHUP.
+    _make_cert(pki, "other-ca", "server2", "localhost", server=True)
+    shutil.copy(pki / "server2.crt", tmp_path / "server.crt")
+    shutil.copy(pki / "server2.key", tmp_path / "server.key")
+    os.kill(b.pid, signal.SIGHUP)
+    time.sleep(0.5)
+    ctx = ssl.create_default_context(cafile=str(pki / "other-ca.crt"))
+    with socket.create_connection(("127.0.0.1", port), timeout=3) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            assert s.getpeercert()["subject"][0][0][1] == "localhost"
+    keep.publish("r/x", b"still connected", 1)
+    assert _wait(lambda: got), "the connection made before the reload stopped working"
+    keep.loop_stop()
+    keep.disconnect()
+
+
+def test_garbage_on_the_tls_port_closes_only_that_connection(broker_factory, pki):
+    b = _tls_broker(broker_factory, pki)
+    with socket.create_connection(("127.0.0.1", b.tls_port), timeout=3) as s:
+        s.sendall(b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c\x00\x00" + os.urandom(2000))
+        s.settimeout(3)
+        try:
+            while s.recv(4096):
+                pass
+        except OSError:
+            pass
+    assert "closing TLS connection" in b.log()
+    c, rc, _ = _paho(b.tls_port, pki)
+    assert rc == [0]
+    c.loop_stop()
