@@ -162,6 +162,7 @@ void print_help(const std::vector<Option>& table) {
          "MusQraTT, a multithreaded MQTT 3.1/3.1.1/5.0 broker. With no options it listens on\n"
          "127.0.0.1:1883 with embedded defaults. Every option is also a key of the TOML config file.\n\n"
          "  --config FILE          read settings from a TOML file (flags override it)\n"
+         "  --print-config         print every setting as TOML (after --config and flags) and exit\n"
          "  --version              print the version and exit\n"
          "  --help                 print this help and exit\n");
   for (const auto& o : table) {
@@ -169,6 +170,44 @@ void print_help(const std::vector<Option>& table) {
     const char* arg = o.kind == Kind::Bool ? " BOOL" : (o.kind == Kind::Text || o.kind == Kind::TextList) ? " VALUE" : " N";
     printf("  %-34s %s\n", (flag + arg).c_str(), o.help);
   }
+}
+
+std::string toml_quote(const std::string& v) {
+  std::string out = "\"";
+  for (char ch : v) {
+    if (ch == '"' || ch == '\\') out.push_back('\\');
+    out.push_back(ch);
+  }
+  return out + "\"";
+}
+
+/// The value of `opt` in `s`, as TOML.
+std::string toml_value(const Option& opt, Settings& s) {
+  void* f = opt.field(s);
+  switch (opt.kind) {
+    case Kind::Bool: return *static_cast<bool*>(f) ? "true" : "false";
+    case Kind::U16:
+      if (std::string(opt.key) == "maximum_qos") return std::to_string(*static_cast<uint8_t*>(f));
+      return std::to_string(*static_cast<uint16_t*>(f));
+    case Kind::U32:
+      if (std::string(opt.key) == "threads") return std::to_string(*static_cast<unsigned*>(f));
+      return std::to_string(*static_cast<uint32_t*>(f));
+    case Kind::U64: return std::to_string(*static_cast<uint64_t*>(f));
+    case Kind::Text: return toml_quote(*static_cast<std::string*>(f));
+    case Kind::TextList: {
+      std::string out = "[";
+      for (const auto& v : *static_cast<std::vector<std::string>*>(f)) out += (out.size() > 1 ? ", " : "") + toml_quote(v);
+      return out + "]";
+    }
+  }
+  return {};
+}
+
+/// Every setting as a commented TOML file that --config reads back unchanged.
+void print_config(Settings& s, const std::vector<Option>& table) {
+  printf("# MusQraTT configuration: every key, with its value (musqratt --print-config).\n"
+         "# See docs/configuration.md for what each one means.\n");
+  for (const auto& o : table) printf("\n# %s\n%s = %s\n", o.help, o.key, toml_value(o, s).c_str());
 }
 
 }  // namespace
@@ -232,10 +271,15 @@ ParseOutcome parse_settings(int argc, char** argv, Settings& s) {
       }
     }
     std::vector<std::string> lists_seen;
+    bool print = false;
     for (int i = 1; i < argc; ++i) {
       std::string a = argv[i];
       if (a == "--config") { ++i; continue; }
       if (a.rfind("--config=", 0) == 0) continue;
+      if (a == "--print-config") {
+        print = true;
+        continue;
+      }
       std::string value;
       bool has_value = false;
       if (auto eq = a.find('='); eq != std::string::npos && a.rfind("--", 0) == 0) {
@@ -254,6 +298,10 @@ ParseOutcome parse_settings(int argc, char** argv, Settings& s) {
         lists_seen.push_back(a);
       }
       assign_text(*opt, s, value, a);
+    }
+    if (print) {
+      print_config(s, table);
+      return ParseOutcome::ExitOk;
     }
   } catch (const std::exception& e) {
     fprintf(stderr, "musqratt: %s\n", e.what());
