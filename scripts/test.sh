@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test: unit tests (GoogleTest via CTest), the integration
-# suites that start the real broker on free loopback ports, then the same tests under
-# ASan+UBSan and TSan, and each fuzzer for a bounded time.
+# suites that start the real broker on free loopback ports (over epoll, then io_uring), the
+# DPDK + lwIP transport in network namespaces, then the tests under ASan+UBSan and TSan, and
+# each fuzzer for a bounded time.
 # MUSQRATT_QUICK=1 skips the sanitizer and fuzzing stages (for a fast local loop).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,9 +19,29 @@ echo "== musqratt-bench smoke runs (MusQraTT, Mosquitto, relay; no timing assert
 echo "== musqratt-cli tests"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/cli
 
+# ---- io_uring transport: the integration suite again over --transport io_uring, when the
+# build has it (liburing found) and the kernel lets us create a ring (io_uring_setup = 425).
+if grep -q "^LIBURING_FOUND:INTERNAL=1" build/CMakeCache.txt 2>/dev/null && /usr/bin/python3 -c \
+    'import ctypes; b = ctypes.create_string_buffer(120); exit(ctypes.CDLL(None).syscall(425, 1, b) < 0)'; then
+  echo "== integration tests over io_uring"
+  tests/integration/run_transport.sh io_uring
+else
+  echo "== integration tests over io_uring: skipped (built without liburing, or io_uring refused)"
+fi
+
+# ---- DPDK + lwIP transport: built with its own script, tested in network namespaces (root).
+if [ "$(id -u)" = 0 ] && ip netns add musqratt-probe-$$ 2>/dev/null; then
+  ip netns del musqratt-probe-$$
+  echo "== DPDK + lwIP transport (network namespaces)"
+  scripts/test-dpdk.sh
+else
+  echo "== DPDK + lwIP transport: skipped (needs root and network namespaces)"
+fi
+
 if [ "${MUSQRATT_QUICK:-0}" != 1 ]; then
   echo "== sanitizers: ASan+UBSan (unit + integration), TSan (unit + threaded integration)"
   scripts/sanitize.sh all
   echo "== fuzzing: each libFuzzer target for ${MUSQRATT_FUZZ_SECONDS:-20} s"
   scripts/fuzz.sh "${MUSQRATT_FUZZ_SECONDS:-20}"
 fi
+

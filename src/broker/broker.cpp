@@ -122,6 +122,19 @@ ConnectResult Broker::connect(const ConnectRequest& req, util::TimePoint) {
   return result;
 }
 
+bool Broker::defer_for_takeover(const std::string& client_id, Link waiter) {
+  Link holder;
+  {
+    std::lock_guard lock(registry_mu_);
+    auto it = sessions_.find(client_id);
+    if (it == sessions_.end()) return false;
+    holder = it->second->request_takeover(waiter);
+  }
+  if (!holder) return false;
+  holder.waker->wake(holder.token);
+  return true;
+}
+
 void Broker::disconnect(const SessionPtr& session, uint64_t token, std::optional<WillMessage> will,
                         util::TimePoint now) {
   bool was_owner = session->detach(token, now);

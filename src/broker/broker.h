@@ -66,6 +66,11 @@ class Broker {
 
   /// Finds or creates the session for a CONNECT, taking it over from an older connection.
   ConnectResult connect(const ConnectRequest& req, util::TimePoint now);
+  /// A CONNECT resuming `client_id` while another connection holds that session: asks the
+  /// holder to leave and returns true; `waiter` is woken when it has, and then connects.
+  /// Deciding only after the holder has processed what it already received (a DISCONNECT in
+  /// flight, say) keeps "session present" true to what the client did.
+  bool defer_for_takeover(const std::string& client_id, Link waiter);
   /// The connection `token` ended. Publishes or schedules `will`; ends the session if its
   /// expiry interval is 0. Safe to call after the session was taken over.
   void disconnect(const SessionPtr& session, uint64_t token, std::optional<WillMessage> will,

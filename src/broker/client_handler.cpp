@@ -97,6 +97,10 @@ void ClientHandler::consume_output(size_t n) {
 void ClientHandler::on_bytes(std::span<const uint8_t> data, util::TimePoint now) {
   if (closing_ || state_ == State::Closed) return;
   broker_.stats().add(Counter::BytesReceived, static_cast<int64_t>(data.size()));
+  if (parked_connect_) {
+    in_.append(reinterpret_cast<const char*>(data.data()), data.size());
+    return;
+  }
   std::span<const uint8_t> buf = data;
   if (!in_.empty()) {
     in_.append(reinterpret_cast<const char*>(data.data()), data.size());
@@ -108,7 +112,7 @@ void ClientHandler::on_bytes(std::span<const uint8_t> data, util::TimePoint now)
   constexpr uint32_t kMaxConnectSize = 512 * 1024;
   const uint32_t limit = state_ == State::AwaitConnect ? std::min(kMaxConnectSize, broker_.config().max_packet_size)
                                                        : broker_.config().max_packet_size;
-  while (!closing_ && pos < buf.size()) {
+  while (!closing_ && !parked_connect_ && pos < buf.size()) {
     pr::FrameHeader h;
     auto status = pr::read_frame_header(buf.subspan(pos), h);
     if (status == pr::FrameStatus::Malformed) {
@@ -206,6 +210,11 @@ void ClientHandler::handle_connect(pr::Connect& c, util::TimePoint now) {
     assigned = true;
   }
   client_id_ = c.client_id;
+  if (!c.clean_start && !takeover_waited_ && broker_.defer_for_takeover(client_id_, Link{waker_, token_})) {
+    takeover_waited_ = true;  // wait once; the holder's worker wakes us when it has left
+    parked_connect_ = std::move(c);
+    return;
+  }
   if (c.properties.authentication_method) {
     reject_connect(Reason::BadAuthenticationMethod, "enhanced authentication is not supported");
     return;
@@ -590,9 +599,20 @@ void ClientHandler::pump(util::TimePoint now) {
 // ---------------------------------------------------------------- events from the transport
 
 void ClientHandler::on_wake(util::TimePoint now) {
+  if (parked_connect_ && !closing_) {
+    pr::Connect c = std::move(*parked_connect_);
+    parked_connect_.reset();
+    handle_connect(c, now);
+    if (!in_.empty() && !closing_) {
+      std::string rest = std::move(in_);
+      in_.clear();
+      on_bytes({reinterpret_cast<const uint8_t*>(rest.data()), rest.size()}, now);
+    }
+    return;
+  }
   if (state_ != State::Connected || closing_) return;
   flush_deferred_acks();
-  if (!session_->is_owner(token_)) {
+  if (!session_->is_owner(token_) || session_->takeover_requested()) {
     // [MQTT-3.1.4-3]: another connection took the session over.
     if (v5()) {
       pr::Disconnect d;
@@ -602,6 +622,7 @@ void ClientHandler::on_wake(util::TimePoint now) {
     close_reason_ = "session taken over";
     LOG_INFO("client '%s' from %s: session taken over by a new connection", client_id_.c_str(), peer_.c_str());
     closing_ = true;
+    end_connection(now);  // hands the session over now, not when the socket is finally closed
     return;
   }
   pump(now);

@@ -124,6 +124,10 @@ class ClientHandler {
     protocol::Reason reason;
   };
   std::deque<DeferredAck> deferred_acks_;
+  // A CONNECT waiting for the previous holder of its session to leave (see
+  // Broker::defer_for_takeover); input after it stays in in_ until then.
+  std::optional<protocol::Connect> parked_connect_;
+  bool takeover_waited_ = false;
 };
 
 }  // namespace musqratt::broker

@@ -89,8 +89,23 @@ void Session::attach(Link link, protocol::Version version) {
   link_ = link;
   version_ = version;
   wake_pending_ = false;
+  takeover_requested_ = false;
+  waiter_ = {};
   disconnected_at_.reset();
   save_session_locked();
+}
+
+Link Session::request_takeover(Link waiter) {
+  std::lock_guard lock(mu_);
+  if (!link_ || revoked_) return {};
+  takeover_requested_ = true;
+  waiter_ = waiter;
+  return link_;
+}
+
+bool Session::takeover_requested() const {
+  std::lock_guard lock(mu_);
+  return takeover_requested_;
 }
 
 bool Session::detach(uint64_t token, util::TimePoint now) {
@@ -98,6 +113,11 @@ bool Session::detach(uint64_t token, util::TimePoint now) {
   if (!link_ || link_.token != token) return false;
   link_ = {};
   disconnected_at_ = now;
+  takeover_requested_ = false;
+  if (waiter_) {
+    waiter_.waker->wake(waiter_.token);  // the new connection may go on now
+    waiter_ = {};
+  }
   save_session_locked();
   // QoS 0 messages are not kept for an offline session.
   if (!limits_.queue_qos0_offline) {

@@ -93,6 +93,11 @@ class Session {
   bool detach(uint64_t token, util::TimePoint now);
   bool is_owner(uint64_t token) const;
   Link link() const;
+  /// A new connection wants to resume this session while another still holds it: the holder
+  /// is asked to leave and `waiter` is woken once it has. Returns the holder's link to wake,
+  /// or an empty link if the session is not held (no need to wait).
+  Link request_takeover(Link waiter);
+  bool takeover_requested() const;
   /// Marks that the owner should be dropped (takeover with clean start); returns the old link.
   Link revoke();
   bool revoked() const;
@@ -149,6 +154,8 @@ class Session {
   protocol::Version version_;
   Link link_;
   bool revoked_ = false;
+  bool takeover_requested_ = false;
+  Link waiter_;  // a connection waiting for the current holder to leave
   bool wake_pending_ = false;
   std::deque<Outbound> queue_;
   uint64_t queued_bytes_ = 0;

@@ -67,15 +67,11 @@ void EpollWorker::run() {
   while (!stop_requested()) {
     int n = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), 250);
     util::TimePoint now = util::now();
+    bool woken = false;
     for (int i = 0; i < n; ++i) {
       uint64_t tag = events[i].data.u64;
       if (tag == kEventFdTag) {
-        uint64_t v;
-        ssize_t ignored = read(event_fd_, &v, sizeof v);
-        (void)ignored;
-        take_inbox(inbox_swap);
-        process_wakes(inbox_swap, now);
-        inbox_swap.clear();
+        woken = true;
         continue;
       }
       if (tag < kFirstTokenSeq) {
@@ -87,6 +83,16 @@ void EpollWorker::run() {
       Connection& c = *it->second;
       if ((events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) && !read_from(c, now)) continue;
       if (events[i].events & EPOLLOUT) mark_dirty(c);
+    }
+    // Wake-ups from other threads after this turn's input: a connection asked to hand its
+    // session over first reads what its client already sent (a DISCONNECT, say).
+    if (woken) {
+      uint64_t v;
+      ssize_t ignored = read(event_fd_, &v, sizeof v);
+      (void)ignored;
+      take_inbox(inbox_swap);
+      process_wakes(inbox_swap, now);
+      inbox_swap.clear();
     }
     // Deliveries between connections of this worker, which may cascade.
     while (has_local_wakes()) {

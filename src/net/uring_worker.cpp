@@ -32,6 +32,13 @@ constexpr uint16_t kBufGroup = 0;
 constexpr unsigned kBufCount = 512;      // provided buffers per worker (power of two)
 constexpr size_t kBufSize = 16 * 1024;   // bytes per provided buffer
 constexpr size_t kSingleRecv = 16 * 1024;
+// Bytes fed to one connection's handler per loop turn (the epoll worker's one 64 KiB read): a
+// flooding client cannot starve the others, and its input cannot outrun the output the turn
+// produces. Beyond kMaxHeld buffers queued the multishot recv is cancelled, so unread data
+// stays in the socket and TCP pushes back; it is re-armed once the queue is half empty.
+constexpr size_t kReadBudget = 64 * 1024;
+constexpr size_t kMaxHeld = 8;
+constexpr size_t kRotateFrom = 4;  // connections a worker takes before it yields the accept
 
 std::string errno_text(int err) { return std::string(strerror(err)); }
 
@@ -202,10 +209,23 @@ void UringWorker::run() {
     __kernel_timespec ts{};
     ts.tv_nsec = 250'000'000;
     io_uring_cqe* first = nullptr;
-    int r = io_uring_submit_and_wait_timeout(&ring_, &first, 1, &ts, nullptr);
+    int r = rx_backlog_.empty() ? io_uring_submit_and_wait_timeout(&ring_, &first, 1, &ts, nullptr)
+                                : io_uring_submit_and_wait(&ring_, 0);  // queued input: no waiting
     if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY && r != -EAGAIN)
       LOG_WARN("worker %u: io_uring wait: %s", index_, errno_text(-r).c_str());
     util::TimePoint now = util::now();
+    ++turn_;
+    // Input held back in earlier turns comes first, in order, each within its budget.
+    if (!rx_backlog_.empty()) {
+      std::vector<uint64_t> backlog;
+      backlog.swap(rx_backlog_);
+      for (uint64_t t : backlog) {
+        auto it = connections_.find(t);
+        if (it == connections_.end() || it->second->closed) continue;
+        it->second->in_backlog = false;
+        drain_rx(*it->second, now);
+      }
+    }
     unsigned n = io_uring_peek_batch_cqe(&ring_, cqes, kCqeBatch);
     for (unsigned i = 0; i < n; ++i) handle_cqe(*cqes[i], now);
     io_uring_cq_advance(&ring_, n);
@@ -242,9 +262,9 @@ void UringWorker::handle_cqe(const io_uring_cqe& cqe, util::TimePoint now) {
       if (cqe.res < 0 && cqe.res != -EINTR && cqe.res != -EAGAIN && cqe.res != -ECANCELED)
         LOG_WARN("worker %u: eventfd read: %s", index_, errno_text(-cqe.res).c_str());
       arm_event_read();
-      std::vector<uint64_t> tokens;
-      take_inbox(tokens);
-      process_wakes(tokens, now);
+      take_inbox(inbox_swap_);
+      process_wakes(inbox_swap_, now);
+      inbox_swap_.clear();
     } else if (data >= kAcceptTagBase && data - kAcceptTagBase < listeners_.size()) {
       handle_accept(data - kAcceptTagBase, cqe, now);
     }
@@ -279,10 +299,12 @@ void UringWorker::handle_accept(size_t i, const io_uring_cqe& cqe, util::TimePoi
     }
     return;
   }
-  if (accept_armed_[i] && !accept_rotating_[i]) {
+  if (accept_armed_[i] && !accept_rotating_[i] && connections_.size() >= kRotateFrom) {
     // A listener's multishot accept keeps its place in the socket's wait queue, so the
-    // worker that armed first would take every connection. Re-arming after each turn that
-    // accepted puts this worker behind the others: connections rotate among the workers.
+    // worker that armed first would take every connection. Once it has a few, re-arming
+    // puts it behind the others: connections spread over the workers. (A client's
+    // successive connections stay on one worker at first, so a DISCONNECT is handled before
+    // the same client's next CONNECT, as a single-threaded broker would.)
     io_uring_sqe* sqe = get_sqe();
     io_uring_prep_cancel64(sqe, kAcceptTagBase + i, 0);
     io_uring_sqe_set_data64(sqe, kCancelTag);
@@ -306,18 +328,34 @@ void UringWorker::handle_recv(Connection& c, const io_uring_cqe& cqe, util::Time
   bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
   if (!more) c.recv_armed = false;
   int res = cqe.res;
+  if (!more && !c.closed) mark_dirty(c);  // flush() re-arms it
   if (res > 0) {
-    const uint8_t* data = c.recv_buf.data();
-    bool provided = (cqe.flags & IORING_CQE_F_BUFFER) != 0;
-    uint16_t bid = static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
-    if (provided) data = buf_base_ + size_t{bid} * kBufSize;
-    if (!c.closed && !draining_) {
-      c.handler->on_bytes({data, static_cast<size_t>(res)}, now);
-      mark_dirty(c);  // output to send, or (single-shot) the recv to re-arm
+    if (cqe.flags & IORING_CQE_F_BUFFER) {
+      uint16_t bid = static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+      if (c.closed || draining_) {
+        recycle_buffer(bid);
+      } else {
+        c.rx_queue.emplace_back(bid, static_cast<uint32_t>(res));
+        drain_rx(c, now);
+        if (more && !c.recv_cancelling && c.rx_queue.size() - c.rx_head >= kMaxHeld) {
+          io_uring_sqe* sqe = get_sqe();
+          io_uring_prep_cancel64(sqe, reinterpret_cast<uint64_t>(&c) | kRecv, 0);
+          io_uring_sqe_set_data64(sqe, kCancelTag);
+          c.recv_cancelling = true;
+        }
+      }
+    } else if (!c.closed && !draining_) {
+      c.handler->on_bytes({c.recv_buf.data(), static_cast<size_t>(res)}, now);
+      mark_dirty(c);  // output to send, and the recv to re-arm
     }
-    if (provided) recycle_buffer(bid);
+  } else if (res == -ECANCELED && c.recv_cancelling) {
+    // stopped because too many buffers were held: re-armed by flush() once they are consumed
   } else if (!c.closed) {
     int err = -res;
+    if ((res == 0 || (err != ENOBUFS && err != EAGAIN && err != EINTR)) && c.rx_head < c.rx_queue.size() &&
+        !draining_) {
+      drain_rx(c, now, /*all=*/true);  // what came before the end of the stream goes first
+    }
     if (res == 0) {
       close_connection(c, now);  // orderly shutdown by the peer
     } else if (err == ENOBUFS || err == EAGAIN || err == EINTR) {
@@ -330,7 +368,37 @@ void UringWorker::handle_recv(Connection& c, const io_uring_cqe& cqe, util::Time
       close_connection(c, now);
     }
   }
-  if (!more) op_done(c);
+  if (!more) {
+    c.recv_cancelling = false;
+    op_done(c);
+  }
+}
+
+void UringWorker::drain_rx(Connection& c, util::TimePoint now, bool all) {
+  if (c.rx_turn != turn_) {
+    c.rx_turn = turn_;
+    c.rx_bytes = 0;
+  }
+  while (c.rx_head < c.rx_queue.size() && (all || c.rx_bytes < kReadBudget)) {
+    auto [bid, len] = c.rx_queue[c.rx_head++];
+    c.handler->on_bytes({buf_base_ + size_t{bid} * kBufSize, len}, now);
+    recycle_buffer(bid);
+    c.rx_bytes += len;
+    mark_dirty(c);
+  }
+  if (c.rx_head == c.rx_queue.size()) {
+    c.rx_queue.clear();
+    c.rx_head = 0;
+  } else if (!c.in_backlog) {
+    c.in_backlog = true;
+    rx_backlog_.push_back(c.token);
+  }
+}
+
+void UringWorker::release_rx(Connection& c) {
+  for (size_t i = c.rx_head; i < c.rx_queue.size(); ++i) recycle_buffer(c.rx_queue[i].first);
+  c.rx_queue.clear();
+  c.rx_head = 0;
 }
 
 void UringWorker::handle_send(Connection& c, const io_uring_cqe& cqe, util::TimePoint now) {
@@ -375,7 +443,7 @@ void UringWorker::flush(Connection& c, util::TimePoint now) {
       return;
     }
   }
-  if (!c.recv_armed) arm_recv(c);
+  if (!c.recv_armed && c.rx_queue.size() - c.rx_head <= kMaxHeld / 2) arm_recv(c);
 }
 
 void UringWorker::close_connection(Connection& c, util::TimePoint now) {
@@ -393,6 +461,7 @@ void UringWorker::close_connection(Connection& c, util::TimePoint now) {
     io_uring_prep_cancel64(sqe, reinterpret_cast<uint64_t>(&c) | kSend, 0);
     io_uring_sqe_set_data64(sqe, kCancelTag);
   }
+  release_rx(c);
   close(c.fd);
   c.fd = -1;
   c.handler->on_closed(now);

@@ -54,6 +54,14 @@ class UringWorker : public WorkerBase {
     std::string send_buf;        // a stable copy of the head of the handler's output
     size_t send_off = 0;         // bytes of send_buf already sent (and consumed)
     std::vector<uint8_t> recv_buf;  // single-shot mode only
+    // Multishot mode: provided buffers received but not yet fed to the handler (the read
+    // budget of the turn was spent), oldest first; the head is rx_queue[rx_head].
+    std::vector<std::pair<uint16_t, uint32_t>> rx_queue;  // (buffer id, length)
+    size_t rx_head = 0;
+    uint64_t rx_turn = 0;        // the turn rx_bytes belongs to
+    size_t rx_bytes = 0;         // bytes fed to the handler in that turn
+    bool recv_cancelling = false;  // too many buffers held: the multishot recv is being stopped
+    bool in_backlog = false;
     std::unique_ptr<broker::ClientHandler> handler;
   };
 
@@ -68,6 +76,9 @@ class UringWorker : public WorkerBase {
   void handle_recv(Connection& c, const io_uring_cqe& cqe, util::TimePoint now);
   void handle_send(Connection& c, const io_uring_cqe& cqe, util::TimePoint now);
   void recycle_buffer(uint16_t bid);
+  /// Feeds queued buffers to the handler within the turn's read budget.
+  void drain_rx(Connection& c, util::TimePoint now, bool all = false);
+  void release_rx(Connection& c);
   void mark_dirty(Connection& c);
   /// Submits pending output; closes the connection once it is done.
   void flush(Connection& c, util::TimePoint now);
@@ -96,6 +107,9 @@ class UringWorker : public WorkerBase {
   uint8_t* buf_base_ = nullptr;
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;
   std::vector<uint64_t> dirty_;
+  std::vector<uint64_t> inbox_swap_;
+  std::vector<uint64_t> rx_backlog_;  // connections with queued received buffers
+  uint64_t turn_ = 0;
 };
 
 }  // namespace musqratt::net

@@ -259,12 +259,24 @@ TEST_F(HandlerTest, SessionTakeoverResumeKeepsSession) {
   auto& old_conn = connect(Version::V5, "same", true, 600u);
   subscribe(old_conn, "keep/#", 1);
   waker.tokens.clear();
-  auto& new_conn = connect(Version::V5, "same", false, 600u, T0, /*expect_present=*/true);
+  // Resuming a session another connection holds: the CONNACK waits until the holder has
+  // processed what it already received and left.
+  auto& new_conn = client(Version::V5);
+  auto conn = make_connect(Version::V5, "same", false);
+  conn.properties.session_expiry_interval = 600u;
+  new_conn.send(conn, T0);
+  EXPECT_TRUE(new_conn.take().empty());
   EXPECT_TRUE(waker.woke(token_of(old_conn)));
   old_conn.handler.on_wake(T0);
   auto out = old_conn.take();
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(at<pr::Disconnect>(out, 0)->reason, Reason::SessionTakenOver);
+  EXPECT_TRUE(waker.woke(token_of(new_conn)));
+  new_conn.handler.on_wake(T0);
+  out = new_conn.take();
+  ASSERT_EQ(out.size(), 1u);
+  ASSERT_NE(at<pr::Connack>(out, 0), nullptr);
+  EXPECT_TRUE(at<pr::Connack>(out, 0)->session_present);
   old_conn.handler.on_closed(T0);  // must not detach the new owner
   // The subscription survived and is delivered to the new connection.
   auto& pub = connect(Version::V311, "pub");
@@ -273,6 +285,21 @@ TEST_F(HandlerTest, SessionTakeoverResumeKeepsSession) {
   out = new_conn.take();
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(at<pr::Publish>(out, 0)->payload, "still here");
+}
+
+TEST_F(HandlerTest, DisconnectInFlightBeforeResumeEndsTheSession) {
+  // The client sent DISCONNECT (expiry 0) and reconnected at once; the new CONNECT is handled
+  // first. The old connection reads its DISCONNECT before leaving: no session is present.
+  auto& old_conn = connect(Version::V5, "quick", true);
+  auto& new_conn = client(Version::V5);
+  new_conn.send(make_connect(Version::V5, "quick", false), T0);
+  EXPECT_TRUE(new_conn.take().empty());
+  old_conn.send(pr::Disconnect{}, T0);
+  old_conn.handler.on_wake(T0);
+  new_conn.handler.on_wake(T0);
+  auto out = new_conn.take();
+  ASSERT_NE(at<pr::Connack>(out, 0), nullptr);
+  EXPECT_FALSE(at<pr::Connack>(out, 0)->session_present);
 }
 
 TEST_F(HandlerTest, SessionTakeover311ClosesWithoutDisconnect) {
