@@ -212,7 +212,7 @@ void ClientHandler::handle_connect(pr::Connect& c, util::TimePoint now) {
   client_id_ = c.client_id;
   if (!c.clean_start && !takeover_waited_ && broker_.defer_for_takeover(client_id_, Link{waker_, token_})) {
     takeover_waited_ = true;  // wait once; the holder's worker wakes us when it has left
-    parked_connect_ = std::move(c);
+    parked_connect_ = std::make_unique<pr::Connect>(std::move(c));
     return;
   }
   if (c.properties.authentication_method) {
@@ -289,7 +289,7 @@ void ClientHandler::handle_connect(pr::Connect& c, util::TimePoint now) {
   ConnectResult r = broker_.connect(
       ConnectRequest{client_id_, c.clean_start, session_expiry_, version_, Link{waker_, token_}}, now);
   session_ = r.session;
-  session_->set_identity(identity);
+  if (broker_.access().acl_enabled()) session_->set_identity(identity);  // read only by ACL checks
   username_ = c.username.value_or("");
   state_ = State::Connected;
   broker_.stats().add(Counter::ClientsConnected);
@@ -315,9 +315,9 @@ void ClientHandler::handle_connect(pr::Connect& c, util::TimePoint now) {
            c.clean_start ? "clean start" : "resume", keep_alive_, session_expiry_,
            r.session_present ? ", session present" : "");
 
-  scratch_.clear();
-  session_->resend_inflight(token_, scratch_);
-  for (const Sendable& s : scratch_) {
+  std::vector<Sendable> resend;
+  session_->resend_inflight(token_, resend);
+  for (const Sendable& s : resend) {
     if (s.kind == Sendable::Kind::Pubrel) send_ack(pr::PacketType::Pubrel, s.packet_id, Reason::Success);
     else send_publish(s, now);
   }
@@ -361,11 +361,11 @@ void ClientHandler::handle_publish(pr::Publish& p, util::TimePoint now) {
       if (alias == 0 || alias > cfg.topic_alias_maximum)
         return fail(Reason::TopicAliasInvalid, "topic alias out of range");  // [MQTT-3.3.2-8], [MQTT-3.3.2-9]
       if (p.topic.empty()) {
-        auto it = in_aliases_.find(alias);
-        if (it == in_aliases_.end()) return fail(Reason::ProtocolError, "unknown topic alias");
+        auto it = aliases().in.find(alias);
+        if (it == aliases().in.end()) return fail(Reason::ProtocolError, "unknown topic alias");
         p.topic = it->second;
       } else {
-        in_aliases_[alias] = p.topic;
+        aliases().in[alias] = p.topic;
       }
     }
   }
@@ -543,7 +543,7 @@ void ClientHandler::flush_deferred_acks() {
     const DeferredAck& a = deferred_acks_.front();
     if (a.seq && store && store->committed() < a.seq) break;
     send_ack(a.type, a.packet_id, a.reason);
-    deferred_acks_.pop_front();
+    deferred_acks_.erase(deferred_acks_.begin());
   }
 }
 
@@ -562,12 +562,12 @@ void ClientHandler::send_publish(const Sendable& s, util::TimePoint now) {
     v.subscription_identifiers = o.subscription_ids;
     v.message_expiry_override = m.remaining_expiry(now);  // [MQTT-3.3.2-6]
     if (client_alias_max_ && !s.dup) {
-      auto it = out_aliases_.find(m.topic);
-      if (it != out_aliases_.end()) {
+      auto it = aliases().out.find(m.topic);
+      if (it != aliases().out.end()) {
         v.topic_alias = it->second;
         v.topic = {};
-      } else if (out_aliases_.size() < client_alias_max_) {
-        v.topic_alias = static_cast<uint16_t>(out_aliases_.size() + 1);  // registered once sent
+      } else if (aliases().out.size() < client_alias_max_) {
+        v.topic_alias = static_cast<uint16_t>(aliases().out.size() + 1);  // registered once sent
       }
     }
   }
@@ -579,7 +579,7 @@ void ClientHandler::send_publish(const Sendable& s, util::TimePoint now) {
     if (o.qos > 0) session_->drop_inflight(s.packet_id);
     return;
   }
-  if (v.topic_alias && !v.topic.empty()) out_aliases_.emplace(m.topic, v.topic_alias);
+  if (v.topic_alias && !v.topic.empty()) aliases().out.emplace(m.topic, v.topic_alias);
   pr::encode_publish(v, version_, out_);
   broker_.stats().add(Counter::BytesSent, static_cast<int64_t>(size));
   broker_.stats().add(Counter::MessagesSent);
@@ -587,13 +587,14 @@ void ClientHandler::send_publish(const Sendable& s, util::TimePoint now) {
 
 void ClientHandler::pump(util::TimePoint now) {
   if (state_ != State::Connected || closing_) return;
+  thread_local std::vector<Sendable> scratch;  // one per worker, not one per connection
   while (out_.size() - out_pos_ < kOutputHighWater) {
-    scratch_.clear();
-    session_->take_sendable(token_, scratch_, send_window_, 64, now);
-    if (scratch_.empty()) break;
-    for (const Sendable& s : scratch_) send_publish(s, now);
+    scratch.clear();
+    session_->take_sendable(token_, scratch, send_window_, 64, now);
+    if (scratch.empty()) break;
+    for (const Sendable& s : scratch) send_publish(s, now);
   }
-  scratch_.clear();
+  scratch.clear();
 }
 
 // ---------------------------------------------------------------- events from the transport

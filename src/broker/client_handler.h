@@ -4,7 +4,7 @@
 // has work (wake), when time passes (tick) and when the connection is gone. It enforces the
 // packet ordering and every per-connection rule of the specification and drives the Broker.
 #include <cstdint>
-#include <deque>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -114,19 +114,27 @@ class ClientHandler {
   size_t send_window_ = 65535;              // min(client Receive Maximum, max_inflight)
   uint32_t client_max_packet_ = 0xFFFFFFFF;  // client's Maximum Packet Size
   uint16_t client_alias_max_ = 0;            // aliases we may use towards the client
-  std::unordered_map<uint16_t, std::string> in_aliases_;
-  std::unordered_map<std::string, uint16_t> out_aliases_;
-  std::vector<Sendable> scratch_;
+  /// Topic aliases in use, both ways; allocated on first use, so the many clients that never
+  /// use aliases pay one pointer.
+  struct Aliases {
+    std::unordered_map<uint16_t, std::string> in;
+    std::unordered_map<std::string, uint16_t> out;
+  };
+  std::unique_ptr<Aliases> aliases_;
+  Aliases& aliases() {
+    if (!aliases_) aliases_ = std::make_unique<Aliases>();
+    return *aliases_;
+  }
   struct DeferredAck {
     uint64_t seq;
     protocol::PacketType type;
     uint16_t packet_id;
     protocol::Reason reason;
   };
-  std::deque<DeferredAck> deferred_acks_;
+  std::vector<DeferredAck> deferred_acks_;  // rare (persistence only) and short
   // A CONNECT waiting for the previous holder of its session to leave (see
   // Broker::defer_for_takeover); input after it stays in in_ until then.
-  std::optional<protocol::Connect> parked_connect_;
+  std::unique_ptr<protocol::Connect> parked_connect_;
   bool takeover_waited_ = false;
 };
 

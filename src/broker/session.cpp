@@ -121,7 +121,7 @@ bool Session::detach(uint64_t token, util::TimePoint now) {
   save_session_locked();
   // QoS 0 messages are not kept for an offline session.
   if (!limits_.queue_qos0_offline) {
-    std::erase_if(queue_, [&](const Outbound& o) {
+    queue_.erase_if([&](const Outbound& o) {
       if (o.qos != 0) return false;
       queued_bytes_ -= o.msg->payload.size();
       return true;
@@ -320,7 +320,7 @@ std::vector<Outbound> Session::drain_all() {
   for (auto& f : inflight_) {
     if (f.out.msg) out.push_back(std::move(f.out));
   }
-  for (auto& o : queue_) out.push_back(std::move(o));
+  queue_.for_each([&](Outbound& o) { out.push_back(std::move(o)); });
   inflight_.clear();
   queue_.clear();
   queued_bytes_ = 0;

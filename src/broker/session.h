@@ -2,7 +2,6 @@
 // A client's session (section 4.1): subscriptions, queued and in-flight outgoing messages,
 // incoming QoS 2 state. It outlives connections when the client asks for a persistent session.
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -17,6 +16,7 @@
 #include "broker/waker.h"
 #include "protocol/packets.h"
 #include "util/clock.h"
+#include "util/ring_queue.h"
 
 namespace musqratt::broker {
 
@@ -157,9 +157,9 @@ class Session {
   bool takeover_requested_ = false;
   Link waiter_;  // a connection waiting for the current holder to leave
   bool wake_pending_ = false;
-  std::deque<Outbound> queue_;
+  util::RingQueue<Outbound> queue_;
   uint64_t queued_bytes_ = 0;
-  std::deque<Inflight> inflight_;
+  std::vector<Inflight> inflight_;  // in send order; small (bounded by the receive window)
   uint16_t last_packet_id_ = 0;
   std::set<uint16_t> incoming_qos2_;
   std::map<std::string, SubscriptionRecord> subscriptions_;
