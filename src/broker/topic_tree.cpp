@@ -37,15 +37,15 @@ void split_levels(std::string_view s, F&& f) {
     start = slash + 1;
   }
 }
+/// "$share/g/f" -> {"g", "f"}; a plain filter -> {"", filter}.
+std::pair<std::string_view, std::string_view> split_share(const std::string& full_filter) {
+  if (auto shared = protocol::parse_shared_filter(full_filter)) return {shared->group, shared->filter};
+  return {std::string_view(), std::string_view(full_filter)};
+}
 }  // namespace
 
 bool TopicTree::subscribe(const std::string& full_filter, const Subscriber& sub) {
-  std::string_view filter = full_filter;
-  std::string_view group;
-  if (auto shared = protocol::parse_shared_filter(full_filter)) {
-    group = shared->group;
-    filter = shared->filter;
-  }
+  auto [group, filter] = split_share(full_filter);
   std::unique_lock lock(mu_);
   Node* node = root_.get();
   split_levels(filter, [&](std::string_view level) {
@@ -108,12 +108,7 @@ void TopicTree::prune(Node* node) {
 }
 
 bool TopicTree::unsubscribe(const std::string& full_filter, const Session* session) {
-  std::string_view filter = full_filter;
-  std::string_view group;
-  if (auto shared = protocol::parse_shared_filter(full_filter)) {
-    group = shared->group;
-    filter = shared->filter;
-  }
+  auto [group, filter] = split_share(full_filter);
   std::unique_lock lock(mu_);
   Node* node = find_node(filter);
   if (!node) return false;
