@@ -94,7 +94,7 @@ start_broker() {  # name port -> BROKER_PID
       chmod 644 "$WORK/mosquitto.conf"
       "$MOSQUITTO" -c "$WORK/mosquitto.conf" >"$WORK/broker.log" 2>&1 & ;;
     musqratt)
-      "$MUSQRATT" --listen "127.0.0.1:$2" --log-level warn >"$WORK/broker.log" 2>&1 & ;;
+      "$MUSQRATT" --listen "127.0.0.1:$2" --log-level warn --max-queued-messages 1000000 --sys-interval 0 >"$WORK/broker.log" 2>&1 & ;;
     relay)
       "$RELAY" --listen "127.0.0.1:$2" >"$WORK/broker.log" 2>&1 & ;;
   esac

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build-dpdk.sh
-export MUSQRATT_BIN=${MUSQRATT_BIN:-$PWD/build-dpdk/bin/musqratt}
+# The DPDK build, never the default one (a caller may have exported MUSQRATT_BIN for that).
+export MUSQRATT_BIN=${MUSQRATT_DPDK_BIN:-$PWD/build-dpdk/bin/musqratt}
 export MQ_DPDK_RUN_ID=${MQ_DPDK_RUN_ID:-t$(printf '%x' $$)}
 # The test deletes its namespaces itself; this covers a pytest killed by the timeout.
 trap 'bash tests/dpdk/netns.sh down "$MQ_DPDK_RUN_ID"' EXIT
