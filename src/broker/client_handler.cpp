@@ -471,7 +471,8 @@ void ClientHandler::handle_subscribe(const pr::Subscribe& s, util::TimePoint now
       ack.reasons.push_back(Reason::NotAuthorized);
       continue;
     }
-    if (cfg.max_subscriptions_per_client && session_->subscription_count() >= cfg.max_subscriptions_per_client) {
+    if (cfg.max_subscriptions_per_client && session_->subscription_count() >= cfg.max_subscriptions_per_client &&
+        !session_->has_subscription(sub.filter)) {  // replacing one is not adding one
       ack.reasons.push_back(Reason::QuotaExceeded);
       continue;
     }

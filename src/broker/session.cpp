@@ -294,6 +294,11 @@ std::vector<std::string> Session::subscription_filters() const {
   for (const auto& [f, r] : subscriptions_) out.push_back(f);
   return out;
 }
+bool Session::has_subscription(const std::string& filter) const {
+  std::lock_guard lock(mu_);
+  return subscriptions_.contains(filter);
+}
+
 size_t Session::subscription_count() const {
   std::lock_guard lock(mu_);
   return subscriptions_.size();

@@ -129,6 +129,7 @@ class Session {
   bool remove_subscription(const std::string& filter);
   std::vector<std::string> subscription_filters() const;
   size_t subscription_count() const;
+  bool has_subscription(const std::string& filter) const;
 
   // Expiry.
   void set_expiry_interval(uint32_t seconds);
