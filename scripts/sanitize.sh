@@ -57,7 +57,7 @@ integration() {  # stage dir wrapper... -- pytest-args...
   rm -rf "$logs" && mkdir -p "$logs"
   echo "== [$stage] integration: pytest $* (broker logs in $logs)"
   local rc=0
-  TMPDIR="$logs" MUSQRATT_BIN="$ROOT/$dir/bin/musqratt" \
+  TMPDIR="$logs" MUSQRATT_KEEP_LOGS=1 MUSQRATT_BIN="$ROOT/$dir/bin/musqratt" \
     timeout -k 10 "$pytest_timeout" "${wrapper[@]}" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
     ${SANITIZE_PYTEST_ARGS:-} "$@" || rc=$?
   [ $rc -eq 124 ] && echo "!! [$stage] pytest timed out after ${pytest_timeout}s"

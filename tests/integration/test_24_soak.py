@@ -1,5 +1,6 @@
 """Soak: thousands of connect/disconnect cycles with malformed packets mixed in; memory returns
 to its baseline and the broker keeps serving."""
+import os
 import socket
 import time
 
@@ -29,8 +30,6 @@ def _cycle(port, i):
 
 
 def test_connect_disconnect_soak_memory_returns_to_baseline(broker):
-    if broker.is_musqratt:
-        pass
     for i in range(300):  # warm-up: allocator pools, thread caches
         _cycle(broker.port, i)
     time.sleep(0.3)
@@ -43,7 +42,10 @@ def test_connect_disconnect_soak_memory_returns_to_baseline(broker):
     time.sleep(0.5)
     grown_kb = broker.rss_kb() - base
     assert n >= 1000, f"only {n} cycles in 60 s"
-    assert grown_kb < 8 * 1024, f"RSS grew by {grown_kb} KiB over {n} cycles"
+    # Under AddressSanitizer freed memory sits in its quarantine, so RSS cannot return; leaks
+    # are LeakSanitizer's to find there (the harness fails a broker exiting non-zero).
+    if "ASAN_OPTIONS" not in os.environ:
+        assert grown_kb < 8 * 1024, f"RSS grew by {grown_kb} KiB over {n} cycles"
     c = Client(broker)
     c.subscribe("still/#", 1)
     c.publish("still/up", b"yes", qos=1)
