@@ -267,6 +267,7 @@ void ClientHandler::handle_connect(pr::Connect& c, util::TimePoint now) {
     send_window_ = std::min<size_t>(c.properties.receive_maximum.value_or(65535), cfg.max_inflight);
     client_max_packet_ = c.properties.maximum_packet_size.value_or(0xFFFFFFFF);
     client_alias_max_ = c.properties.topic_alias_maximum.value_or(0);
+    problem_information_ = c.properties.request_problem_information.value_or(1) != 0;
   } else {
     send_window_ = cfg.max_inflight;
   }
@@ -480,7 +481,10 @@ void ClientHandler::handle_subscribe(const pr::Subscribe& s, util::TimePoint now
     ack.reasons.push_back(static_cast<Reason>(granted));
     accepted.push_back(&sub);
   }
-  send(ack);  // before any retained or held message [MQTT-3.8.4-?]
+  if (v5() && problem_information_ &&
+      std::any_of(ack.reasons.begin(), ack.reasons.end(), [](Reason r) { return pr::is_error(r); }))
+    ack.properties.reason_string = "one or more subscriptions refused (see the reason codes)";
+  send(ack);  // before any retained or held message
   for (const pr::Subscription* sub : accepted) {
     pr::Subscription granted = *sub;
     granted.options.qos = std::min(sub->options.qos, cfg.maximum_qos);
@@ -525,6 +529,9 @@ void ClientHandler::send_ack(pr::PacketType type, uint16_t packet_id, Reason rea
   a.type = type;
   a.packet_id = packet_id;
   a.reason = reason;
+  // A negative acknowledgement says why, unless the client asked for no problem information
+  // [MQTT-3.1.2-29].
+  if (v5() && pr::is_error(reason) && problem_information_) a.properties.reason_string = pr::reason_name(reason);
   send(a);
 }
 

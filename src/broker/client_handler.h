@@ -114,6 +114,7 @@ class ClientHandler {
   size_t send_window_ = 65535;              // min(client Receive Maximum, max_inflight)
   uint32_t client_max_packet_ = 0xFFFFFFFF;  // client's Maximum Packet Size
   uint16_t client_alias_max_ = 0;            // aliases we may use towards the client
+  bool problem_information_ = true;          // 5.0 Request Problem Information
   /// Topic aliases in use, both ways; allocated on first use, so the many clients that never
   /// use aliases pay one pointer.
   struct Aliases {

@@ -72,9 +72,21 @@ def test_denied_publish_gets_0x87_in_v5(secured):
     raw.send(connect_packet("raw-bob", version=5, username="bob", password=b"builder"))
     assert raw.expect(CONNACK).rc == 0
     raw.send(publish_packet("house/kitchen", b"not allowed for bob", qos=1, pid=1, version=5))
-    assert raw.expect(PUBACK).rc == 0x87
+    ack = raw.expect(PUBACK)
+    assert ack.rc == 0x87
+    assert ack.props.get(0x1F) == "not authorized"  # Reason String
     raw.send(publish_packet("house/garage/door", b"allowed", qos=1, pid=2, version=5))
     assert raw.expect(PUBACK).rc in (0x00, 0x10)
+
+
+def test_no_reason_string_when_problem_information_is_refused(secured):
+    raw = RawClient(secured, 5)
+    raw.send(connect_packet("raw-bob2", version=5, username="bob", password=b"builder",
+                            props=[(0x17, 0)]))  # Request Problem Information = 0
+    assert raw.expect(CONNACK).rc == 0
+    raw.send(publish_packet("house/kitchen", b"x", qos=1, pid=1, version=5))
+    ack = raw.expect(PUBACK)
+    assert ack.rc == 0x87 and not ack.props.has(0x1F)  # [MQTT-3.1.2-29]
 
 
 @pytest.mark.parametrize("version,code", [(5, 0x87), (4, 0x80)])
