@@ -29,8 +29,12 @@ def test_max_connections_per_ip(broker_factory):
     c.connect("ip-2")
     third = socket.create_connection(("127.0.0.1", b.port), timeout=3)
     third.settimeout(3)
-    third.sendall(connect_packet("ip-3", version=4))
-    assert third.recv(16) == b""  # closed without a CONNACK
+    try:
+        third.sendall(connect_packet("ip-3", version=4))
+        got = third.recv(16)
+    except ConnectionResetError:  # closed with our CONNECT unread: an RST instead of a FIN
+        got = b""
+    assert got == b""  # closed without a CONNACK
     third.close()
     assert "more than 2 connections from 127.0.0.1" in b.log()
     a.close()
