@@ -13,6 +13,7 @@ sudo_cmd=()
 [ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
 
 # Packages: the project's usual ones plus DPDK, the namespace tools and apt-get source's helper.
+# dpdk-dev also brings dpdk-testpmd, the memif peer of tests/dpdk (ports.sh).
 MUSQRATT_EXTRA_PACKAGES="dpdk-dev libdpdk-dev pkg-config ethtool iproute2 dpkg-dev xz-utils procps ${MUSQRATT_EXTRA_PACKAGES:-}" \
   bash scripts/install-deps.sh
 

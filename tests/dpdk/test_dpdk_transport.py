@@ -1,13 +1,17 @@
-"""End-to-end tests of the DPDK + lwIP transport.
+"""End-to-end tests of the DPDK + lwIP transport, once per DPDK port type.
 
-Two network namespaces joined by a veth pair (tests/dpdk/netns.sh): the broker runs in one with
-`--transport dpdk` on a net_af_packet port bound to its veth (the kernel there has no address),
-and the clients (stock mosquitto_pub/mosquitto_sub and paho-mqtt) run in the other against
-10.99.0.2. This process itself enters the client namespace for the paho clients; nothing is
-configured outside the two namespaces, which are deleted at the end even when a test fails.
+Two network namespaces (tests/dpdk/netns.sh): the broker runs in one with `--transport dpdk`,
+the clients (stock mosquitto_pub/mosquitto_sub and paho-mqtt) in the other against 10.99.0.2.
+Every test runs for each port type (PMD); tests/dpdk/ports.sh wires each one:
+net_af_packet and net_af_xdp on the broker end of a veth pair, net_tap whose kernel side is
+moved into the client namespace, and net_memif served to a dpdk-testpmd that forwards between
+it and a net_af_packet port on the veth pair. This process itself enters the client namespace
+for the paho clients; nothing is configured outside the two namespaces, which are deleted at
+the end even when a test fails.
 
 Run with Debian's interpreter, as root: /usr/bin/python3 -m pytest tests/dpdk
-Environment: MUSQRATT_BIN (default build-dpdk/bin/musqratt), MQ_DPDK_RUN_ID (namespace id).
+Environment: MUSQRATT_BIN (default build-dpdk/bin/musqratt), MQ_DPDK_RUN_ID (namespace id),
+MQ_DPDK_PMDS (space-separated subset of: af_packet af_xdp tap memif).
 """
 import ctypes
 import os
@@ -28,11 +32,13 @@ import pytest
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 NETNS_SH = HERE / "netns.sh"
+PORTS_SH = HERE / "ports.sh"
 MUSQRATT_BIN = os.environ.get("MUSQRATT_BIN") or str(REPO / "build-dpdk" / "bin" / "musqratt")
 RUN_ID = os.environ.get("MQ_DPDK_RUN_ID") or secrets.token_hex(3)
 BROKER_IP = "10.99.0.2"
 PORT = 1883
 TEST_TIMEOUT = 60  # seconds per test, enforced with SIGALRM
+PMDS = (os.environ.get("MQ_DPDK_PMDS") or "af_packet af_xdp tap memif").split()
 
 CLONE_NEWNET = 0x40000000
 PR_SET_PDEATHSIG = 1
@@ -46,6 +52,11 @@ if not Path(MUSQRATT_BIN).exists():
 
 def netns(*args):
     subprocess.run(["bash", str(NETNS_SH), *args], check=True, timeout=30)
+
+
+def ports(*args):
+    out = subprocess.run(["bash", str(PORTS_SH), *args], check=True, capture_output=True, text=True, timeout=30)
+    return out.stdout.strip()
 
 
 def names():
@@ -67,17 +78,21 @@ def die_with_parent():
 
 
 class Broker:
-    """musqratt --transport dpdk in the broker namespace."""
+    """musqratt --transport dpdk in the broker namespace, on a port of type `pmd`."""
 
-    def __init__(self, broker_ns, broker_veth):
+    def __init__(self, pmd, broker_ns):
+        self.pmd = pmd
         self.ns = broker_ns
-        self.veth = broker_veth
         self.proc = None
-        self.log = tempfile.NamedTemporaryFile(prefix="musqratt-dpdk-", suffix=".log", delete=False)
+        self.peer = None  # memif: the dpdk-testpmd between the memif and the veth pair
+        self.dir = tempfile.TemporaryDirectory(prefix="musqratt-dpdk-")  # memif socket
+        self.log = tempfile.NamedTemporaryFile(prefix=f"musqratt-dpdk-{pmd}-", suffix=".log", delete=False)
+        self.peer_log = (tempfile.NamedTemporaryFile(prefix="musqratt-dpdk-testpmd-", suffix=".log", delete=False)
+                         if pmd == "memif" else None)
 
     def start(self, *extra):
-        eal = (f"--no-huge --no-pci --no-shconf --no-telemetry -l 0 --file-prefix mqd{RUN_ID} "
-               f"--vdev=net_af_packet0,iface={self.veth}")
+        vdev = ports("vdev", self.pmd, RUN_ID, self.dir.name)
+        eal = f"--no-huge --no-pci --no-shconf --no-telemetry -l 0 --file-prefix mqd{RUN_ID} {vdev}"
         cmd = ["ip", "netns", "exec", self.ns, MUSQRATT_BIN, "--transport", "dpdk", "--dpdk-eal-args", eal,
                "--dpdk-ip", BROKER_IP, "--dpdk-netmask", "255.255.255.0", "--listen", f"0.0.0.0:{PORT}",
                "--allow-anonymous", "true", "--dpdk-idle-sleep-us", "50", "--sys-interval", "0", *extra]
@@ -85,39 +100,66 @@ class Broker:
         self.log.truncate()
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
         deadline = time.monotonic() + 15
+        attached = False
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"broker exited with {self.proc.returncode}:\n{self.log_text()}")
+            if self.peer is not None and self.peer.poll() is not None:
+                raise RuntimeError(f"dpdk-testpmd exited with {self.peer.returncode}:\n{self.peer_log_text()}")
             if "running" in self.log_text():
+                if not attached:
+                    self._attach()
+                    attached = True
                 try:  # also proves ARP and the TCP handshake through lwIP
                     with socket.create_connection((BROKER_IP, PORT), timeout=1):
                         return
                 except OSError:
                     pass
             time.sleep(0.1)
-        raise RuntimeError(f"broker did not start:\n{self.log_text()}")
+        raise RuntimeError(f"broker did not start:\n{self.log_text()}\n{self.peer_log_text()}")
+
+    def _attach(self):
+        ports("attach", self.pmd, RUN_ID)
+        if self.pmd == "memif":  # the memif client connects to the broker's socket
+            self.peer_log.seek(0)
+            self.peer_log.truncate()
+            self.peer = subprocess.Popen(["bash", str(PORTS_SH), "peer", self.pmd, RUN_ID, self.dir.name],
+                                         stdin=subprocess.DEVNULL, stdout=self.peer_log, stderr=subprocess.STDOUT,
+                                         preexec_fn=die_with_parent)
 
     def stop(self, sig=signal.SIGTERM, timeout=10):
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else None
-        self.proc.send_signal(sig)
         try:
-            return self.proc.wait(timeout=timeout)
+            return self._stop(self.proc, sig, timeout)
+        finally:  # after the broker: its last segments and FINs still go through the peer
+            self._stop(self.peer, signal.SIGTERM, 10)
+            self.peer = None
+
+    @staticmethod
+    def _stop(proc, sig, timeout):
+        if proc is None or proc.poll() is not None:
+            return proc.returncode if proc else None
+        proc.send_signal(sig)
+        try:
+            return proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
+            proc.kill()
+            proc.wait(timeout=5)
             raise
 
     def log_text(self):
         return Path(self.log.name).read_text(errors="replace")
 
+    def peer_log_text(self):
+        return Path(self.peer_log.name).read_text(errors="replace") if self.peer_log else ""
 
-@pytest.fixture(scope="module")
-def env():
-    client_ns, broker_ns, _, broker_veth = names()
-    netns("up", RUN_ID)
+
+@pytest.fixture(scope="module", params=PMDS)
+def env(request):
+    pmd = request.param
+    client_ns, broker_ns, _, _ = names()
+    netns("up", RUN_ID, ports("link", pmd))
     original = os.open("/proc/self/ns/net", os.O_RDONLY)
-    broker = Broker(broker_ns, broker_veth)
+    broker = Broker(pmd, broker_ns)
     try:
         setns(f"/run/netns/{client_ns}")  # paho and the mosquitto tools run in the client namespace
         broker.start()
@@ -130,7 +172,8 @@ def env():
                 print("warning: could not return to the original network namespace", file=sys.stderr)
             os.close(original)
             netns("down", RUN_ID)
-            print(f"broker log: {broker.log.name}")
+            broker.dir.cleanup()
+            print(f"broker log: {broker.log.name}" + (f", testpmd log: {broker.peer_log.name}" if broker.peer_log else ""))
 
 
 @pytest.fixture(autouse=True)
@@ -144,6 +187,7 @@ def bounded(env, request):
     signal.alarm(0)
     signal.signal(signal.SIGALRM, old)
     assert env.proc.poll() is None, f"broker died:\n{env.log_text()[-3000:]}"
+    assert env.peer is None or env.peer.poll() is None, f"dpdk-testpmd died:\n{env.peer_log_text()[-3000:]}"
 
 
 # --- helpers -----------------------------------------------------------------------------
