@@ -8,5 +8,5 @@ bash scripts/build-dpdk.sh
 export MUSQRATT_BIN=${MUSQRATT_DPDK_BIN:-$PWD/build-dpdk/bin/musqratt}
 export MQ_DPDK_RUN_ID=${MQ_DPDK_RUN_ID:-t$(printf '%x' $$)}
 # The test deletes its namespaces itself; this covers a pytest killed by the timeout.
-trap 'bash tests/dpdk/netns.sh down "$MQ_DPDK_RUN_ID"' EXIT
+trap 'bash tests/dpdk/netns.sh down "$MQ_DPDK_RUN_ID"; bash tests/dpdk/ports.sh clean any "$MQ_DPDK_RUN_ID"' EXIT
 timeout -k 10 240 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/dpdk "$@"

@@ -20,7 +20,8 @@ peer_pid=""
 sockdir=$(mktemp -d /tmp/musqratt-bench-dpdk.XXXXXX)
 cleanup() {
   stop_broker
-  rmdir "$sockdir" 2>/dev/null || rm -rf "$sockdir"
+  bash tests/dpdk/ports.sh clean any "$id"
+  rm -rf "$sockdir"
 }
 trap cleanup EXIT
 

@@ -15,6 +15,10 @@
 #   ports.sh vdev PMD ID DIR       print the broker's --vdev EAL argument
 #   ports.sh attach PMD ID         after the broker has started (tap: move and address the tap)
 #   ports.sh peer PMD ID DIR       memif: exec dpdk-testpmd (runs until SIGTERM); others: nothing
+#   ports.sh clean any ID          remove the EAL runtime directories of run ID (see below)
+#
+# EAL file prefixes: mqdID (test broker), mqbID (benchmark broker), mqpID (testpmd). EAL makes
+# /var/run/dpdk/PREFIX even with --no-shconf and leaves it behind (empty) at exit.
 set -euo pipefail
 
 CLIENT_IP=10.99.0.1
@@ -22,8 +26,8 @@ cmd=${1:-}
 pmd=${2:-}
 id=${3:-}
 dir=${4:-}
-usage() { echo "usage: $0 link|vdev|attach|peer PMD [ID [DIR]]" >&2; exit 2; }
-case "$pmd" in af_packet|af_xdp|tap|memif) ;; *) usage ;; esac
+usage() { echo "usage: $0 link|vdev|attach|peer|clean PMD [ID [DIR]]" >&2; exit 2; }
+case "$pmd" in af_packet|af_xdp|tap|memif) ;; any) [ "$cmd" = clean ] || usage ;; *) usage ;; esac
 [ "$cmd" = link ] || [[ "$id" =~ ^[a-z0-9]{1,8}$ ]] || usage
 here=$(dirname "$0")
 if [ "$cmd" != link ]; then
@@ -67,6 +71,11 @@ case "$cmd" in
         "--vdev=net_af_packet0,iface=$bveth" \
         -- --forward-mode=io --auto-start --total-num-mbufs=4096 --stats-period 3600
     fi
+    ;;
+  clean)
+    for prefix in "mqd$id" "mqb$id" "mqp$id"; do
+      rmdir "/var/run/dpdk/$prefix" 2>/dev/null || true  # only if empty: never what EAL still uses
+    done
     ;;
   *) usage ;;
 esac

@@ -172,6 +172,7 @@ def env(request):
                 print("warning: could not return to the original network namespace", file=sys.stderr)
             os.close(original)
             netns("down", RUN_ID)
+            ports("clean", "any", RUN_ID)
             broker.dir.cleanup()
             print(f"broker log: {broker.log.name}" + (f", testpmd log: {broker.peer_log.name}" if broker.peer_log else ""))
 
