@@ -3,6 +3,7 @@
 // soon as it is constructed), an empty RingQueue owns no memory: an idle connection's session
 // costs nothing here.
 #include <cstddef>
+#include <cstdint>
 #include <utility>
 #include <vector>
 
@@ -25,7 +26,7 @@ class RingQueue {
   }
   void pop_front() {
     slots_[head_] = T{};  // release what the slot held now, not when it is overwritten
-    head_ = (head_ + 1) % slots_.size();
+    head_ = static_cast<uint32_t>((head_ + 1) % slots_.size());
     if (--size_ == 0) head_ = 0;
   }
   void clear() {
@@ -43,7 +44,7 @@ class RingQueue {
       if (!pred(v)) kept.push_back(std::move(v));
     }
     size_t removed = size_ - kept.size();
-    size_ = kept.size();
+    size_ = static_cast<uint32_t>(kept.size());
     head_ = 0;
     slots_ = std::move(kept);
     return removed;
@@ -61,8 +62,8 @@ class RingQueue {
     head_ = 0;
   }
   std::vector<T> slots_;
-  size_t head_ = 0;
-  size_t size_ = 0;
+  uint32_t head_ = 0;  // 32-bit: a session never queues four billion messages, and it is per session
+  uint32_t size_ = 0;
 };
 
 }  // namespace musqratt::util
