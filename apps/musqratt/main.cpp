@@ -64,7 +64,8 @@ int main(int argc, char** argv) {
       return 2;
     }
     store = std::make_unique<store::SqliteStore>(
-        store::StoreOptions{settings.persistence_dir, settings.persistence_sync, settings.persistence_sync_interval});
+        store::StoreOptions{settings.persistence_dir, settings.persistence_sync, settings.persistence_sync_interval,
+                            settings.persistence_memory_queue});
     try {
       broker::RestoredState restored = store->open();
       broker.attach_persistence(store.get(), restored, util::now());

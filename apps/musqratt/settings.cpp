@@ -65,6 +65,7 @@ std::vector<Option> option_table() {
       {"persistence_dir", Kind::Text, "directory of the database (created if missing)", [](S& s) -> void* { return &s.persistence_dir; }},
       {"persistence_sync", Kind::Text, "always (commit as soon as anything waits) or batch (commit every persistence_sync_interval ms); QoS 1/2 are acknowledged only once committed either way", [](S& s) -> void* { return &s.persistence_sync; }},
       {"persistence_sync_interval", Kind::U32, "milliseconds between commits with persistence_sync = batch", [](S& s) -> void* { return &s.persistence_sync_interval; }},
+      {"persistence_memory_queue", Kind::U32, "queued messages of one persistent session held in memory; the rest wait on disk and are read back as the queue drains (0 = all in memory)", [](S& s) -> void* { return &s.persistence_memory_queue; }},
       {"sys_interval", Kind::U32, "seconds between $SYS updates (0 = off)", [](S& s) -> void* { return &s.broker.sys_interval; }},
       {"dpdk_eal_args", Kind::Text, "transport dpdk: DPDK EAL arguments, e.g. \"--no-huge --no-pci --vdev=net_af_packet0,iface=veth1\"", [](S& s) -> void* { return &s.dpdk_eal_args; }},
       {"dpdk_port", Kind::U16, "transport dpdk: DPDK port id", [](S& s) -> void* { return &s.dpdk_port; }},

@@ -27,7 +27,7 @@ Broker::Broker(BrokerConfig config)
 Broker::~Broker() {
   // Sessions and the tree reference each other; break the cycle.
   std::lock_guard lock(registry_mu_);
-  for (auto& [id, s] : sessions_) {
+  for (const SessionPtr& s : sessions_) {
     for (const auto& f : s->subscription_filters()) tree_.unsubscribe(f, s.get());
   }
   sessions_.clear();
@@ -49,20 +49,22 @@ std::optional<uint32_t> Broker::effective_message_expiry(std::optional<uint32_t>
 void Broker::attach_persistence(Persistence* store, const RestoredState& r, util::TimePoint now) {
   store_ = store;
   hold_.set_persistence(store);
-  uint64_t max_id = 0;
+  uint64_t max_id = r.max_message_id;
   auto seen = [&](const MessagePtr& m) {
     if (m) max_id = std::max(max_id, m->id);
   };
   std::lock_guard lock(registry_mu_);
   for (const RestoredSession& rs : r.sessions) {
-    QueueLimits limits{config_.max_queued_messages, config_.max_queued_bytes, config_.queue_qos0_offline};
+    QueueLimits limits{.max_messages = config_.max_queued_messages,
+                       .queue_qos0_offline = config_.queue_qos0_offline,
+                       .max_bytes = config_.max_queued_bytes};
     auto s = std::make_shared<Session>(rs.client_id, next_session_id_++, protocol::Version::V5, limits);
     s->restore(rs, now);
     s->set_persistence(store);
     for (const auto& [filter, opt] : rs.subscriptions)
       tree_.subscribe(filter, Subscriber{s, opt.first, opt.second});
     for (const auto& o : rs.outbound) seen(o.msg);
-    sessions_[rs.client_id] = std::move(s);
+    sessions_.insert(std::move(s));
   }
   for (const auto& m : r.retained) {
     seen(m);
@@ -80,8 +82,16 @@ void Broker::attach_persistence(Persistence* store, const RestoredState& r, util
     pending_wills_.push_back({client, w.first, steady_from_wall_ms(w.second)});
   }
   Message::reserve_ids(max_id);
-  LOG_INFO("restored %zu session(s), %zu retained, %zu held message(s), %zu pending will(s)", r.sessions.size(),
-           r.retained.size(), r.held.size(), r.wills.size());
+  size_t in_memory = 0;
+  uint64_t on_disk = 0;
+  for (const RestoredSession& rs : r.sessions) {
+    in_memory += rs.outbound.size();
+    on_disk += rs.queued_on_disk;
+  }
+  LOG_INFO("restored %zu session(s) with %zu queued/in-flight message(s) in memory and %llu waiting on disk, "
+           "%zu retained, %zu held message(s), %zu pending will(s)",
+           r.sessions.size(), in_memory, static_cast<unsigned long long>(on_disk), r.retained.size(), r.held.size(),
+           r.wills.size());
 }
 
 // ---------------------------------------------------------------- sessions
@@ -96,7 +106,7 @@ ConnectResult Broker::connect(const ConnectRequest& req, util::TimePoint) {
     if (cancelled && store_) store_->will_deleted(req.client_id);
     auto it = sessions_.find(req.client_id);
     if (it != sessions_.end()) {
-      SessionPtr existing = it->second;
+      SessionPtr existing = *it;
       if (req.clean_start) {
         // [MQTT-3.1.2-4]: discard the old session; its connection (if any) is told to go.
         Link old = existing->revoke();
@@ -110,10 +120,12 @@ ConnectResult Broker::connect(const ConnectRequest& req, util::TimePoint) {
       }
     }
     if (!result.session) {
-      QueueLimits limits{config_.max_queued_messages, config_.max_queued_bytes, config_.queue_qos0_offline};
+      QueueLimits limits{.max_messages = config_.max_queued_messages,
+                       .queue_qos0_offline = config_.queue_qos0_offline,
+                       .max_bytes = config_.max_queued_bytes};
       result.session = std::make_shared<Session>(req.client_id, next_session_id_++, req.version, limits);
       if (store_ && req.session_expiry > 0) result.session->set_persistence(store_);
-      sessions_[req.client_id] = result.session;
+      sessions_.insert(result.session);
     }
     result.session->set_expiry_interval(req.session_expiry);
     result.session->attach(req.link, req.version);
@@ -128,7 +140,7 @@ bool Broker::defer_for_takeover(const std::string& client_id, Link waiter) {
     std::lock_guard lock(registry_mu_);
     auto it = sessions_.find(client_id);
     if (it == sessions_.end()) return false;
-    holder = it->second->request_takeover(waiter);
+    holder = (*it)->request_takeover(waiter);
   }
   if (!holder) return false;
   holder.waker->wake(holder.token);
@@ -142,7 +154,7 @@ void Broker::disconnect(const SessionPtr& session, uint64_t token, std::optional
   if (was_owner && session->expiry_interval() == 0) {
     std::lock_guard lock(registry_mu_);
     auto it = sessions_.find(session->client_id());
-    if (it != sessions_.end() && it->second == session) {
+    if (it != sessions_.end() && *it == session) {
       end_session_locked(session);
       ends = true;
     }
@@ -164,7 +176,7 @@ void Broker::disconnect(const SessionPtr& session, uint64_t token, std::optional
 
 void Broker::end_session_locked(const SessionPtr& session) {
   auto it = sessions_.find(session->client_id());
-  if (it != sessions_.end() && it->second == session) sessions_.erase(it);
+  if (it != sessions_.end() && *it == session) sessions_.erase(it);
   end_session_unlocked(session);
 }
 
@@ -402,7 +414,7 @@ void Broker::housekeeping(util::TimePoint now) {
       }
     }
     std::vector<SessionPtr> expired;
-    for (const auto& [id, s] : sessions_) {
+    for (const SessionPtr& s : sessions_) {
       auto at = s->expires_at();
       if (at && *at <= now) expired.push_back(s);
     }

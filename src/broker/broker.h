@@ -7,7 +7,9 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "broker/access_control.h"
@@ -125,7 +127,17 @@ class Broker {
 
   // Session registry and pending wills. Lock order: registry_mu_ before the tree.
   mutable std::mutex registry_mu_;
-  std::unordered_map<std::string, SessionPtr> sessions_;
+  // A set keyed by the session's own client id (heterogeneous lookup by string), so the id is
+  // stored once and each entry is one small node: memory per idle client matters at the edge.
+  struct SessionById {
+    using is_transparent = void;
+    size_t operator()(std::string_view id) const { return std::hash<std::string_view>{}(id); }
+    size_t operator()(const SessionPtr& s) const { return (*this)(s->client_id()); }
+    static std::string_view key(std::string_view id) { return id; }
+    static std::string_view key(const SessionPtr& s) { return s->client_id(); }
+    bool operator()(const auto& a, const auto& b) const { return key(a) == key(b); }
+  };
+  std::unordered_set<SessionPtr, SessionById, SessionById> sessions_;
   struct PendingWill {
     std::string client_id;
     MessagePtr msg;

@@ -65,12 +65,14 @@ ClientHandler::ClientHandler(Broker& broker, Waker* waker, uint64_t token, std::
                              util::TimePoint now)
     : broker_(broker), waker_(waker), token_(token), peer_(std::move(peer)), tokens_at_(now), accepted_at_(now),
       last_received_(now) {
-  peer_ip_ = peer_.substr(0, peer_.rfind(':'));
-  admitted_ = broker_.admit_connection(peer_ip_);
+  size_t colon = peer_.rfind(':');
+  peer_ip_len_ = static_cast<uint8_t>(std::min<size_t>(colon == std::string::npos ? peer_.size() : colon, 255));
+  const std::string ip(peer_ip());
+  admitted_ = broker_.admit_connection(ip);
   if (!admitted_) {
     LOG_WARN("refusing connection from %s: more than %u connections from %s", peer_.c_str(),
-             broker_.config().max_connections_per_ip, peer_ip_.c_str());
-    close_reason_ = "per-IP connection limit";
+             broker_.config().max_connections_per_ip, ip.c_str());
+    set_close_reason("per-IP connection limit");
     closing_ = true;
   }
   publish_tokens_ = broker_.config().max_publish_rate;
@@ -78,11 +80,16 @@ ClientHandler::ClientHandler(Broker& broker, Waker* waker, uint64_t token, std::
 
 ClientHandler::~ClientHandler() {
   on_closed(util::now());
-  if (admitted_) broker_.release_connection(peer_ip_);
+  if (admitted_) broker_.release_connection(std::string(peer_ip()));
+}
+
+const std::string& ClientHandler::client_id() const {
+  static const std::string none;
+  return session_ ? session_->client_id() : none;
 }
 
 void ClientHandler::consume_output(size_t n) {
-  out_pos_ += n;
+  out_pos_ += static_cast<uint32_t>(n);  // output is bounded by the maximum packet size (< 4 GiB)
   if (out_pos_ >= out_.size()) {
     out_.clear();
     out_pos_ = 0;
@@ -97,7 +104,11 @@ void ClientHandler::consume_output(size_t n) {
 void ClientHandler::on_bytes(std::span<const uint8_t> data, util::TimePoint now) {
   if (closing_ || state_ == State::Closed) return;
   broker_.stats().add(Counter::BytesReceived, static_cast<int64_t>(data.size()));
-  if (parked_connect_) {
+  process_input(data, now);
+}
+
+void ClientHandler::process_input(std::span<const uint8_t> data, util::TimePoint now) {
+  if (parked()) {
     in_.append(reinterpret_cast<const char*>(data.data()), data.size());
     return;
   }
@@ -112,7 +123,7 @@ void ClientHandler::on_bytes(std::span<const uint8_t> data, util::TimePoint now)
   constexpr uint32_t kMaxConnectSize = 512 * 1024;
   const uint32_t limit = state_ == State::AwaitConnect ? std::min(kMaxConnectSize, broker_.config().max_packet_size)
                                                        : broker_.config().max_packet_size;
-  while (!closing_ && !parked_connect_ && pos < buf.size()) {
+  while (!closing_ && !parked() && pos < buf.size()) {
     pr::FrameHeader h;
     auto status = pr::read_frame_header(buf.subspan(pos), h);
     if (status == pr::FrameStatus::Malformed) {
@@ -127,7 +138,7 @@ void ClientHandler::on_bytes(std::span<const uint8_t> data, util::TimePoint now)
       break;
     }
     if (state_ == State::AwaitConnect && h.type() != pr::PacketType::Connect) {
-      close_reason_ = "first packet was not CONNECT";
+      set_close_reason("first packet was not CONNECT");
       LOG_INFO("closing connection from %s: first packet is %s, not CONNECT [MQTT-3.1.0-1]",
                peer_.c_str(), pr::packet_type_name(h.type()));
       closing_ = true;
@@ -164,7 +175,7 @@ void ClientHandler::handle_frame(const pr::FrameHeader& h, std::span<const uint8
         reject_connect(decoded.error().reason, decoded.error().detail);
         return;
       }
-      close_reason_ = decoded.error().detail;
+      set_close_reason(decoded.error().detail);
       LOG_INFO("closing connection from %s: bad CONNECT: %s", peer_.c_str(), decoded.error().detail);
       closing_ = true;
       return;
@@ -189,7 +200,7 @@ void ClientHandler::handle_frame(const pr::FrameHeader& h, std::span<const uint8
     case pr::PacketType::Subscribe: handle_subscribe(std::get<pr::Subscribe>(packet), now); return;
     case pr::PacketType::Unsubscribe: handle_unsubscribe(std::get<pr::Unsubscribe>(packet)); return;
     case pr::PacketType::Pingreq: send(pr::Pingresp{}); return;
-    case pr::PacketType::Disconnect: handle_disconnect(std::get<pr::Disconnect>(packet)); return;
+    case pr::PacketType::Disconnect: handle_disconnect(std::get<pr::Disconnect>(packet), now); return;
     case pr::PacketType::Auth: fail(Reason::ProtocolError, "AUTH without an authentication method"); return;
     default: fail(Reason::ProtocolError, "server-to-client packet sent by a client"); return;
   }
@@ -209,44 +220,43 @@ void ClientHandler::handle_connect(pr::Connect& c, util::TimePoint now) {
     c.client_id = random_client_id();
     assigned = true;
   }
-  client_id_ = c.client_id;
-  if (!c.clean_start && !takeover_waited_ && broker_.defer_for_takeover(client_id_, Link{waker_, token_})) {
+  if (!c.clean_start && !takeover_waited_ && broker_.defer_for_takeover(c.client_id, Link{waker_, token_})) {
     takeover_waited_ = true;  // wait once; the holder's worker wakes us when it has left
-    parked_connect_ = std::make_unique<pr::Connect>(std::move(c));
+    rare().parked_connect = std::make_unique<pr::Connect>(std::move(c));
     return;
   }
   if (c.properties.authentication_method) {
-    reject_connect(Reason::BadAuthenticationMethod, "enhanced authentication is not supported");
+    reject_connect(Reason::BadAuthenticationMethod, "enhanced authentication is not supported", c.client_id);
     return;
   }
   if (c.will) {
     if (!pr::valid_topic_name(c.will->topic) || !topic_within_limits(c.will->topic, cfg)) {
-      reject_connect(Reason::TopicNameInvalid, "invalid will topic");
+      reject_connect(Reason::TopicNameInvalid, "invalid will topic", c.client_id);
       return;
     }
     if (c.will->qos > cfg.maximum_qos) {
-      reject_connect(Reason::QosNotSupported, "will QoS above maximum");  // [MQTT-3.2.2-12]
+      reject_connect(Reason::QosNotSupported, "will QoS above maximum", c.client_id);  // [MQTT-3.2.2-12]
       return;
     }
     if (c.will->retain && !cfg.retain_available) {
-      reject_connect(Reason::RetainNotSupported, "retained will not supported");  // [MQTT-3.2.2-13]
+      reject_connect(Reason::RetainNotSupported, "retained will not supported", c.client_id);  // [MQTT-3.2.2-13]
       return;
     }
   }
   auth::Identity identity;
-  if (certificate_username_) {
-    c.username = *certificate_username_;
-    identity = auth::Identity{*certificate_username_, client_id_, false};
-  } else if (Reason r = broker_.access().authenticate(c.username, c.password, client_id_, identity); r != Reason::Success) {
-    reject_connect(r, r == Reason::NotAuthorized ? "anonymous access is not allowed" : "bad user name or password");
+  if (rare_ && rare_->certificate_username) {
+    c.username = *rare_->certificate_username;
+    identity = auth::Identity{*c.username, c.client_id, false};
+  } else if (Reason r = broker_.access().authenticate(c.username, c.password, c.client_id, identity); r != Reason::Success) {
+    reject_connect(r, r == Reason::NotAuthorized ? "anonymous access is not allowed" : "bad user name or password", c.client_id);
     return;
   }
   if (c.will && !broker_.access().can_publish(identity, c.will->topic)) {
-    reject_connect(Reason::NotAuthorized, "will topic not allowed by ACL");
+    reject_connect(Reason::NotAuthorized, "will topic not allowed by ACL", c.client_id);
     return;
   }
   if (cfg.max_connections && broker_.stats().get(Counter::ClientsConnected) >= cfg.max_connections) {
-    reject_connect(v5() ? Reason::QuotaExceeded : Reason::ServerUnavailable, "connection limit reached");
+    reject_connect(v5() ? Reason::QuotaExceeded : Reason::ServerUnavailable, "connection limit reached", c.client_id);
     return;
   }
 
@@ -264,7 +274,7 @@ void ClientHandler::handle_connect(pr::Connect& c, util::TimePoint now) {
       server_keep_alive = cfg.max_keepalive;
     }
     if (server_keep_alive) keep_alive_ = *server_keep_alive;  // [MQTT-3.2.2-21]
-    send_window_ = std::min<size_t>(c.properties.receive_maximum.value_or(65535), cfg.max_inflight);
+    send_window_ = std::min<uint32_t>(c.properties.receive_maximum.value_or(65535), cfg.max_inflight);
     client_max_packet_ = c.properties.maximum_packet_size.value_or(0xFFFFFFFF);
     client_alias_max_ = c.properties.topic_alias_maximum.value_or(0);
     problem_information_ = c.properties.request_problem_information.value_or(1) != 0;
@@ -284,14 +294,14 @@ void ClientHandler::handle_connect(pr::Connect& c, util::TimePoint now) {
     // The expiry clock of a will starts when it is published; approximated from connect time
     // plus its delay, which is when a delayed will is sent at the earliest.
     if (expiry) m->expires_at = now + util::Seconds(*expiry) + util::Seconds(delay);
-    will_ = WillMessage{std::move(m), delay};
+    will_ = std::make_unique<WillMessage>(WillMessage{std::move(m), delay});
   }
 
   ConnectResult r = broker_.connect(
-      ConnectRequest{client_id_, c.clean_start, session_expiry_, version_, Link{waker_, token_}}, now);
+      ConnectRequest{c.client_id, c.clean_start, session_expiry_, version_, Link{waker_, token_}}, now);
   session_ = r.session;
   if (broker_.access().acl_enabled()) session_->set_identity(identity);  // read only by ACL checks
-  username_ = c.username.value_or("");
+  const std::string username = c.username.value_or("");
   state_ = State::Connected;
   broker_.stats().add(Counter::ClientsConnected);
   broker_.stats().add(Counter::ClientsConnectedEver);
@@ -303,7 +313,7 @@ void ClientHandler::handle_connect(pr::Connect& c, util::TimePoint now) {
     if (cfg.receive_maximum < 65535) p.receive_maximum = cfg.receive_maximum;
     if (cfg.max_packet_size < pr::kMaxRemainingLength + 5) p.maximum_packet_size = cfg.max_packet_size;
     if (cfg.topic_alias_maximum) p.topic_alias_maximum = cfg.topic_alias_maximum;
-    if (assigned) p.assigned_client_identifier = client_id_;
+    if (assigned) p.assigned_client_identifier = c.client_id;
     if (server_keep_alive) p.server_keep_alive = server_keep_alive;
     if (session_expiry_ != requested_expiry) p.session_expiry_interval = session_expiry_;
     if (!cfg.retain_available) p.retain_available = 0;
@@ -311,7 +321,7 @@ void ClientHandler::handle_connect(pr::Connect& c, util::TimePoint now) {
   }
   send(ack);
   LOG_INFO("client '%s'%s%s%s connected from %s (MQTT %s, %s, keep-alive %us, session expiry %us%s)",
-           client_id_.c_str(), username_.empty() ? "" : " (user '", username_.c_str(), username_.empty() ? "" : "')",
+           client_id().c_str(), username.empty() ? "" : " (user '", username.c_str(), username.empty() ? "" : "')",
            peer_.c_str(), version_name(version_),
            c.clean_start ? "clean start" : "resume", keep_alive_, session_expiry_,
            r.session_present ? ", session present" : "");
@@ -324,13 +334,13 @@ void ClientHandler::handle_connect(pr::Connect& c, util::TimePoint now) {
   }
 }
 
-void ClientHandler::reject_connect(Reason reason, const char* why) {
+void ClientHandler::reject_connect(Reason reason, const char* why, std::string_view client_id) {
   pr::Connack ack;
   ack.reason = reason;
   if (v5()) ack.properties.reason_string = why;
   send(ack);
-  close_reason_ = why;
-  LOG_INFO("refused connection from %s (client '%s'): %s (%s)", peer_.c_str(), client_id_.c_str(),
+  set_close_reason(why);
+  LOG_INFO("refused connection from %s (client '%.*s'): %s (%s)", peer_.c_str(), int(client_id.size()), client_id.data(),
            pr::reason_name(reason), why);
   closing_ = true;
   will_.reset();  // no session was established, so no will [MQTT-3.2.2-?]
@@ -344,8 +354,8 @@ void ClientHandler::fail(Reason reason, const char* why) {
     d.properties.reason_string = why;
     send(d);
   }
-  close_reason_ = std::string(pr::reason_name(reason)) + ": " + why;
-  LOG_INFO("closing client '%s' from %s: %s (%s)", client_id_.c_str(), peer_.c_str(),
+  set_close_reason(std::string(pr::reason_name(reason)) + ": " + why);
+  LOG_INFO("closing client '%s' from %s: %s (%s)", client_id().c_str(), peer_.c_str(),
            pr::reason_name(reason), why);
   closing_ = true;
 }
@@ -362,11 +372,11 @@ void ClientHandler::handle_publish(pr::Publish& p, util::TimePoint now) {
       if (alias == 0 || alias > cfg.topic_alias_maximum)
         return fail(Reason::TopicAliasInvalid, "topic alias out of range");  // [MQTT-3.3.2-8], [MQTT-3.3.2-9]
       if (p.topic.empty()) {
-        auto it = aliases().in.find(alias);
-        if (it == aliases().in.end()) return fail(Reason::ProtocolError, "unknown topic alias");
+        auto it = rare().aliases_in.find(alias);
+        if (it == rare().aliases_in.end()) return fail(Reason::ProtocolError, "unknown topic alias");
         p.topic = it->second;
       } else {
-        aliases().in[alias] = p.topic;
+        rare().aliases_in[alias] = p.topic;
       }
     }
   }
@@ -394,7 +404,7 @@ void ClientHandler::handle_publish(pr::Publish& p, util::TimePoint now) {
 
   if (!broker_.access().can_publish(*session_->identity(), p.topic)) {
     // Denied publishes are dropped; 5.0 says why in the acknowledgement.
-    LOG_INFO("'%s': publish to '%s' denied by ACL", client_id_.c_str(), p.topic.c_str());
+    LOG_INFO("'%s': publish to '%s' denied by ACL", client_id().c_str(), p.topic.c_str());
     Reason denied = v5() ? Reason::NotAuthorized : Reason::Success;
     if (p.qos == 1) send_ack(pr::PacketType::Puback, p.packet_id, denied);
     if (p.qos == 2) send_ack(pr::PacketType::Pubrec, p.packet_id, denied);
@@ -424,7 +434,7 @@ void ClientHandler::handle_publish(pr::Publish& p, util::TimePoint now) {
 void ClientHandler::handle_ack(const pr::Ack& a, util::TimePoint now) {
   switch (a.type) {
     case pr::PacketType::Puback:
-      if (!session_->on_puback(a.packet_id)) LOG_DEBUG("'%s': PUBACK for unknown id %u", client_id_.c_str(), a.packet_id);
+      if (!session_->on_puback(a.packet_id)) LOG_DEBUG("'%s': PUBACK for unknown id %u", client_id().c_str(), a.packet_id);
       break;
     case pr::PacketType::Pubrec:
       if (pr::is_error(a.reason)) {
@@ -441,7 +451,7 @@ void ClientHandler::handle_ack(const pr::Ack& a, util::TimePoint now) {
       break;
     }
     case pr::PacketType::Pubcomp:
-      if (!session_->on_pubcomp(a.packet_id)) LOG_DEBUG("'%s': PUBCOMP for unknown id %u", client_id_.c_str(), a.packet_id);
+      if (!session_->on_pubcomp(a.packet_id)) LOG_DEBUG("'%s': PUBCOMP for unknown id %u", client_id().c_str(), a.packet_id);
       break;
     default: break;
   }
@@ -468,7 +478,7 @@ void ClientHandler::handle_subscribe(const pr::Subscribe& s, util::TimePoint now
     if (shared && sub.options.no_local)
       return fail(Reason::ProtocolError, "No Local on a shared subscription");  // [MQTT-3.8.3-4]
     if (!broker_.access().can_subscribe(*session_->identity(), std::string(shared ? shared->filter : sub.filter))) {
-      LOG_INFO("'%s': subscription to '%s' denied by ACL", client_id_.c_str(), sub.filter.c_str());
+      LOG_INFO("'%s': subscription to '%s' denied by ACL", client_id().c_str(), sub.filter.c_str());
       ack.reasons.push_back(Reason::NotAuthorized);
       continue;
     }
@@ -489,7 +499,7 @@ void ClientHandler::handle_subscribe(const pr::Subscribe& s, util::TimePoint now
     pr::Subscription granted = *sub;
     granted.options.qos = std::min(sub->options.qos, cfg.maximum_qos);
     broker_.subscribe(session_, granted, sub_id, now);
-    LOG_DEBUG("'%s' subscribed to '%s' (QoS %u)", client_id_.c_str(), granted.filter.c_str(), granted.options.qos);
+    LOG_DEBUG("'%s' subscribed to '%s' (QoS %u)", client_id().c_str(), granted.filter.c_str(), granted.options.qos);
   }
 }
 
@@ -503,7 +513,7 @@ void ClientHandler::handle_unsubscribe(const pr::Unsubscribe& u) {
   send(ack);
 }
 
-void ClientHandler::handle_disconnect(const pr::Disconnect& d) {
+void ClientHandler::handle_disconnect(const pr::Disconnect& d, util::TimePoint now) {
   if (d.properties.session_expiry_interval) {
     if (session_expiry_ == 0 && *d.properties.session_expiry_interval != 0)
       return fail(Reason::ProtocolError, "session expiry set on DISCONNECT after 0 at CONNECT");  // [MQTT-3.14.2-2]
@@ -512,9 +522,9 @@ void ClientHandler::handle_disconnect(const pr::Disconnect& d) {
   }
   // [MQTT-3.14.4-3]: a normal DISCONNECT discards the will; 0x04 asks for it to be sent.
   will_on_close_ = d.reason == Reason::DisconnectWithWill;
-  close_reason_ = std::string("client sent DISCONNECT (") + pr::reason_name(d.reason) + ")";
+  set_close_reason(std::string("client sent DISCONNECT (") + pr::reason_name(d.reason) + ")");
   closing_ = true;
-  end_connection(util::now());
+  end_connection(now);
 }
 
 // ---------------------------------------------------------------- output
@@ -537,21 +547,23 @@ void ClientHandler::send_ack(pr::PacketType type, uint16_t packet_id, Reason rea
 
 void ClientHandler::ack_when_durable(pr::PacketType type, uint16_t packet_id, Reason reason, uint64_t seq) {
   Persistence* store = broker_.persistence();
-  if (deferred_acks_.empty() && (seq == 0 || !store || store->committed() >= seq)) {
+  if ((!rare_ || rare_->deferred_acks.empty()) && (seq == 0 || !store || store->committed() >= seq)) {
     send_ack(type, packet_id, reason);
     return;
   }
-  deferred_acks_.push_back({seq, type, packet_id, reason});
+  rare().deferred_acks.push_back({seq, type, packet_id, reason});
   if (seq) store->notify_when_durable(seq, Link{waker_, token_});
 }
 
 void ClientHandler::flush_deferred_acks() {
+  if (!rare_) return;
   Persistence* store = broker_.persistence();
-  while (!deferred_acks_.empty()) {
-    const DeferredAck& a = deferred_acks_.front();
+  std::vector<DeferredAck>& acks = rare_->deferred_acks;
+  while (!acks.empty()) {
+    const DeferredAck& a = acks.front();
     if (a.seq && store && store->committed() < a.seq) break;
     send_ack(a.type, a.packet_id, a.reason);
-    deferred_acks_.erase(deferred_acks_.begin());
+    acks.erase(acks.begin());
   }
 }
 
@@ -570,24 +582,24 @@ void ClientHandler::send_publish(const Sendable& s, util::TimePoint now) {
     v.subscription_identifiers = o.subscription_ids;
     v.message_expiry_override = m.remaining_expiry(now);  // [MQTT-3.3.2-6]
     if (client_alias_max_ && !s.dup) {
-      auto it = aliases().out.find(m.topic);
-      if (it != aliases().out.end()) {
+      auto it = rare().aliases_out.find(m.topic);
+      if (it != rare().aliases_out.end()) {
         v.topic_alias = it->second;
         v.topic = {};
-      } else if (aliases().out.size() < client_alias_max_) {
-        v.topic_alias = static_cast<uint16_t>(aliases().out.size() + 1);  // registered once sent
+      } else if (rare().aliases_out.size() < client_alias_max_) {
+        v.topic_alias = static_cast<uint16_t>(rare().aliases_out.size() + 1);  // registered once sent
       }
     }
   }
   size_t size = pr::publish_size(v, version_);
   if (size > client_max_packet_) {
     // [MQTT-3.1.2-25]: too large for the client; discard as if delivered.
-    LOG_DEBUG("'%s': dropping %zu-byte message on '%s' (client maximum %u)", client_id_.c_str(), size,
+    LOG_DEBUG("'%s': dropping %zu-byte message on '%s' (client maximum %u)", client_id().c_str(), size,
               m.topic.c_str(), client_max_packet_);
     if (o.qos > 0) session_->drop_inflight(s.packet_id);
     return;
   }
-  if (v.topic_alias && !v.topic.empty()) aliases().out.emplace(m.topic, v.topic_alias);
+  if (v.topic_alias && !v.topic.empty()) rare().aliases_out.emplace(m.topic, v.topic_alias);
   pr::encode_publish(v, version_, out_);
   broker_.stats().add(Counter::BytesSent, static_cast<int64_t>(size));
   broker_.stats().add(Counter::MessagesSent);
@@ -603,19 +615,21 @@ void ClientHandler::pump(util::TimePoint now) {
     for (const Sendable& s : scratch) send_publish(s, now);
   }
   scratch.clear();
+  Session::page_in_if_needed(session_);  // a queue spilled to disk is read back as it drains
 }
 
 // ---------------------------------------------------------------- events from the transport
 
 void ClientHandler::on_wake(util::TimePoint now) {
-  if (parked_connect_ && !closing_) {
-    pr::Connect c = std::move(*parked_connect_);
-    parked_connect_.reset();
+  if (parked() && !closing_) {
+    pr::Connect c = std::move(*rare_->parked_connect);
+    rare_->parked_connect.reset();
     handle_connect(c, now);
     if (!in_.empty() && !closing_) {
+      // Input that arrived while the CONNECT waited: already counted when it was received.
       std::string rest = std::move(in_);
       in_.clear();
-      on_bytes({reinterpret_cast<const uint8_t*>(rest.data()), rest.size()}, now);
+      process_input({reinterpret_cast<const uint8_t*>(rest.data()), rest.size()}, now);
     }
     return;
   }
@@ -628,8 +642,8 @@ void ClientHandler::on_wake(util::TimePoint now) {
       d.reason = Reason::SessionTakenOver;
       send(d);
     }
-    close_reason_ = "session taken over";
-    LOG_INFO("client '%s' from %s: session taken over by a new connection", client_id_.c_str(), peer_.c_str());
+    set_close_reason("session taken over");
+    LOG_INFO("client '%s' from %s: session taken over by a new connection", client_id().c_str(), peer_.c_str());
     closing_ = true;
     end_connection(now);  // hands the session over now, not when the socket is finally closed
     return;
@@ -644,7 +658,7 @@ void ClientHandler::on_tick(util::TimePoint now) {
   if (state_ == State::AwaitConnect) {
     uint32_t timeout = broker_.config().connect_timeout;
     if (timeout && now - accepted_at_ > util::Seconds(timeout)) {
-      close_reason_ = "no CONNECT within connect timeout";
+      set_close_reason("no CONNECT within connect timeout");
       LOG_INFO("closing connection from %s: no CONNECT within %us", peer_.c_str(), timeout);
       closing_ = true;
     }
@@ -666,7 +680,7 @@ void ClientHandler::on_shutdown() {
     d.reason = Reason::ServerShuttingDown;
     send(d);
   }
-  close_reason_ = "server shutting down";
+  set_close_reason("server shutting down");
   will_on_close_ = false;
   closing_ = true;
 }
@@ -679,13 +693,14 @@ void ClientHandler::end_connection(util::TimePoint now) {
   state_ = State::Closed;
   closing_ = true;
   if (!was_connected) return;
-  if (close_reason_.empty()) close_reason_ = "connection lost";
+  if (!rare_ || rare_->close_reason.empty()) set_close_reason("connection lost");
   std::optional<WillMessage> will;
-  if (will_on_close_ && will_) will = std::move(will_);
+  if (will_on_close_ && will_) will = std::move(*will_);
+  will_.reset();
   broker_.disconnect(session_, token_, std::move(will), now);
   broker_.stats().add(Counter::ClientsConnected, -1);
-  LOG_INFO("client '%s' disconnected from %s: %s", client_id_.c_str(), peer_.c_str(), close_reason_.c_str());
-  session_.reset();
+  LOG_INFO("client '%s' disconnected from %s: %s", client_id().c_str(), peer_.c_str(), rare_->close_reason.c_str());
+  // session_ stays: it names the client until this handler goes, moments later.
 }
 
 }  // namespace musqratt::broker

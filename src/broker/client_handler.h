@@ -37,7 +37,7 @@ class ClientHandler {
   void on_output_drained(util::TimePoint now);
   /// The transport authenticated the client by certificate (TLS with
   /// tls_use_identity_as_username): this name is the MQTT user name, no password needed.
-  void set_certificate_username(std::string name) { certificate_username_ = std::move(name); }
+  void set_certificate_username(std::string name) { rare().certificate_username = std::move(name); }
   /// The server is stopping: tell the client (5.0: DISCONNECT 0x8B) and close.
   void on_shutdown();
   /// The connection is gone (after close or on a transport error). Idempotent.
@@ -48,14 +48,15 @@ class ClientHandler {
   /// True once the connection should be closed after pending output is written.
   bool closing() const { return closing_; }
   bool connected() const { return state_ == State::Connected; }
-  const std::string& client_id() const { return client_id_; }
+  /// The session's client id once connected (possibly assigned by the server), else empty.
+  const std::string& client_id() const;
   const std::string& peer() const { return peer_; }
 
   /// Output beyond which queued messages stay in the session queue instead (back-pressure).
   static constexpr size_t kOutputHighWater = 256 * 1024;
 
  private:
-  enum class State { AwaitConnect, Connected, Closed };
+  enum class State : uint8_t { AwaitConnect, Connected, Closed };
 
   void handle_frame(const protocol::FrameHeader& h, std::span<const uint8_t> body, util::TimePoint now);
   void handle_connect(protocol::Connect& c, util::TimePoint now);
@@ -63,9 +64,11 @@ class ClientHandler {
   void handle_subscribe(const protocol::Subscribe& s, util::TimePoint now);
   void handle_unsubscribe(const protocol::Unsubscribe& u);
   void handle_ack(const protocol::Ack& a, util::TimePoint now);
-  void handle_disconnect(const protocol::Disconnect& d);
+  void handle_disconnect(const protocol::Disconnect& d, util::TimePoint now);
+  /// Decodes and handles the packets in `data` (input already counted in the statistics).
+  void process_input(std::span<const uint8_t> data, util::TimePoint now);
 
-  void reject_connect(protocol::Reason reason, const char* why);
+  void reject_connect(protocol::Reason reason, const char* why, std::string_view client_id = {});
   /// Protocol violation or limit: 5.0 gets DISCONNECT with `reason`; the will is published.
   void fail(protocol::Reason reason, const char* why);
   void send(const protocol::Packet& p);
@@ -84,59 +87,62 @@ class ClientHandler {
   Broker& broker_;
   Waker* waker_;
   const uint64_t token_;
-  const std::string peer_;
-  State state_ = State::AwaitConnect;
-  protocol::Version version_ = protocol::Version::V311;
-  std::string client_id_;
-  std::string username_;
-  std::optional<std::string> certificate_username_;
+  const std::string peer_;  // "address:port"; the address is its first peer_ip_len_ bytes
+  std::string_view peer_ip() const { return std::string_view(peer_).substr(0, peer_ip_len_); }
   SessionPtr session_;
-  std::optional<WillMessage> will_;
-  bool closing_ = false;
-  bool will_on_close_ = true;  // false after a normal DISCONNECT
-  std::string close_reason_;
+  std::unique_ptr<WillMessage> will_;  // most connections have none
 
   // Input: bytes of a packet not yet complete.
   std::string in_;
   // Output: encoded bytes not yet written, starting at out_pos_.
   std::string out_;
-  size_t out_pos_ = 0;
+  uint32_t out_pos_ = 0;
 
-  std::string peer_ip_;
-  bool admitted_ = false;  // counted against max_connections_per_ip
   // Publish rate limit: a token bucket of one second's worth of publishes.
   double publish_tokens_ = 0;
   util::TimePoint tokens_at_;
   util::TimePoint accepted_at_;
   util::TimePoint last_received_;
-  uint16_t keep_alive_ = 0;
-  uint32_t session_expiry_ = 0;
-  size_t send_window_ = 65535;              // min(client Receive Maximum, max_inflight)
+  uint32_t send_window_ = 65535;             // min(client Receive Maximum, max_inflight)
   uint32_t client_max_packet_ = 0xFFFFFFFF;  // client's Maximum Packet Size
-  uint16_t client_alias_max_ = 0;            // aliases we may use towards the client
-  bool problem_information_ = true;          // 5.0 Request Problem Information
-  /// Topic aliases in use, both ways; allocated on first use, so the many clients that never
-  /// use aliases pay one pointer.
-  struct Aliases {
-    std::unordered_map<uint16_t, std::string> in;
-    std::unordered_map<std::string, uint16_t> out;
-  };
-  std::unique_ptr<Aliases> aliases_;
-  Aliases& aliases() {
-    if (!aliases_) aliases_ = std::make_unique<Aliases>();
-    return *aliases_;
-  }
+  uint32_t session_expiry_ = 0;
+  uint16_t keep_alive_ = 0;
+  uint16_t client_alias_max_ = 0;  // aliases we may use towards the client
+  uint8_t peer_ip_len_ = 0;
+  State state_ = State::AwaitConnect;
+  protocol::Version version_ = protocol::Version::V311;
+  bool closing_ = false;
+  bool will_on_close_ = true;        // false after a normal DISCONNECT
+  bool admitted_ = false;            // counted against max_connections_per_ip
+  bool problem_information_ = true;  // 5.0 Request Problem Information
+  bool takeover_waited_ = false;
+
   struct DeferredAck {
     uint64_t seq;
     protocol::PacketType type;
     uint16_t packet_id;
     protocol::Reason reason;
   };
-  std::vector<DeferredAck> deferred_acks_;  // rare (persistence only) and short
-  // A CONNECT waiting for the previous holder of its session to leave (see
-  // Broker::defer_for_takeover); input after it stays in in_ until then.
-  std::unique_ptr<protocol::Connect> parked_connect_;
-  bool takeover_waited_ = false;
+  /// State most connections never need, allocated on first use: an idle connection is the
+  /// common case at the edge, and every byte here is paid once per connection.
+  struct Rare {
+    std::optional<std::string> certificate_username;
+    std::string close_reason;
+    /// Topic aliases in use, both ways.
+    std::unordered_map<uint16_t, std::string> aliases_in;
+    std::unordered_map<std::string, uint16_t> aliases_out;
+    std::vector<DeferredAck> deferred_acks;  // persistence only, and short
+    // A CONNECT waiting for the previous holder of its session to leave (see
+    // Broker::defer_for_takeover); input after it stays in in_ until then.
+    std::unique_ptr<protocol::Connect> parked_connect;
+  };
+  std::unique_ptr<Rare> rare_;
+  Rare& rare() {
+    if (!rare_) rare_ = std::make_unique<Rare>();
+    return *rare_;
+  }
+  bool parked() const { return rare_ && rare_->parked_connect; }
+  void set_close_reason(std::string why) { rare().close_reason = std::move(why); }
 };
 
 }  // namespace musqratt::broker

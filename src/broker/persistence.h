@@ -3,6 +3,7 @@
 // holds a null pointer when persistence is off. Calls that concern one session are made under
 // that session's mutex, so the store sees them in the order they happened.
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@ namespace musqratt::broker {
 
 struct Outbound;
 struct SubscriptionRecord;
+struct RestoredOutbound;
 
 /// Where an outgoing QoS 1/2 message stands (stored with each queue row).
 enum class OutboundState : uint8_t { Queued = 0, AwaitPuback = 1, AwaitPubrec = 2, AwaitPubcomp = 3 };
@@ -45,6 +47,16 @@ class Persistence {
   virtual void will_saved(const std::string& client_id, const MessagePtr& msg, int64_t fire_wall_ms) = 0;
   virtual void will_deleted(const std::string& client_id) = 0;
 
+  /// How many queued messages of one session are held in memory (0 = all). Beyond it, a
+  /// persistent session's queue continues on disk only and is read back in pages as it drains,
+  /// so memory stays bounded however much is stored.
+  virtual uint32_t memory_queue_limit() const = 0;
+  /// Reads up to `limit` queued (not in-flight) messages of `client_id` with seq >= `from_seq`,
+  /// in seq order, and hands them to `done` on the store's own thread. The read comes after
+  /// every operation issued before this call, so it sees all that was saved before.
+  virtual void load_queued(const std::string& client_id, uint64_t from_seq, uint32_t limit,
+                           std::function<void(std::vector<RestoredOutbound>)> done) = 0;
+
   /// Number of the last operation issued so far; everything up to it is durable once
   /// committed() reaches it.
   virtual uint64_t last_issued() const = 0;
@@ -69,11 +81,18 @@ struct RestoredSession {
   uint32_t expiry = 0;
   std::optional<int64_t> disconnected_wall_ms;
   std::vector<std::pair<std::string, std::pair<protocol::SubscribeOptions, uint32_t>>> subscriptions;
-  std::vector<RestoredOutbound> outbound;  // in seq order
+  std::vector<RestoredOutbound> outbound;  // in seq order: in flight, then the first queued ones
   std::vector<uint16_t> incoming_qos2;
+  // Queued messages left on disk (see Persistence::memory_queue_limit): how many, their payload
+  // bytes, and the first seq of them.
+  uint32_t queued_on_disk = 0;
+  uint64_t queued_on_disk_bytes = 0;
+  uint64_t disk_from_seq = 0;
+  uint64_t max_seq = 0;  // highest seq the session has stored, in memory or not
 };
 
 struct RestoredState {
+  uint64_t max_message_id = 0;  // message ids continue after it
   std::vector<RestoredSession> sessions;
   std::vector<MessagePtr> retained;
   std::vector<std::pair<uint64_t, MessagePtr>> held;  // in seq order

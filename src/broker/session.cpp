@@ -2,13 +2,20 @@
 
 #include <algorithm>
 
+#include "util/log.h"
+
 namespace musqratt::broker {
 
 Session::Session(std::string client_id, uint64_t id, protocol::Version version, QueueLimits limits)
     : client_id_(std::move(client_id)), id_(id), limits_(limits), version_(version) {}
 
+std::shared_ptr<const auth::Identity> Session::anonymous_identity() {
+  static const auto anonymous = std::make_shared<const auth::Identity>();
+  return anonymous;
+}
+
 bool Session::over_limits_locked(const Outbound& out) const {
-  if (limits_.max_messages && queue_.size() >= limits_.max_messages) return true;
+  if (limits_.max_messages && queue_.size() + on_disk_locked() >= limits_.max_messages) return true;
   if (limits_.max_bytes && queued_bytes_ + out.msg->payload.size() > limits_.max_bytes) return true;
   return false;
 }
@@ -16,7 +23,7 @@ bool Session::over_limits_locked(const Outbound& out) const {
 void Session::save_session_locked() {
   if (!store_) return;
   std::optional<int64_t> at;
-  if (disconnected_at_) at = wall_ms_from(*disconnected_at_);
+  if (disconnected_at_ != kNever) at = wall_ms_from(disconnected_at_);
   store_->session_saved(client_id_, expiry_interval_, at);
 }
 
@@ -35,7 +42,8 @@ void Session::restore(const RestoredSession& r, util::TimePoint now) {
   std::lock_guard lock(mu_);
   expiry_interval_ = r.expiry;
   disconnected_at_ = r.disconnected_wall_ms ? steady_from_wall_ms(*r.disconnected_wall_ms) : now;
-  for (const auto& [filter, opt] : r.subscriptions) subscriptions_[filter] = SubscriptionRecord{opt.first, opt.second};
+  if (!r.subscriptions.empty() && !subscriptions_) subscriptions_ = std::make_unique<Subscriptions>();
+  for (const auto& [filter, opt] : r.subscriptions) (*subscriptions_)[filter] = SubscriptionRecord{opt.first, opt.second};
   for (const RestoredOutbound& o : r.outbound) {
     last_seq_ = std::max(last_seq_, o.seq);
     Outbound out{o.msg, o.qos, o.retain, o.subscription_ids, nullptr, o.seq};
@@ -57,7 +65,67 @@ void Session::restore(const RestoredSession& r, util::TimePoint now) {
     }
     last_packet_id_ = std::max(last_packet_id_, o.packet_id);
   }
-  incoming_qos2_.insert(r.incoming_qos2.begin(), r.incoming_qos2.end());
+  if (!r.incoming_qos2.empty()) {
+    if (!incoming_qos2_) incoming_qos2_ = std::make_unique<std::set<uint16_t>>();
+    incoming_qos2_->insert(r.incoming_qos2.begin(), r.incoming_qos2.end());
+  }
+  last_seq_ = std::max(last_seq_, r.max_seq);
+  if (r.queued_on_disk) {
+    Extra& x = extra();
+    x.on_disk = r.queued_on_disk;
+    x.disk_from_seq = r.disk_from_seq;
+    queued_bytes_ += r.queued_on_disk_bytes;
+  }
+}
+
+void Session::page_in_if_needed(const SessionPtr& self) {
+  Session& s = *self;
+  if (!s.store_) return;  // set before the session is shared, never changed: no lock needed
+  uint64_t from = 0;
+  uint32_t count = 0;
+  {
+    std::lock_guard lock(s.mu_);
+    if (!s.extra_ || s.extra_->on_disk == 0 || s.extra_->loading) return;
+    uint32_t limit = s.store_->memory_queue_limit();
+    // Refill once half the in-memory part has gone: pages are large, and one is always in hand.
+    if (limit && s.queue_.size() > limit / 2) return;
+    uint32_t room = limit ? limit - static_cast<uint32_t>(s.queue_.size()) : s.extra_->on_disk;
+    s.extra_->loading = true;
+    from = s.extra_->disk_from_seq;
+    count = std::min(room, s.extra_->on_disk);
+  }
+  // Outside the lock: a store may answer at once. Rows saved meanwhile have higher seqs, so
+  // the page still starts where the disk part does.
+  s.store_->load_queued(s.client_id_, from, count,
+                        [self, count](std::vector<RestoredOutbound> rows) { self->paged_in(std::move(rows), count); });
+}
+
+void Session::paged_in(std::vector<RestoredOutbound> rows, uint32_t asked) {
+  Link wake;
+  {
+    std::lock_guard lock(mu_);
+    Extra& x = extra();
+    x.loading = false;
+    for (RestoredOutbound& o : rows) {
+      if (x.on_disk == 0) break;
+      x.disk_from_seq = o.seq + 1;
+      --x.on_disk;
+      queue_.push_back(Outbound{std::move(o.msg), o.qos, o.retain, std::move(o.subscription_ids), nullptr, o.seq});
+    }
+    // Fewer rows than asked means the disk holds no more (rows vanish only with the session);
+    // trust the disk over the count rather than ask forever.
+    if (rows.size() < asked && x.on_disk) {
+      LOG_WARN("session '%s': %u queued message(s) counted on disk were not found", client_id_.c_str(), x.on_disk);
+      x.on_disk = 0;
+      queued_bytes_ = 0;
+      queue_.for_each([&](const Outbound& o) { queued_bytes_ += o.msg->payload.size(); });
+    }
+    if (link_ && !wake_pending_ && !queue_.empty()) {
+      wake_pending_ = true;
+      wake = link_;
+    }
+  }
+  if (wake) wake.waker->wake(wake.token);
 }
 
 Session::DeliverResult Session::deliver(Outbound out, Link& wake_link) {
@@ -65,11 +133,19 @@ Session::DeliverResult Session::deliver(Outbound out, Link& wake_link) {
   if (revoked_) return DeliverResult::Dropped;
   if (!link_ && out.qos == 0 && !limits_.queue_qos0_offline) return DeliverResult::Dropped;
   if (over_limits_locked(out)) return DeliverResult::Dropped;
+  queued_bytes_ += out.msg->payload.size();
   if (store_ && out.qos > 0) {
     out.seq = ++last_seq_;
     store_->outbound_saved(client_id_, out.seq, out, OutboundState::Queued, 0);
+    // Past the memory limit (or behind messages already there) the queue continues on disk;
+    // it is paged back in order as the connection drains it.
+    uint32_t limit = store_->memory_queue_limit();
+    if (on_disk_locked() > 0 || (limit && queue_.size() >= limit)) {
+      Extra& x = extra();
+      if (x.on_disk++ == 0) x.disk_from_seq = out.seq;
+      return DeliverResult::Queued;
+    }
   }
-  queued_bytes_ += out.msg->payload.size();
   queue_.push_back(std::move(out));
   if (link_ && !wake_pending_) {
     wake_pending_ = true;
@@ -90,8 +166,8 @@ void Session::attach(Link link, protocol::Version version) {
   version_ = version;
   wake_pending_ = false;
   takeover_requested_ = false;
-  waiter_ = {};
-  disconnected_at_.reset();
+  if (extra_) extra_->waiter = {};
+  disconnected_at_ = kNever;
   save_session_locked();
 }
 
@@ -99,7 +175,7 @@ Link Session::request_takeover(Link waiter) {
   std::lock_guard lock(mu_);
   if (!link_ || revoked_) return {};
   takeover_requested_ = true;
-  waiter_ = waiter;
+  extra().waiter = waiter;
   return link_;
 }
 
@@ -114,9 +190,9 @@ bool Session::detach(uint64_t token, util::TimePoint now) {
   link_ = {};
   disconnected_at_ = now;
   takeover_requested_ = false;
-  if (waiter_) {
-    waiter_.waker->wake(waiter_.token);  // the new connection may go on now
-    waiter_ = {};
+  if (extra_ && extra_->waiter) {
+    extra_->waiter.waker->wake(extra_->waiter.token);  // the new connection may go on now
+    extra_->waiter = {};
   }
   save_session_locked();
   // QoS 0 messages are not kept for an offline session.
@@ -258,50 +334,53 @@ void Session::drop_inflight(uint16_t packet_id) {
 
 bool Session::incoming_qos2_seen(uint16_t packet_id) const {
   std::lock_guard lock(mu_);
-  return incoming_qos2_.contains(packet_id);
+  return incoming_qos2_ && incoming_qos2_->contains(packet_id);
 }
 void Session::incoming_qos2_add(uint16_t packet_id) {
   std::lock_guard lock(mu_);
-  if (incoming_qos2_.insert(packet_id).second && store_) store_->incoming_qos2_saved(client_id_, packet_id);
+  if (!incoming_qos2_) incoming_qos2_ = std::make_unique<std::set<uint16_t>>();
+  if (incoming_qos2_->insert(packet_id).second && store_) store_->incoming_qos2_saved(client_id_, packet_id);
 }
 bool Session::incoming_qos2_release(uint16_t packet_id) {
   std::lock_guard lock(mu_);
-  bool found = incoming_qos2_.erase(packet_id) > 0;
+  bool found = incoming_qos2_ && incoming_qos2_->erase(packet_id) > 0;
   if (found && store_) store_->incoming_qos2_deleted(client_id_, packet_id);
   return found;
 }
 size_t Session::incoming_qos2_count() const {
   std::lock_guard lock(mu_);
-  return incoming_qos2_.size();
+  return incoming_qos2_ ? incoming_qos2_->size() : 0;
 }
 
 bool Session::add_subscription(const std::string& filter, const SubscriptionRecord& rec) {
   std::lock_guard lock(mu_);
-  auto [it, inserted] = subscriptions_.insert_or_assign(filter, rec);
+  if (!subscriptions_) subscriptions_ = std::make_unique<Subscriptions>();
+  auto [it, inserted] = subscriptions_->insert_or_assign(filter, rec);
   if (store_) store_->subscription_saved(client_id_, filter, rec.options, rec.subscription_id);
   return inserted;
 }
 bool Session::remove_subscription(const std::string& filter) {
   std::lock_guard lock(mu_);
-  bool found = subscriptions_.erase(filter) > 0;
+  bool found = subscriptions_ && subscriptions_->erase(filter) > 0;
   if (found && store_) store_->subscription_deleted(client_id_, filter);
   return found;
 }
 std::vector<std::string> Session::subscription_filters() const {
   std::lock_guard lock(mu_);
   std::vector<std::string> out;
-  out.reserve(subscriptions_.size());
-  for (const auto& [f, r] : subscriptions_) out.push_back(f);
+  if (!subscriptions_) return out;
+  out.reserve(subscriptions_->size());
+  for (const auto& [f, r] : *subscriptions_) out.push_back(f);
   return out;
 }
 bool Session::has_subscription(const std::string& filter) const {
   std::lock_guard lock(mu_);
-  return subscriptions_.contains(filter);
+  return subscriptions_ && subscriptions_->contains(filter);
 }
 
 size_t Session::subscription_count() const {
   std::lock_guard lock(mu_);
-  return subscriptions_.size();
+  return subscriptions_ ? subscriptions_->size() : 0;
 }
 
 void Session::set_expiry_interval(uint32_t seconds) {
@@ -315,8 +394,8 @@ uint32_t Session::expiry_interval() const {
 }
 std::optional<util::TimePoint> Session::expires_at() const {
   std::lock_guard lock(mu_);
-  if (link_ || !disconnected_at_ || expiry_interval_ == 0xFFFFFFFF) return std::nullopt;
-  return *disconnected_at_ + util::Seconds(expiry_interval_);
+  if (link_ || disconnected_at_ == kNever || expiry_interval_ == 0xFFFFFFFF) return std::nullopt;
+  return disconnected_at_ + util::Seconds(expiry_interval_);
 }
 
 std::vector<Outbound> Session::drain_all() {
@@ -334,7 +413,7 @@ std::vector<Outbound> Session::drain_all() {
 
 size_t Session::queued_count() const {
   std::lock_guard lock(mu_);
-  return queue_.size();
+  return queue_.size() + on_disk_locked();
 }
 size_t Session::inflight_count() const {
   std::lock_guard lock(mu_);

@@ -16,9 +16,13 @@
 #include "broker/waker.h"
 #include "protocol/packets.h"
 #include "util/clock.h"
+#include "util/compact_mutex.h"
 #include "util/ring_queue.h"
 
 namespace musqratt::broker {
+
+class Session;
+using SessionPtr = std::shared_ptr<Session>;
 
 /// One message waiting for or in delivery to this session, with its per-receiver QoS and flags.
 struct Outbound {
@@ -53,8 +57,8 @@ struct SubscriptionRecord {
 
 struct QueueLimits {
   uint32_t max_messages = 0;  // 0 = unlimited
-  uint64_t max_bytes = 0;
   bool queue_qos0_offline = false;
+  uint64_t max_bytes = 0;
 };
 
 /// Thread: every method locks the session's own mutex, so workers delivering messages and the
@@ -137,8 +141,13 @@ class Session {
   /// When an offline session expires; nullopt while online or if it never expires.
   std::optional<util::TimePoint> expires_at() const;
 
-  /// Everything still undelivered, for handing shared-subscription messages to other members
-  /// when this session ends.
+  /// Reads the next page of a queue spilled to disk once the in-memory part runs low (persistent
+  /// sessions only; see Persistence::memory_queue_limit). The owning connection calls it after
+  /// taking messages; the page arrives asynchronously and wakes the connection.
+  static void page_in_if_needed(const SessionPtr& self);
+
+  /// Everything still undelivered in memory, for handing shared-subscription messages to other
+  /// members when this session ends.
   std::vector<Outbound> drain_all();
   size_t queued_count() const;
   size_t inflight_count() const;
@@ -150,27 +159,46 @@ class Session {
   const std::string client_id_;
   const uint64_t id_;
   const QueueLimits limits_;
-  std::atomic<std::shared_ptr<const auth::Identity>> identity_{std::make_shared<const auth::Identity>()};
-  mutable std::mutex mu_;
+  // Until ACLs need it, every session shares one anonymous identity (no allocation).
+  std::atomic<std::shared_ptr<const auth::Identity>> identity_{anonymous_identity()};
+  static std::shared_ptr<const auth::Identity> anonymous_identity();
+  // Memory per idle session matters at the edge: fields are ordered to pack, and state most
+  // sessions never use (incoming QoS 2, subscriptions) is allocated on first use.
+  mutable util::CompactMutex mu_;
   protocol::Version version_;
-  Link link_;
   bool revoked_ = false;
   bool takeover_requested_ = false;
-  Link waiter_;  // a connection waiting for the current holder to leave
   bool wake_pending_ = false;
+  uint16_t last_packet_id_ = 0;
+  uint32_t expiry_interval_ = 0;
+  Link link_;
+  /// State few sessions need (takeover, a queue spilled to disk), allocated on first use.
+  struct Extra {
+    Link waiter;  // a connection waiting for the current holder to leave
+    // Queued messages stored on disk only, after the in-memory queue (persistent sessions
+    // whose queue outgrew Persistence::memory_queue_limit): how many, and the first seq.
+    uint32_t on_disk = 0;
+    bool loading = false;  // a page-in is on its way
+    uint64_t disk_from_seq = 0;
+  };
+  std::unique_ptr<Extra> extra_;
+  Extra& extra() {
+    if (!extra_) extra_ = std::make_unique<Extra>();
+    return *extra_;
+  }
+  uint32_t on_disk_locked() const { return extra_ ? extra_->on_disk : 0; }
+  void paged_in(std::vector<RestoredOutbound> rows, uint32_t asked);
   util::RingQueue<Outbound> queue_;
   uint64_t queued_bytes_ = 0;
   std::vector<Inflight> inflight_;  // in send order; small (bounded by the receive window)
-  uint16_t last_packet_id_ = 0;
-  std::set<uint16_t> incoming_qos2_;
-  std::map<std::string, SubscriptionRecord> subscriptions_;
-  uint32_t expiry_interval_ = 0;
+  std::unique_ptr<std::set<uint16_t>> incoming_qos2_;
+  using Subscriptions = std::map<std::string, SubscriptionRecord>;
+  std::unique_ptr<Subscriptions> subscriptions_;
   Persistence* store_ = nullptr;
   uint64_t last_seq_ = 0;
   void save_session_locked();
-  std::optional<util::TimePoint> disconnected_at_;
+  static constexpr util::TimePoint kNever = util::TimePoint::min();
+  util::TimePoint disconnected_at_ = kNever;  // kNever while online (or never connected)
 };
-
-using SessionPtr = std::shared_ptr<Session>;
 
 }  // namespace musqratt::broker

@@ -123,33 +123,74 @@ broker::RestoredState SqliteStore::open() {
   return r;
 }
 
+namespace {
+
+constexpr const char* kMessageColumns = "m.id, m.topic, m.payload, m.qos, m.retain, m.props, m.expires_at";
+
+/// A message from the seven kMessageColumns starting at column `c`; null if they are NULL (a
+/// LEFT JOIN that found no message row).
+MessagePtr read_message(sqlite3_stmt* s, int c) {
+  if (sqlite3_column_type(s, c) == SQLITE_NULL) return nullptr;
+  auto m = std::make_shared<broker::Message>();
+  m->id = static_cast<uint64_t>(sqlite3_column_int64(s, c));
+  m->topic = col_text(s, c + 1);
+  m->payload = col_text(s, c + 2);
+  m->qos = static_cast<uint8_t>(sqlite3_column_int(s, c + 3));
+  m->retain = sqlite3_column_int(s, c + 4) != 0;
+  std::string props = col_text(s, c + 5);
+  if (!props.empty()) {
+    protocol::wire::Reader in({reinterpret_cast<const uint8_t*>(props.data()), props.size()});
+    protocol::DecodeError err;
+    auto p = std::make_shared<protocol::Properties>();
+    if (protocol::decode_properties(in, protocol::PropertyContext::Publish, *p, err)) m->properties = std::move(p);
+  }
+  if (sqlite3_column_type(s, c + 6) != SQLITE_NULL) m->expires_at = broker::steady_from_wall_ms(sqlite3_column_int64(s, c + 6));
+  return m;
+}
+
+/// The queue columns of a RestoredOutbound, then its message (columns 6..12).
+constexpr const char* kOutboundSelect =
+    "SELECT q.seq, q.qos, q.retain, q.sub_ids, q.state, q.packet_id, m.id, m.topic, m.payload, m.qos, m.retain, "
+    "m.props, m.expires_at FROM queue q LEFT JOIN messages m ON m.id = q.msg_id ";
+
+broker::RestoredOutbound read_outbound(sqlite3_stmt* s) {
+  broker::RestoredOutbound o;
+  o.seq = static_cast<uint64_t>(sqlite3_column_int64(s, 0));
+  o.qos = static_cast<uint8_t>(sqlite3_column_int(s, 1));
+  o.retain = sqlite3_column_int(s, 2) != 0;
+  o.subscription_ids = unpack_ids(sqlite3_column_blob(s, 3), sqlite3_column_bytes(s, 3));
+  o.state = static_cast<OutboundState>(sqlite3_column_int(s, 4));
+  o.packet_id = static_cast<uint16_t>(sqlite3_column_int(s, 5));
+  o.msg = read_message(s, 6);
+  return o;
+}
+
+}  // namespace
+
+std::vector<broker::RestoredOutbound> SqliteStore::read_queued(const std::string& client_id, uint64_t from_seq,
+                                                               uint32_t limit) {
+  static const std::string sql = std::string(kOutboundSelect) +
+                                 "WHERE q.client_id = ? AND q.state = 0 AND q.seq >= ? ORDER BY q.seq LIMIT ?";
+  sqlite3_stmt* s = stmt(sql.c_str());
+  bind_text(s, 1, client_id);
+  sqlite3_bind_int64(s, 2, static_cast<int64_t>(from_seq));
+  sqlite3_bind_int64(s, 3, limit ? limit : -1);
+  std::vector<broker::RestoredOutbound> rows;
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    broker::RestoredOutbound o = read_outbound(s);
+    if (o.msg) rows.push_back(std::move(o));
+  }
+  return rows;
+}
+
+// Reads back sessions with their in-flight messages and at most memory_queue_limit queued ones
+// each (the rest stay on disk and are counted), retained and held messages and wills. Nothing
+// reads the whole messages table: start-up time and memory do not grow with the disk queue.
 broker::RestoredState SqliteStore::read_all() {
   broker::RestoredState r;
-  std::unordered_map<uint64_t, MessagePtr> messages;
   int64_t wall_now = now_wall_ms();
-  sqlite3_stmt* s = stmt("SELECT id, topic, payload, qos, retain, props, expires_at FROM messages");
-  while (sqlite3_step(s) == SQLITE_ROW) {
-    auto m = std::make_shared<broker::Message>();
-    m->id = static_cast<uint64_t>(sqlite3_column_int64(s, 0));
-    m->topic = col_text(s, 1);
-    m->payload = col_text(s, 2);
-    m->qos = static_cast<uint8_t>(sqlite3_column_int(s, 3));
-    m->retain = sqlite3_column_int(s, 4) != 0;
-    std::string props = col_text(s, 5);
-    if (!props.empty()) {
-      protocol::wire::Reader in({reinterpret_cast<const uint8_t*>(props.data()), props.size()});
-      protocol::DecodeError err;
-      auto p = std::make_shared<protocol::Properties>();
-      if (protocol::decode_properties(in, protocol::PropertyContext::Publish, *p, err)) m->properties = std::move(p);
-    }
-    if (sqlite3_column_type(s, 6) != SQLITE_NULL) m->expires_at = broker::steady_from_wall_ms(sqlite3_column_int64(s, 6));
-    saved_messages_.insert(m->id);
-    messages.emplace(m->id, std::move(m));
-  }
-  auto msg = [&](int64_t id) -> MessagePtr {
-    auto it = messages.find(static_cast<uint64_t>(id));
-    return it == messages.end() ? nullptr : it->second;
-  };
+  sqlite3_stmt* s = stmt("SELECT MAX(id) FROM messages");
+  if (sqlite3_step(s) == SQLITE_ROW) r.max_message_id = static_cast<uint64_t>(sqlite3_column_int64(s, 0));
   std::unordered_map<std::string, size_t> index;
   s = stmt("SELECT client_id, expiry, disconnected_at FROM sessions");
   while (sqlite3_step(s) == SQLITE_ROW) {
@@ -168,39 +209,58 @@ broker::RestoredState SqliteStore::read_all() {
     r.sessions[it->second].subscriptions.push_back(
         {col_text(s, 1), {unpack_options(sqlite3_column_int(s, 2)), static_cast<uint32_t>(sqlite3_column_int64(s, 3))}});
   }
-  s = stmt("SELECT client_id, seq, msg_id, qos, retain, sub_ids, state, packet_id FROM queue ORDER BY client_id, seq");
-  while (sqlite3_step(s) == SQLITE_ROW) {
-    auto it = index.find(col_text(s, 0));
-    if (it == index.end()) continue;
-    broker::RestoredOutbound o;
-    o.seq = static_cast<uint64_t>(sqlite3_column_int64(s, 1));
-    o.msg = msg(sqlite3_column_int64(s, 2));
-    o.qos = static_cast<uint8_t>(sqlite3_column_int(s, 3));
-    o.retain = sqlite3_column_int(s, 4) != 0;
-    o.subscription_ids = unpack_ids(sqlite3_column_blob(s, 5), sqlite3_column_bytes(s, 5));
-    o.state = static_cast<OutboundState>(sqlite3_column_int(s, 6));
-    o.packet_id = static_cast<uint16_t>(sqlite3_column_int(s, 7));
-    if (!o.msg && o.state != OutboundState::AwaitPubcomp) continue;
-    r.sessions[it->second].outbound.push_back(std::move(o));
+  static const std::string inflight_sql = std::string(kOutboundSelect) + "WHERE q.client_id = ? AND q.state != 0 ORDER BY q.seq";
+  for (broker::RestoredSession& rs : r.sessions) {
+    s = stmt(inflight_sql.c_str());
+    bind_text(s, 1, rs.client_id);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+      broker::RestoredOutbound o = read_outbound(s);
+      if (!o.msg && o.state != OutboundState::AwaitPubcomp) continue;
+      rs.outbound.push_back(std::move(o));
+    }
+    for (broker::RestoredOutbound& o : read_queued(rs.client_id, 0, options_.memory_queue_limit))
+      rs.outbound.push_back(std::move(o));
+    uint64_t last_in_memory = 0;
+    for (const auto& o : rs.outbound)
+      if (o.state == OutboundState::Queued) last_in_memory = o.seq;
+    // length() of a blob reads only its header, not the payload.
+    s = stmt("SELECT COUNT(*), SUM(length(m.payload)), MIN(q.seq) FROM queue q JOIN messages m ON m.id = q.msg_id "
+             "WHERE q.client_id = ? AND q.state = 0 AND q.seq > ?");
+    bind_text(s, 1, rs.client_id);
+    sqlite3_bind_int64(s, 2, static_cast<int64_t>(last_in_memory));
+    if (sqlite3_step(s) == SQLITE_ROW && options_.memory_queue_limit) {
+      rs.queued_on_disk = static_cast<uint32_t>(sqlite3_column_int64(s, 0));
+      rs.queued_on_disk_bytes = static_cast<uint64_t>(sqlite3_column_int64(s, 1));
+      rs.disk_from_seq = static_cast<uint64_t>(sqlite3_column_int64(s, 2));
+    }
+    s = stmt("SELECT MAX(seq) FROM queue WHERE client_id = ?");
+    bind_text(s, 1, rs.client_id);
+    if (sqlite3_step(s) == SQLITE_ROW) rs.max_seq = static_cast<uint64_t>(sqlite3_column_int64(s, 0));
   }
   s = stmt("SELECT client_id, packet_id FROM incoming_qos2");
   while (sqlite3_step(s) == SQLITE_ROW) {
     auto it = index.find(col_text(s, 0));
     if (it != index.end()) r.sessions[it->second].incoming_qos2.push_back(static_cast<uint16_t>(sqlite3_column_int(s, 1)));
   }
-  s = stmt("SELECT msg_id FROM retained");
-  while (sqlite3_step(s) == SQLITE_ROW) {
-    if (auto m = msg(sqlite3_column_int64(s, 0))) r.retained.push_back(m);
-  }
-  s = stmt("SELECT seq, msg_id FROM held ORDER BY seq");
-  while (sqlite3_step(s) == SQLITE_ROW) {
-    if (auto m = msg(sqlite3_column_int64(s, 1))) r.held.push_back({static_cast<uint64_t>(sqlite3_column_int64(s, 0)), m});
-  }
-  s = stmt("SELECT client_id, msg_id, fire_at FROM wills");
-  while (sqlite3_step(s) == SQLITE_ROW) {
-    if (auto m = msg(sqlite3_column_int64(s, 1))) r.wills.push_back({col_text(s, 0), {m, sqlite3_column_int64(s, 2)}});
-  }
+  static const std::string retained_sql = std::string("SELECT ") + kMessageColumns + " FROM retained r JOIN messages m ON m.id = r.msg_id";
+  s = stmt(retained_sql.c_str());
+  while (sqlite3_step(s) == SQLITE_ROW) r.retained.push_back(read_message(s, 0));
+  static const std::string held_sql = std::string("SELECT h.seq, ") + kMessageColumns + " FROM held h JOIN messages m ON m.id = h.msg_id ORDER BY h.seq";
+  s = stmt(held_sql.c_str());
+  while (sqlite3_step(s) == SQLITE_ROW) r.held.push_back({static_cast<uint64_t>(sqlite3_column_int64(s, 0)), read_message(s, 1)});
+  static const std::string wills_sql = std::string("SELECT w.client_id, w.fire_at, ") + kMessageColumns + " FROM wills w JOIN messages m ON m.id = w.msg_id";
+  s = stmt(wills_sql.c_str());
+  while (sqlite3_step(s) == SQLITE_ROW) r.wills.push_back({col_text(s, 0), {read_message(s, 2), sqlite3_column_int64(s, 1)}});
   return r;
+}
+
+void SqliteStore::load_queued(const std::string& client_id, uint64_t from_seq, uint32_t limit,
+                              std::function<void(std::vector<broker::RestoredOutbound>)> done) {
+  // An operation like the writes: it runs after everything issued before it, in the writer's
+  // transaction, so it sees every row saved so far.
+  issue([client_id, from_seq, limit, done = std::move(done)](SqliteStore& st) {
+    done(st.read_queued(client_id, from_seq, limit));
+  });
 }
 
 void SqliteStore::close() {

@@ -28,6 +28,8 @@ struct StoreOptions {
   /// "batch": commit at most every `sync_interval_ms`.
   std::string sync = "always";
   uint32_t sync_interval_ms = 10;
+  /// Queued messages of one session held in memory; the rest wait on disk (0 = no limit).
+  uint32_t memory_queue_limit = 1000;
 };
 
 /// Thread: the Persistence methods may be called from any thread; a private writer thread
@@ -59,6 +61,10 @@ class SqliteStore : public broker::Persistence {
   void will_saved(const std::string& client_id, const broker::MessagePtr& msg, int64_t fire_wall_ms) override;
   void will_deleted(const std::string& client_id) override;
 
+  uint32_t memory_queue_limit() const override { return options_.memory_queue_limit; }
+  void load_queued(const std::string& client_id, uint64_t from_seq, uint32_t limit,
+                   std::function<void(std::vector<broker::RestoredOutbound>)> done) override;
+
   uint64_t last_issued() const override;
   uint64_t committed() const override { return committed_.load(std::memory_order_acquire); }
   void notify_when_durable(uint64_t seq, broker::Link link) override;
@@ -72,6 +78,7 @@ class SqliteStore : public broker::Persistence {
   void save_message(const broker::MessagePtr& msg);
   void collect_garbage();
   broker::RestoredState read_all();
+  std::vector<broker::RestoredOutbound> read_queued(const std::string& client_id, uint64_t from_seq, uint32_t limit);
 
   const StoreOptions options_;
   sqlite3* db_ = nullptr;

@@ -152,3 +152,46 @@ def test_corrupt_store_is_refused_with_a_clear_message(tmp_path):
     r = subprocess.run([MUSQRATT_BIN, "--listen", "127.0.0.1:0", *_args(data)], capture_output=True, text=True, timeout=10)
     assert r.returncode == 1
     assert "persistence" in r.stderr and "not a database" in r.stderr
+
+
+def _page_args(data, limit):
+    return _args(data, "--persistence-memory-queue", str(limit), "--max-queued-messages", "100000")
+
+
+def test_queue_beyond_memory_limit_is_read_back_from_disk_in_order(broker_factory, tmp_path):
+    b = broker_factory(extra_args=_page_args(tmp_path / "data", 10))
+    sub = Client(b, version=5, client_id="pager", clean=False, session_expiry=3600)
+    sub.subscribe("page/#", 1)
+    sub.disconnect()
+    pub = RawClient(b, 5)
+    pub.connect("page-pub")
+    for i in range(300):  # 10 stay in memory, 290 wait on disk only
+        pub.publish("page/t", str(i).encode(), qos=1)
+    back = Client(b, version=5, client_id="pager", clean=False, session_expiry=3600)
+    got = [int(m.payload) for m in _drain(back, expect=300)]
+    assert got == list(range(300))
+
+
+def test_restart_reads_one_page_and_leaves_the_rest_on_disk(broker_factory, request, tmp_path):
+    data = tmp_path / "data"
+    b = broker_factory(extra_args=_page_args(data, 20))
+    sub = Client(b, version=5, client_id="pager", clean=False, session_expiry=3600)
+    sub.subscribe("page/#", 1)
+    sub.disconnect()
+    pub = RawClient(b, 5)
+    pub.connect("page-pub")
+    for i in range(500):
+        pub.publish("page/t", str(i).encode(), qos=1)
+    _kill(request, b)
+
+    b = broker_factory(extra_args=_page_args(data, 20))
+    assert "with 20 queued/in-flight message(s) in memory and 480 waiting on disk" in b.log()
+    # Messages published after the restart queue behind those on disk.
+    pub = RawClient(b, 5)
+    pub.connect("page-pub-2")
+    for i in range(500, 510):
+        pub.publish("page/t", str(i).encode(), qos=1)
+    back = Client(b, version=5, client_id="pager", clean=False, session_expiry=3600)
+    assert back.session_present
+    got = [int(m.payload) for m in _drain(back, expect=510)]
+    assert got == list(range(510))

@@ -222,7 +222,7 @@ TEST_F(SessionTest, TakeSendableIgnoresNonOwner) {
 
 TEST(SessionLimits, MaxMessagesDropsNew) {
   RecordingWaker w;
-  Session s("c", 1, Version::V5, QueueLimits{2, 0, false});
+  Session s("c", 1, Version::V5, QueueLimits{.max_messages = 2});
   s.attach(Link{&w, 1}, Version::V5);
   Link l;
   EXPECT_NE(s.deliver(ob(msg("t", "1"), 1), l), Session::DeliverResult::Dropped);
@@ -239,7 +239,7 @@ TEST(SessionLimits, MaxMessagesDropsNew) {
 
 TEST(SessionLimits, MaxBytesDropsNew) {
   RecordingWaker w;
-  Session s("c", 1, Version::V5, QueueLimits{0, 10, false});
+  Session s("c", 1, Version::V5, QueueLimits{.max_bytes = 10});
   s.attach(Link{&w, 1}, Version::V5);
   Link l;
   EXPECT_NE(s.deliver(ob(msg("t", "123456"), 1), l), Session::DeliverResult::Dropped);
@@ -275,7 +275,7 @@ TEST(SessionOffline, Qos0NotKeptOffline) {
 }
 
 TEST(SessionOffline, Qos0KeptWhenConfigured) {
-  Session s("c", 1, Version::V5, QueueLimits{0, 0, true});
+  Session s("c", 1, Version::V5, QueueLimits{.queue_qos0_offline = true});
   Link l;
   EXPECT_EQ(s.deliver(ob(msg("t", "q0", 0), 0), l), Session::DeliverResult::Queued);
   EXPECT_EQ(s.queued_count(), 1u);
