@@ -46,7 +46,7 @@ std::string Server::start() {
     auto w = make_worker(options_.transport, i, broker_, listener_fds_);
     if (!w) return w.error();
     if (!(*w)->set_tls_listeners(&tls_listeners_))
-      return "TLS listeners need the epoll transport (transport = \"" + options_.transport + "\")";
+      return "TLS listeners need a kernel-socket transport (transport = \"" + options_.transport + "\")";
     workers_.push_back(std::move(*w));
   }
   std::vector<WorkerBase*> peers;

@@ -8,8 +8,9 @@
 // both (>= 6.0), else a single-shot recv into the connection's own buffer, re-armed once per
 // turn. Sends: the handler's pending output is copied into the connection's send buffer (the
 // handler's string may grow and move while the send is in flight) and consumed when the CQE
-// says how much went out. Wake-ups: an eventfd read through the ring. Timers: the wait's
-// 250 ms timeout.
+// says how much went out. TLS listeners: the same TlsStream as the epoll worker, between the
+// received buffers and the handler, and between the handler and the send buffer. Wake-ups: an
+// eventfd read through the ring. Timers: the wait's 250 ms timeout.
 #include <liburing.h>
 
 #include <cstdint>
@@ -21,6 +22,7 @@
 
 #include "broker/broker.h"
 #include "broker/client_handler.h"
+#include "net/tls_stream.h"
 #include "net/worker_base.h"
 
 namespace musqratt::net {
@@ -40,6 +42,7 @@ class UringWorker : public WorkerBase {
  protected:
   void run() override;
   void notify() override;
+  bool supports_tls() const override { return true; }
 
  private:
   enum Op : uint64_t { kRecv = 1, kSend = 2, kCancel = 3 };
@@ -63,6 +66,10 @@ class UringWorker : public WorkerBase {
     bool recv_cancelling = false;  // too many buffers held: the multishot recv is being stopped
     bool in_backlog = false;
     std::unique_ptr<broker::ClientHandler> handler;
+    // TLS listeners only. send_buf then holds ciphertext taken from `tls`, whose plaintext was
+    // consumed from the handler when it was encrypted.
+    std::unique_ptr<TlsStream> tls;
+    bool tls_failed = false;  // fatal TLS error: send the alert that is queued, then close
   };
 
   UringWorker(unsigned index, broker::Broker& broker, std::vector<int> listeners);
@@ -76,6 +83,10 @@ class UringWorker : public WorkerBase {
   void handle_recv(Connection& c, const io_uring_cqe& cqe, util::TimePoint now);
   void handle_send(Connection& c, const io_uring_cqe& cqe, util::TimePoint now);
   void recycle_buffer(uint16_t bid);
+  /// Hands received bytes to the handler, through TLS on a TLS connection.
+  void deliver(Connection& c, std::span<const uint8_t> bytes, util::TimePoint now);
+  /// Refills the empty send buffer: a copy of the handler's output, or TLS ciphertext.
+  void fill_send_buf(Connection& c, util::TimePoint now);
   /// Feeds queued buffers to the handler within the turn's read budget.
   void drain_rx(Connection& c, util::TimePoint now, bool all = false);
   void release_rx(Connection& c);

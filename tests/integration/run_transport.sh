@@ -23,7 +23,4 @@ chmod +x "$tmp/musqratt"
 # The whole suite unless test paths are given.
 paths=("$here")
 for a in "$@"; do [[ $a != -* && -e ${a%%::*} ]] && paths=(); done
-# TLS listeners are served by the epoll transport only (the broker refuses the combination).
-deselect=()
-[ "$transport" != epoll ] && deselect=(--ignore "$here/test_25_tls.py")
-MUSQRATT_BIN="$tmp/musqratt" /usr/bin/python3 -m pytest -q -p no:cacheprovider "${deselect[@]}" "${paths[@]}" "$@"
+MUSQRATT_BIN="$tmp/musqratt" /usr/bin/python3 -m pytest -q -p no:cacheprovider "${paths[@]}" "$@"
