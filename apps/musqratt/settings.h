@@ -23,6 +23,9 @@ struct Settings {
   std::string persistence_dir = "musqratt-data";
   std::string persistence_sync = "always";
   uint32_t persistence_sync_interval = 10;
+  // transport = "io_uring": SQPOLL rings (see net::UringSettings).
+  bool uring_sqpoll = false;
+  uint32_t uring_sqpoll_idle_ms = 1000;
   // transport = "dpdk": lwIP over a DPDK port (built with MUSQRATT_DPDK); the MQTT port is the
   // `listen` setting's.
   std::string dpdk_eal_args = "--no-huge --no-pci";

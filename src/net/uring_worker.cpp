@@ -42,6 +42,29 @@ constexpr size_t kRotateFrom = 4;  // connections a worker takes before it yield
 
 std::string errno_text(int err) { return std::string(strerror(err)); }
 
+/// SQPOLL ring setups to try, best first; older kernels reject the newer flags with EINVAL.
+/// (SQPOLL excludes the task-run flags: completions are not run by the submitting thread.)
+/// With `attach_fd` the ring shares that ring's SQ thread, so N workers cost one polling
+/// thread rather than N, which matters when there are no more cores than workers.
+int init_sqpoll_ring(io_uring& ring, unsigned idle_ms, int attach_fd) {
+  const unsigned variants[] = {IORING_SETUP_SUBMIT_ALL, 0};
+  int r = -EINVAL;
+  for (bool attach : {attach_fd >= 0, false}) {
+    for (unsigned flags : variants) {
+      io_uring_params p{};
+      p.flags = flags | IORING_SETUP_SQPOLL | IORING_SETUP_CQSIZE | (attach ? IORING_SETUP_ATTACH_WQ : 0);
+      p.cq_entries = kCqEntries;
+      p.sq_thread_idle = idle_ms;
+      p.wq_fd = attach ? static_cast<unsigned>(attach_fd) : 0;
+      r = io_uring_queue_init_params(kSqEntries, &ring, &p);
+      if (r == 0) return 0;
+      if (r != -EINVAL) return r;  // EPERM and the like: SQPOLL itself is refused
+    }
+    if (!attach) break;
+  }
+  return r;
+}
+
 /// Ring setups to try, best first; older kernels reject the newer flags with EINVAL.
 int init_ring(io_uring& ring, bool& disabled) {
   const unsigned variants[] = {
@@ -73,10 +96,32 @@ std::expected<void, std::string> UringWorker::probe() {
   return {};
 }
 
+std::expected<void, std::string> UringWorker::probe_sqpoll() {
+  io_uring ring{};
+  int r = init_sqpoll_ring(ring, 10, -1);
+  if (r < 0) return std::unexpected("io_uring_queue_init with IORING_SETUP_SQPOLL: " + errno_text(-r));
+  io_uring_queue_exit(&ring);
+  return {};
+}
+
 std::expected<std::unique_ptr<UringWorker>, std::string> UringWorker::create(unsigned index, broker::Broker& broker,
-                                                                             std::vector<int> listeners) {
+                                                                             std::vector<int> listeners,
+                                                                             const UringSettings& settings,
+                                                                             int attach_fd) {
   std::unique_ptr<UringWorker> w(new UringWorker(index, broker, std::move(listeners)));
-  int r = init_ring(w->ring_, w->ring_disabled_);
+  int r = -EINVAL;
+  if (settings.sqpoll) {
+    r = init_sqpoll_ring(w->ring_, settings.sqpoll_idle_ms, attach_fd);
+    if (r == 0) {
+      w->sqpoll_ = true;
+      bool shared = (w->ring_.flags & IORING_SETUP_ATTACH_WQ) != 0;
+      LOG_INFO("worker %u: io_uring SQPOLL active (%s, sleeps after %u ms idle)", index,
+               shared ? "sharing the first worker's SQ thread" : "own SQ thread", settings.sqpoll_idle_ms);
+    } else {
+      LOG_WARN("worker %u: io_uring SQPOLL refused (%s): ring without SQPOLL", index, errno_text(-r).c_str());
+    }
+  }
+  if (r < 0) r = init_ring(w->ring_, w->ring_disabled_);
   if (r < 0) return std::unexpected("io_uring_queue_init: " + errno_text(-r));
   w->ring_ok_ = true;
   w->event_fd_ = eventfd(0, EFD_CLOEXEC);  // blocking: the ring polls it
@@ -107,6 +152,8 @@ io_uring_sqe* UringWorker::get_sqe() {
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
   while (sqe == nullptr) {  // submission queue full: hand it to the kernel and retry
     io_uring_submit(&ring_);
+    // With SQPOLL, submitting only wakes the SQ thread: wait until it has made room.
+    if (sqpoll_) io_uring_sqring_wait(&ring_);
     sqe = io_uring_get_sqe(&ring_);
   }
   return sqe;

@@ -10,7 +10,8 @@
 // handler's string may grow and move while the send is in flight) and consumed when the CQE
 // says how much went out. TLS listeners: the same TlsStream as the epoll worker, between the
 // received buffers and the handler, and between the handler and the send buffer. Wake-ups: an
-// eventfd read through the ring. Timers: the wait's 250 ms timeout.
+// eventfd read through the ring. Timers: the wait's 250 ms timeout. With SQPOLL a kernel thread
+// (one shared by all workers' rings) takes submissions without system calls.
 #include <liburing.h>
 
 #include <cstdint>
@@ -23,6 +24,7 @@
 #include "broker/broker.h"
 #include "broker/client_handler.h"
 #include "net/tls_stream.h"
+#include "net/transport.h"
 #include "net/worker_base.h"
 
 namespace musqratt::net {
@@ -32,12 +34,20 @@ namespace musqratt::net {
 class UringWorker : public WorkerBase {
  public:
   /// Creates the ring; fails with the reason when the kernel refuses io_uring (seccomp, sysctl
-  /// kernel.io_uring_disabled, ENOSYS), so the caller can fall back to epoll.
+  /// kernel.io_uring_disabled, ENOSYS), so the caller can fall back to epoll. With
+  /// `settings.sqpoll` the ring polls its submissions from a kernel thread, that of the ring
+  /// `attach_fd` when there is one (IORING_SETUP_ATTACH_WQ); if the kernel refuses SQPOLL the
+  /// ring is made without it and the reason logged.
   static std::expected<std::unique_ptr<UringWorker>, std::string> create(unsigned index, broker::Broker& broker,
-                                                                         std::vector<int> listeners);
+                                                                         std::vector<int> listeners,
+                                                                         const UringSettings& settings,
+                                                                         int attach_fd);
   /// Whether io_uring can be used at all here; the error text says why not.
   static std::expected<void, std::string> probe();
+  /// Whether the kernel lets this process create an SQPOLL ring.
+  static std::expected<void, std::string> probe_sqpoll();
   ~UringWorker() override;
+  int ring_fd() const { return ring_ok_ ? ring_.ring_fd : -1; }
 
  protected:
   void run() override;
@@ -104,6 +114,7 @@ class UringWorker : public WorkerBase {
   io_uring ring_{};
   bool ring_ok_ = false;
   bool ring_disabled_ = false;  // created with IORING_SETUP_R_DISABLED: enable on the worker
+  bool sqpoll_ = false;         // created with IORING_SETUP_SQPOLL
   bool draining_ = false;       // stopping: received bytes are dropped
   int event_fd_ = -1;
   uint64_t event_value_ = 0;
