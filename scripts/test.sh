@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test: unit tests (GoogleTest via CTest), the integration
-# suites that start the real broker on free loopback ports (over epoll, then io_uring), the
-# DPDK + lwIP transport in network namespaces, then the tests under ASan+UBSan and TSan, and
-# each fuzzer for a bounded time.
+# suites that start the real broker on free loopback ports (over epoll, then io_uring, then
+# a subset over io_uring with SQPOLL), the DPDK + lwIP transport in network namespaces, then
+# the tests under ASan+UBSan and TSan, and each fuzzer for a bounded time.
 # MUSQRATT_QUICK=1 skips the sanitizer and fuzzing stages (for a fast local loop).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +25,12 @@ if grep -q "^LIBURING_FOUND:INTERNAL=1" build/CMakeCache.txt 2>/dev/null && /usr
     'import ctypes; b = ctypes.create_string_buffer(120); exit(ctypes.CDLL(None).syscall(425, 1, b) < 0)'; then
   echo "== integration tests over io_uring"
   tests/integration/run_transport.sh io_uring
+  # SQPOLL rings: the core files only (about 35 s); the polling threads make a full pass slow.
+  echo "== integration tests over io_uring with SQPOLL (core files)"
+  MUSQRATT_TRANSPORT_ARGS="--uring-sqpoll true" tests/integration/run_transport.sh io_uring \
+    tests/integration/test_01_connect.py tests/integration/test_02_publish_qos.py \
+    tests/integration/test_11_concurrency.py tests/integration/test_25_tls.py \
+    tests/integration/test_28_uring_sqpoll.py
 else
   echo "== integration tests over io_uring: skipped (built without liburing, or io_uring refused)"
 fi

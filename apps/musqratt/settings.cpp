@@ -67,6 +67,8 @@ std::vector<Option> option_table() {
       {"persistence_sync_interval", Kind::U32, "milliseconds between commits with persistence_sync = batch", [](S& s) -> void* { return &s.persistence_sync_interval; }},
       {"persistence_memory_queue", Kind::U32, "queued messages of one persistent session held in memory; the rest wait on disk and are read back as the queue drains (0 = all in memory)", [](S& s) -> void* { return &s.persistence_memory_queue; }},
       {"sys_interval", Kind::U32, "seconds between $SYS updates (0 = off)", [](S& s) -> void* { return &s.broker.sys_interval; }},
+      {"uring_sqpoll", Kind::Bool, "transport io_uring: a kernel thread polls the submission queues (IORING_SETUP_SQPOLL, one thread shared by the workers), so busy workers submit without system calls; falls back to plain rings if the kernel refuses", [](S& s) -> void* { return &s.uring_sqpoll; }},
+      {"uring_sqpoll_idle_ms", Kind::U32, "transport io_uring with uring_sqpoll: milliseconds without submissions after which the polling thread sleeps (it spins until then)", [](S& s) -> void* { return &s.uring_sqpoll_idle_ms; }},
       {"dpdk_eal_args", Kind::Text, "transport dpdk: DPDK EAL arguments, e.g. \"--no-huge --no-pci --vdev=net_af_packet0,iface=veth1\"", [](S& s) -> void* { return &s.dpdk_eal_args; }},
       {"dpdk_port", Kind::U16, "transport dpdk: DPDK port id", [](S& s) -> void* { return &s.dpdk_port; }},
       {"dpdk_ip", Kind::Text, "transport dpdk: IPv4 address of the lwIP interface (required)", [](S& s) -> void* { return &s.dpdk_ip; }},

@@ -24,6 +24,9 @@ struct Settings {
   std::string persistence_sync = "always";
   uint32_t persistence_sync_interval = 10;
   uint32_t persistence_memory_queue = 1000;
+  // transport = "io_uring": SQPOLL rings (see net::UringSettings).
+  bool uring_sqpoll = false;
+  uint32_t uring_sqpoll_idle_ms = 1000;
   // transport = "dpdk": lwIP over a DPDK port (built with MUSQRATT_DPDK); the MQTT port is the
   // `listen` setting's.
   std::string dpdk_eal_args = "--no-huge --no-pci";

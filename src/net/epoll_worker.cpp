@@ -143,12 +143,7 @@ void EpollWorker::accept_from(int listener, util::TimePoint now) {
     c->token = next_token();
     std::string peer = peer_name(fd);
     c->handler = std::make_unique<broker::ClientHandler>(broker_, this, c->token, peer, now);
-    if (tls_listeners_) {
-      if (auto t = tls_listeners_->find(listener); t != tls_listeners_->end()) {
-        c->tls = std::make_unique<TlsConnection>(t->second->context());
-        c->use_identity_as_username = t->second->settings().use_identity_as_username;
-      }
-    }
+    c->tls = tls_stream_for(tls_listeners_, listener);
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP;
     ev.data.u64 = c->token;
@@ -165,7 +160,19 @@ bool EpollWorker::read_from(Connection& c, util::TimePoint now) {
   thread_local std::vector<uint8_t> buf(kReadChunk);
   // One read per connection per turn keeps a flooding client from starving the others.
   ssize_t n = recv(c.fd, buf.data(), buf.size(), 0);
-  if (n > 0 && c.tls) return read_tls(c, {buf.data(), static_cast<size_t>(n)}, now);
+  if (n > 0 && c.tls) {
+    if (c.tls->receive({buf.data(), static_cast<size_t>(n)}, *c.handler, now)) {
+      std::string_view alert = c.tls->unsent();  // tells the peer why, if there is room
+      if (!alert.empty()) {
+        ssize_t ignored = send(c.fd, alert.data(), alert.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)ignored;
+      }
+      close_connection(c, now);
+      return false;
+    }
+    mark_dirty(c);
+    return true;
+  }
   if (n > 0) {
     c.handler->on_bytes({buf.data(), static_cast<size_t>(n)}, now);
     mark_dirty(c);
@@ -174,36 +181,6 @@ bool EpollWorker::read_from(Connection& c, util::TimePoint now) {
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return true;
   close_connection(c, now);
   return false;
-}
-
-bool EpollWorker::read_tls(Connection& c, std::span<const uint8_t> cipher, util::TimePoint now) {
-  thread_local std::string plain;
-  plain.clear();
-  auto err = c.tls->feed(cipher, plain, c.cipher);
-  if (err && !plain.empty()) {
-    // What arrived before the close_notify or the error (a DISCONNECT, say) still counts.
-    c.handler->on_bytes({reinterpret_cast<const uint8_t*>(plain.data()), plain.size()}, now);
-    plain.clear();
-  }
-  if (err) {
-    LOG_INFO("closing TLS connection from %s: %s", c.handler->peer().c_str(), err->c_str());
-    std::string_view rest = std::string_view(c.cipher).substr(c.cipher_pos);
-    if (!rest.empty()) {
-      ssize_t ignored = send(c.fd, rest.data(), rest.size(), MSG_NOSIGNAL | MSG_DONTWAIT);  // the alert, if any
-      (void)ignored;
-    }
-    close_connection(c, now);
-    return false;
-  }
-  if (!c.identity_checked && c.tls->established()) {
-    c.identity_checked = true;
-    if (c.use_identity_as_username) {
-      if (auto cn = c.tls->peer_common_name()) c.handler->set_certificate_username(*cn);
-    }
-  }
-  if (!plain.empty()) c.handler->on_bytes({reinterpret_cast<const uint8_t*>(plain.data()), plain.size()}, now);
-  mark_dirty(c);
-  return true;
 }
 
 void EpollWorker::arm_write(Connection& c, bool pending) {
@@ -216,32 +193,21 @@ void EpollWorker::arm_write(Connection& c, bool pending) {
 }
 
 bool EpollWorker::flush_tls(Connection& c, util::TimePoint now) {
-  // Plaintext is encrypted only while little ciphertext waits, so a slow TLS reader gets the
-  // same back-pressure as a plain one.
-  constexpr size_t kCipherBacklog = 256 * 1024;
   broker::ClientHandler& h = *c.handler;
   while (true) {
-    while (c.tls->established() && c.cipher.size() - c.cipher_pos < kCipherBacklog && !h.pending_output().empty()) {
-      std::string_view out = h.pending_output();
-      c.tls->encrypt(out, c.cipher);
-      h.consume_output(out.size());
-      if (h.pending_output().empty()) h.on_output_drained(now);
-    }
-    if (c.cipher_pos == c.cipher.size()) break;
-    ssize_t n = send(c.fd, c.cipher.data() + c.cipher_pos, c.cipher.size() - c.cipher_pos, MSG_NOSIGNAL);
+    c.tls->encrypt_output(h, now);
+    std::string_view out = c.tls->unsent();
+    if (out.empty()) break;
+    ssize_t n = send(c.fd, out.data(), out.size(), MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       if (errno == EINTR) continue;
       close_connection(c, now);
       return false;
     }
-    c.cipher_pos += static_cast<size_t>(n);
-    if (c.cipher_pos == c.cipher.size()) {
-      c.cipher.clear();
-      c.cipher_pos = 0;
-    }
+    c.tls->sent(static_cast<size_t>(n));
   }
-  bool pending = c.cipher_pos < c.cipher.size() || (c.tls->established() && !h.pending_output().empty());
+  bool pending = c.tls->output_pending(h);
   if (h.closing() && !pending) {
     close_connection(c, now);
     return false;
@@ -297,13 +263,16 @@ void EpollWorker::shutdown_connections() {
   for (uint64_t t : tokens) {
     auto it = connections_.find(t);
     if (it == connections_.end()) continue;
-    it->second->handler->on_shutdown();
-    std::string_view out = it->second->handler->pending_output();
+    Connection& c = *it->second;
+    c.handler->on_shutdown();
+    // The shutdown notice, encrypted on a TLS connection; best effort, the socket closes next.
+    if (c.tls) c.tls->encrypt_output(*c.handler, now);
+    std::string_view out = c.tls ? c.tls->unsent() : c.handler->pending_output();
     if (!out.empty()) {
-      ssize_t ignored = send(it->second->fd, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      ssize_t ignored = send(c.fd, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       (void)ignored;
     }
-    close_connection(*it->second, now);
+    close_connection(c, now);
   }
 }
 

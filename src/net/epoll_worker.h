@@ -8,6 +8,7 @@
 
 #include "broker/broker.h"
 #include "broker/client_handler.h"
+#include "net/tls_stream.h"
 #include "net/worker_base.h"
 
 namespace musqratt::net {
@@ -22,14 +23,7 @@ class EpollWorker : public WorkerBase {
  protected:
   void run() override;
   void notify() override;
-
- public:
-  bool set_tls_listeners(const TlsListeners* listeners) override {
-    tls_listeners_ = listeners;
-    return true;
-  }
-
- private:
+  bool supports_tls() const override { return true; }
 
  private:
   struct Connection {
@@ -38,12 +32,7 @@ class EpollWorker : public WorkerBase {
     bool want_write = false;  // EPOLLOUT armed
     bool dirty = false;       // has output or is closing: visit at the end of the turn
     std::unique_ptr<broker::ClientHandler> handler;
-    // TLS listeners only: the session, and ciphertext not yet written.
-    std::unique_ptr<TlsConnection> tls;
-    bool use_identity_as_username = false;
-    bool identity_checked = false;
-    std::string cipher;
-    size_t cipher_pos = 0;
+    std::unique_ptr<TlsStream> tls;  // TLS listeners only
   };
 
   void accept_from(int listener, util::TimePoint now);
@@ -53,7 +42,6 @@ class EpollWorker : public WorkerBase {
   /// Writes pending output; closes the connection if it is done. Returns false if closed.
   bool flush(Connection& c, util::TimePoint now);
   bool flush_tls(Connection& c, util::TimePoint now);
-  bool read_tls(Connection& c, std::span<const uint8_t> cipher, util::TimePoint now);
   void arm_write(Connection& c, bool pending);
   void close_connection(Connection& c, util::TimePoint now);
   void process_wakes(std::vector<uint64_t>& tokens, util::TimePoint now);
@@ -61,7 +49,6 @@ class EpollWorker : public WorkerBase {
   void shutdown_connections();
 
   const std::vector<int> listeners_;
-  const TlsListeners* tls_listeners_ = nullptr;
   int epoll_fd_ = -1;
   int event_fd_ = -1;
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;

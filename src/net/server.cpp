@@ -39,14 +39,15 @@ std::string Server::start() {
     }
   }
   unsigned n = options_.threads ? options_.threads : 1;
-  auto transport = resolve_transport(options_.transport);
+  auto transport = resolve_transport(options_.transport, options_.uring);
   if (!transport) return transport.error();
   options_.transport = *transport;  // "epoll" when io_uring fell back
   for (unsigned i = 0; i < n; ++i) {
-    auto w = make_worker(options_.transport, i, broker_, listener_fds_);
+    auto w = make_worker(options_.transport, i, broker_, listener_fds_, options_.uring,
+                         workers_.empty() ? nullptr : workers_.front().get());
     if (!w) return w.error();
     if (!(*w)->set_tls_listeners(&tls_listeners_))
-      return "TLS listeners need the epoll transport (transport = \"" + options_.transport + "\")";
+      return "TLS listeners need a kernel-socket transport (transport = \"" + options_.transport + "\")";
     workers_.push_back(std::move(*w));
   }
   std::vector<WorkerBase*> peers;

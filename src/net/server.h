@@ -13,6 +13,7 @@
 
 #include "broker/broker.h"
 #include "net/address.h"
+#include "net/transport.h"
 #include "net/worker_base.h"
 
 namespace musqratt::net {
@@ -26,6 +27,7 @@ struct ServerOptions {
   std::function<std::expected<std::unique_ptr<WorkerBase>, std::string>(unsigned index, broker::Broker&)> user_level_worker;
   std::vector<std::string> tls_listen;  // HOST:PORT each, speaking MQTT over TLS
   TlsSettings tls;
+  UringSettings uring;
 };
 
 class Server {

@@ -11,12 +11,25 @@
 
 namespace musqratt::net {
 
+/// io_uring ring options (ignored by other transports).
+struct UringSettings {
+  /// IORING_SETUP_SQPOLL: a kernel thread polls the submission queue, so a busy loop submits
+  /// without system calls; it sleeps after `sqpoll_idle_ms` without work and is woken by the
+  /// next submission (liburing enters the kernel only when IORING_SQ_NEED_WAKEUP is set).
+  bool sqpoll = false;
+  unsigned sqpoll_idle_ms = 1000;
+};
+
 /// The transport the workers will run: `transport` itself, or "epoll" (with a warning logged)
 /// when it is "io_uring" and the kernel refuses io_uring. Fails for unknown or unbuilt ones.
-std::expected<std::string, std::string> resolve_transport(const std::string& transport);
+/// Clears `uring.sqpoll` (with a warning logged) when the kernel refuses SQPOLL rings.
+std::expected<std::string, std::string> resolve_transport(const std::string& transport, UringSettings& uring);
 /// One worker; an "io_uring" worker whose ring cannot be created is an epoll worker instead.
+/// `first` is the first worker made, if any: SQPOLL rings share its kernel polling thread.
 std::expected<std::unique_ptr<WorkerBase>, std::string> make_worker(const std::string& transport, unsigned index,
                                                                     broker::Broker& broker,
-                                                                    const std::vector<int>& listeners);
+                                                                    const std::vector<int>& listeners,
+                                                                    const UringSettings& uring,
+                                                                    const WorkerBase* first);
 
 }  // namespace musqratt::net

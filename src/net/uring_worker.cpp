@@ -42,6 +42,29 @@ constexpr size_t kRotateFrom = 4;  // connections a worker takes before it yield
 
 std::string errno_text(int err) { return std::string(strerror(err)); }
 
+/// SQPOLL ring setups to try, best first; older kernels reject the newer flags with EINVAL.
+/// (SQPOLL excludes the task-run flags: completions are not run by the submitting thread.)
+/// With `attach_fd` the ring shares that ring's SQ thread, so N workers cost one polling
+/// thread rather than N, which matters when there are no more cores than workers.
+int init_sqpoll_ring(io_uring& ring, unsigned idle_ms, int attach_fd) {
+  const unsigned variants[] = {IORING_SETUP_SUBMIT_ALL, 0};
+  int r = -EINVAL;
+  for (bool attach : {attach_fd >= 0, false}) {
+    for (unsigned flags : variants) {
+      io_uring_params p{};
+      p.flags = flags | IORING_SETUP_SQPOLL | IORING_SETUP_CQSIZE | (attach ? IORING_SETUP_ATTACH_WQ : 0);
+      p.cq_entries = kCqEntries;
+      p.sq_thread_idle = idle_ms;
+      p.wq_fd = attach ? static_cast<unsigned>(attach_fd) : 0;
+      r = io_uring_queue_init_params(kSqEntries, &ring, &p);
+      if (r == 0) return 0;
+      if (r != -EINVAL) return r;  // EPERM and the like: SQPOLL itself is refused
+    }
+    if (!attach) break;
+  }
+  return r;
+}
+
 /// Ring setups to try, best first; older kernels reject the newer flags with EINVAL.
 int init_ring(io_uring& ring, bool& disabled) {
   const unsigned variants[] = {
@@ -73,10 +96,32 @@ std::expected<void, std::string> UringWorker::probe() {
   return {};
 }
 
+std::expected<void, std::string> UringWorker::probe_sqpoll() {
+  io_uring ring{};
+  int r = init_sqpoll_ring(ring, 10, -1);
+  if (r < 0) return std::unexpected("io_uring_queue_init with IORING_SETUP_SQPOLL: " + errno_text(-r));
+  io_uring_queue_exit(&ring);
+  return {};
+}
+
 std::expected<std::unique_ptr<UringWorker>, std::string> UringWorker::create(unsigned index, broker::Broker& broker,
-                                                                             std::vector<int> listeners) {
+                                                                             std::vector<int> listeners,
+                                                                             const UringSettings& settings,
+                                                                             int attach_fd) {
   std::unique_ptr<UringWorker> w(new UringWorker(index, broker, std::move(listeners)));
-  int r = init_ring(w->ring_, w->ring_disabled_);
+  int r = -EINVAL;
+  if (settings.sqpoll) {
+    r = init_sqpoll_ring(w->ring_, settings.sqpoll_idle_ms, attach_fd);
+    if (r == 0) {
+      w->sqpoll_ = true;
+      bool shared = (w->ring_.flags & IORING_SETUP_ATTACH_WQ) != 0;
+      LOG_INFO("worker %u: io_uring SQPOLL active (%s, sleeps after %u ms idle)", index,
+               shared ? "sharing the first worker's SQ thread" : "own SQ thread", settings.sqpoll_idle_ms);
+    } else {
+      LOG_WARN("worker %u: io_uring SQPOLL refused (%s): ring without SQPOLL", index, errno_text(-r).c_str());
+    }
+  }
+  if (r < 0) r = init_ring(w->ring_, w->ring_disabled_);
   if (r < 0) return std::unexpected("io_uring_queue_init: " + errno_text(-r));
   w->ring_ok_ = true;
   w->event_fd_ = eventfd(0, EFD_CLOEXEC);  // blocking: the ring polls it
@@ -107,6 +152,8 @@ io_uring_sqe* UringWorker::get_sqe() {
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
   while (sqe == nullptr) {  // submission queue full: hand it to the kernel and retry
     io_uring_submit(&ring_);
+    // With SQPOLL, submitting only wakes the SQ thread: wait until it has made room.
+    if (sqpoll_) io_uring_sqring_wait(&ring_);
     sqe = io_uring_get_sqe(&ring_);
   }
   return sqe;
@@ -318,6 +365,7 @@ void UringWorker::handle_accept(size_t i, const io_uring_cqe& cqe, util::TimePoi
   c->token = next_token();
   std::string peer = peer_name(fd);
   c->handler = std::make_unique<broker::ClientHandler>(broker_, this, c->token, peer, now);
+  c->tls = tls_stream_for(tls_listeners_, listeners_[i]);
   LOG_DEBUG("worker %u: accepted connection from %s", index_, peer.c_str());
   Connection& ref = *c;
   connections_.emplace(c->token, std::move(c));
@@ -345,8 +393,7 @@ void UringWorker::handle_recv(Connection& c, const io_uring_cqe& cqe, util::Time
         }
       }
     } else if (!c.closed && !draining_) {
-      c.handler->on_bytes({c.recv_buf.data(), static_cast<size_t>(res)}, now);
-      mark_dirty(c);  // output to send, and the recv to re-arm
+      deliver(c, {c.recv_buf.data(), static_cast<size_t>(res)}, now);  // marks it dirty: the recv to re-arm
     }
   } else if (res == -ECANCELED && c.recv_cancelling) {
     // stopped because too many buffers were held: re-armed by flush() once they are consumed
@@ -381,10 +428,9 @@ void UringWorker::drain_rx(Connection& c, util::TimePoint now, bool all) {
   }
   while (c.rx_head < c.rx_queue.size() && (all || c.rx_bytes < kReadBudget)) {
     auto [bid, len] = c.rx_queue[c.rx_head++];
-    c.handler->on_bytes({buf_base_ + size_t{bid} * kBufSize, len}, now);
+    deliver(c, {buf_base_ + size_t{bid} * kBufSize, len}, now);
     recycle_buffer(bid);
     c.rx_bytes += len;
-    mark_dirty(c);
   }
   if (c.rx_head == c.rx_queue.size()) {
     c.rx_queue.clear();
@@ -393,6 +439,15 @@ void UringWorker::drain_rx(Connection& c, util::TimePoint now, bool all) {
     c.in_backlog = true;
     rx_backlog_.push_back(c.token);
   }
+}
+
+void UringWorker::deliver(Connection& c, std::span<const uint8_t> bytes, util::TimePoint now) {
+  if (!c.tls) {
+    c.handler->on_bytes(bytes, now);
+  } else if (!c.tls_failed && c.tls->receive(bytes, *c.handler, now)) {
+    c.tls_failed = true;  // flush() sends the queued alert, if any, then closes
+  }
+  mark_dirty(c);
 }
 
 void UringWorker::release_rx(Connection& c) {
@@ -406,10 +461,12 @@ void UringWorker::handle_send(Connection& c, const io_uring_cqe& cqe, util::Time
   if (!c.closed) {
     int res = cqe.res;
     if (res >= 0) {
-      broker::ClientHandler& h = *c.handler;
-      h.consume_output(static_cast<size_t>(res));
       c.send_off += static_cast<size_t>(res);
-      if (h.pending_output().empty()) h.on_output_drained(now);  // may encode more queued messages
+      if (!c.tls) {  // TLS plaintext was consumed when it was encrypted
+        broker::ClientHandler& h = *c.handler;
+        h.consume_output(static_cast<size_t>(res));
+        if (h.pending_output().empty()) h.on_output_drained(now);  // may encode more queued messages
+      }
       mark_dirty(c);
     } else if (res == -EAGAIN || res == -EINTR) {
       mark_dirty(c);
@@ -424,26 +481,33 @@ void UringWorker::flush(Connection& c, util::TimePoint now) {
   if (c.closed) return;
   broker::ClientHandler& h = *c.handler;
   if (!c.send_inflight) {
-    if (c.send_off >= c.send_buf.size()) {
-      // The previous copy is all out: take whatever the handler has now. The copy is stable
-      // while the kernel reads it; the handler's own buffer may grow and move meanwhile.
-      std::string_view out = h.pending_output();
-      c.send_buf.assign(out.data(), out.size());
-      c.send_off = 0;
-    }
-    // else: a short send; the rest of the copy is still the head of the handler's output.
+    if (c.send_off >= c.send_buf.size()) fill_send_buf(c, now);
+    // else: a short send; the rest of the copy is still the head of the output.
     if (c.send_off < c.send_buf.size()) {
       io_uring_sqe* sqe = get_sqe();
       io_uring_prep_send(sqe, c.fd, c.send_buf.data() + c.send_off, c.send_buf.size() - c.send_off, MSG_NOSIGNAL);
       io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(&c) | kSend);
       c.send_inflight = true;
       ++c.ops;
-    } else if (h.closing()) {
+    } else if (h.closing() || c.tls_failed) {
       close_connection(c, now);
       return;
     }
   }
-  if (!c.recv_armed && c.rx_queue.size() - c.rx_head <= kMaxHeld / 2) arm_recv(c);
+  if (!c.recv_armed && !c.tls_failed && c.rx_queue.size() - c.rx_head <= kMaxHeld / 2) arm_recv(c);
+}
+
+void UringWorker::fill_send_buf(Connection& c, util::TimePoint now) {
+  // The buffer is stable while the kernel reads it; the handler's own buffer (and the TLS
+  // one) may grow and move meanwhile.
+  c.send_off = 0;
+  if (c.tls) {
+    if (!c.tls_failed) c.tls->encrypt_output(*c.handler, now);
+    c.tls->take_unsent(c.send_buf);
+  } else {
+    std::string_view out = c.handler->pending_output();
+    c.send_buf.assign(out.data(), out.size());
+  }
 }
 
 void UringWorker::close_connection(Connection& c, util::TimePoint now) {
@@ -521,7 +585,15 @@ void UringWorker::shutdown_connections() {
     Connection& c = *it->second;
     c.handler->on_shutdown();
     if (!c.send_inflight) {
-      std::string_view out = c.handler->pending_output();
+      // Best effort, the socket closes next. TLS: the rest of the ciphertext copy, then the
+      // shutdown notice encrypted behind it (one send, so nothing can come between them).
+      std::string tls_out;
+      if (c.tls) {
+        tls_out.assign(c.send_buf, std::min(c.send_off, c.send_buf.size()));
+        c.tls->encrypt_output(*c.handler, now);
+        tls_out += c.tls->unsent();
+      }
+      std::string_view out = c.tls ? std::string_view(tls_out) : c.handler->pending_output();
       if (!out.empty()) {
         ssize_t ignored = send(c.fd, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
         (void)ignored;

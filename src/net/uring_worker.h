@@ -8,8 +8,10 @@
 // both (>= 6.0), else a single-shot recv into the connection's own buffer, re-armed once per
 // turn. Sends: the handler's pending output is copied into the connection's send buffer (the
 // handler's string may grow and move while the send is in flight) and consumed when the CQE
-// says how much went out. Wake-ups: an eventfd read through the ring. Timers: the wait's
-// 250 ms timeout.
+// says how much went out. TLS listeners: the same TlsStream as the epoll worker, between the
+// received buffers and the handler, and between the handler and the send buffer. Wake-ups: an
+// eventfd read through the ring. Timers: the wait's 250 ms timeout. With SQPOLL a kernel thread
+// (one shared by all workers' rings) takes submissions without system calls.
 #include <liburing.h>
 
 #include <cstdint>
@@ -21,6 +23,8 @@
 
 #include "broker/broker.h"
 #include "broker/client_handler.h"
+#include "net/tls_stream.h"
+#include "net/transport.h"
 #include "net/worker_base.h"
 
 namespace musqratt::net {
@@ -30,16 +34,25 @@ namespace musqratt::net {
 class UringWorker : public WorkerBase {
  public:
   /// Creates the ring; fails with the reason when the kernel refuses io_uring (seccomp, sysctl
-  /// kernel.io_uring_disabled, ENOSYS), so the caller can fall back to epoll.
+  /// kernel.io_uring_disabled, ENOSYS), so the caller can fall back to epoll. With
+  /// `settings.sqpoll` the ring polls its submissions from a kernel thread, that of the ring
+  /// `attach_fd` when there is one (IORING_SETUP_ATTACH_WQ); if the kernel refuses SQPOLL the
+  /// ring is made without it and the reason logged.
   static std::expected<std::unique_ptr<UringWorker>, std::string> create(unsigned index, broker::Broker& broker,
-                                                                         std::vector<int> listeners);
+                                                                         std::vector<int> listeners,
+                                                                         const UringSettings& settings,
+                                                                         int attach_fd);
   /// Whether io_uring can be used at all here; the error text says why not.
   static std::expected<void, std::string> probe();
+  /// Whether the kernel lets this process create an SQPOLL ring.
+  static std::expected<void, std::string> probe_sqpoll();
   ~UringWorker() override;
+  int ring_fd() const { return ring_ok_ ? ring_.ring_fd : -1; }
 
  protected:
   void run() override;
   void notify() override;
+  bool supports_tls() const override { return true; }
 
  private:
   enum Op : uint64_t { kRecv = 1, kSend = 2, kCancel = 3 };
@@ -63,6 +76,10 @@ class UringWorker : public WorkerBase {
     bool recv_cancelling = false;  // too many buffers held: the multishot recv is being stopped
     bool in_backlog = false;
     std::unique_ptr<broker::ClientHandler> handler;
+    // TLS listeners only. send_buf then holds ciphertext taken from `tls`, whose plaintext was
+    // consumed from the handler when it was encrypted.
+    std::unique_ptr<TlsStream> tls;
+    bool tls_failed = false;  // fatal TLS error: send the alert that is queued, then close
   };
 
   UringWorker(unsigned index, broker::Broker& broker, std::vector<int> listeners);
@@ -76,6 +93,10 @@ class UringWorker : public WorkerBase {
   void handle_recv(Connection& c, const io_uring_cqe& cqe, util::TimePoint now);
   void handle_send(Connection& c, const io_uring_cqe& cqe, util::TimePoint now);
   void recycle_buffer(uint16_t bid);
+  /// Hands received bytes to the handler, through TLS on a TLS connection.
+  void deliver(Connection& c, std::span<const uint8_t> bytes, util::TimePoint now);
+  /// Refills the empty send buffer: a copy of the handler's output, or TLS ciphertext.
+  void fill_send_buf(Connection& c, util::TimePoint now);
   /// Feeds queued buffers to the handler within the turn's read budget.
   void drain_rx(Connection& c, util::TimePoint now, bool all = false);
   void release_rx(Connection& c);
@@ -93,6 +114,7 @@ class UringWorker : public WorkerBase {
   io_uring ring_{};
   bool ring_ok_ = false;
   bool ring_disabled_ = false;  // created with IORING_SETUP_R_DISABLED: enable on the worker
+  bool sqpoll_ = false;         // created with IORING_SETUP_SQPOLL
   bool draining_ = false;       // stopping: received bytes are dropped
   int event_fd_ = -1;
   uint64_t event_value_ = 0;

@@ -2,7 +2,8 @@
 # Runs this integration suite with the broker on a chosen network backend, without touching
 # the tests: a throw-away wrapper that adds `--transport TRANSPORT` becomes MUSQRATT_BIN.
 #   tests/integration/run_transport.sh io_uring [PYTEST_ARGS...]
-# MUSQRATT_BIN (default build/bin/musqratt) names the real binary.
+# MUSQRATT_BIN (default build/bin/musqratt) names the real binary; MUSQRATT_TRANSPORT_ARGS adds
+# more broker flags for the backend (e.g. "--uring-sqpoll true"); tests' own flags still win.
 set -euo pipefail
 transport=${1:?usage: run_transport.sh TRANSPORT [PYTEST_ARGS...]}
 shift
@@ -17,13 +18,10 @@ trap 'rm -rf "$tmp"' EXIT
 cat >"$tmp/musqratt" <<EOF
 #!/bin/sh
 case " \$* " in *" --print-config "*) exec "$bin" "\$@" ;; esac
-exec "$bin" --transport "$transport" "\$@"
+exec "$bin" --transport "$transport" ${MUSQRATT_TRANSPORT_ARGS:-} "\$@"
 EOF
 chmod +x "$tmp/musqratt"
 # The whole suite unless test paths are given.
 paths=("$here")
 for a in "$@"; do [[ $a != -* && -e ${a%%::*} ]] && paths=(); done
-# TLS listeners are served by the epoll transport only (the broker refuses the combination).
-deselect=()
-[ "$transport" != epoll ] && deselect=(--ignore "$here/test_25_tls.py")
-MUSQRATT_BIN="$tmp/musqratt" /usr/bin/python3 -m pytest -q -p no:cacheprovider "${deselect[@]}" "${paths[@]}" "$@"
+MUSQRATT_BIN="$tmp/musqratt" /usr/bin/python3 -m pytest -q -p no:cacheprovider "${paths[@]}" "$@"
