@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Restart with a large stored queue: fills one offline persistent session with N QoS 1
-# messages (64 B), kills the broker with SIGKILL, restarts it and reports how long the store
-# took to read back, the broker's RSS once it serves again, and the drain (every message
-# delivered once, in order). Run once per persistence_memory_queue value, so paging (the
+# messages (a paho publisher; the payloads are the numbers 1..N), kills the broker with SIGKILL,
+# restarts it and reports how long the store took to read back, the broker's RSS once it serves
+# again, and the drain (every message delivered once, in order). Run once per persistence_memory_queue value, so paging (the
 # default) is compared with holding the whole queue in memory (0).
 #
 #   bench/restart.sh [--count N] [--limits "1000 0"]
@@ -22,9 +22,8 @@ while [ $# -gt 0 ]; do
 done
 # shellcheck source=bench/binaries.sh
 . "$ROOT/bench/binaries.sh"
-for tool in mosquitto_pub mosquitto_sub; do
-  command -v "$tool" >/dev/null || { echo "$tool missing (apt-get install mosquitto-clients)" >&2; exit 1; }
-done
+command -v mosquitto_sub >/dev/null || { echo "mosquitto_sub missing (apt-get install mosquitto-clients)" >&2; exit 1; }
+"$PY" -c 'import paho.mqtt.client' || { echo "python3-paho-mqtt missing" >&2; exit 1; }
 
 WORK="$(mktemp -d /tmp/musqratt-restart.XXXXXX)"
 PID=""
@@ -58,7 +57,26 @@ for limit in $LIMITS; do
   start "$limit" "$port"
   mosquitto_sub -p "$port" -i restart-sub -c -q 1 -t 'restart/#' -W 1 >/dev/null 2>&1 || true
   t0=$(date +%s.%N)
-  seq 1 "$COUNT" | mosquitto_pub -p "$port" -i restart-pub -q 1 -t restart/t -l
+  "$PY" - "$port" "$COUNT" <<'PYEOF'
+import sys, threading
+import paho.mqtt.client as mqtt
+port, count = int(sys.argv[1]), int(sys.argv[2])
+done, acked = threading.Event(), [0]
+def on_publish(client, userdata, mid, *rest):
+    acked[0] += 1
+    if acked[0] == count: done.set()
+c = mqtt.Client(client_id="restart-pub", protocol=mqtt.MQTTv311)
+c.max_inflight_messages_set(1000)
+c.max_queued_messages_set(0)
+c.on_publish = on_publish
+c.connect("127.0.0.1", port)
+c.loop_start()
+for i in range(1, count + 1):
+    c.publish("restart/t", str(i), qos=1)
+if not done.wait(3600): sys.exit("not every publish was acknowledged")
+c.disconnect()
+c.loop_stop()
+PYEOF
   t1=$(date +%s.%N)
   kill -9 "$PID"; wait "$PID" 2>/dev/null || true
   start "$limit" "$port"

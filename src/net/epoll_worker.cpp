@@ -82,7 +82,7 @@ void EpollWorker::run() {
       }
       auto it = connections_.find(tag);
       if (it == connections_.end()) continue;
-      Connection& c = *it->second;
+      Connection& c = it->second;
       if ((events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) && !read_from(c, now)) continue;
       if (events[i].events & EPOLLOUT) mark_dirty(c);
     }
@@ -110,8 +110,8 @@ void EpollWorker::run() {
     for (size_t i = 0; i < dirty_.size(); ++i) {
       auto it = connections_.find(dirty_[i]);
       if (it == connections_.end()) continue;
-      it->second->dirty = false;
-      flush(*it->second, now);
+      it->second.dirty = false;
+      flush(it->second, now);
     }
     dirty_.clear();
     flush_remote_wakes();
@@ -123,8 +123,8 @@ void EpollWorker::process_wakes(std::vector<uint64_t>& tokens, util::TimePoint n
   for (uint64_t t : tokens) {
     auto it = connections_.find(t);
     if (it == connections_.end()) continue;
-    it->second->handler->on_wake(now);
-    mark_dirty(*it->second);
+    it->second.handler.on_wake(now);
+    mark_dirty(it->second);
   }
 }
 
@@ -138,21 +138,20 @@ void EpollWorker::accept_from(int listener, util::TimePoint now) {
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    auto c = std::make_unique<Connection>();
-    c->fd = fd;
-    c->token = next_token();
+    uint64_t token = next_token();
     std::string peer = peer_name(fd);
-    c->handler = std::make_unique<broker::ClientHandler>(broker_, this, c->token, peer, now);
-    c->tls = tls_stream_for(tls_listeners_, listener);
+    auto [it, inserted] = connections_.try_emplace(token, fd, token, broker_, this, peer, now);
+    Connection& c = it->second;
+    c.tls = tls_stream_for(tls_listeners_, listener);
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP;
-    ev.data.u64 = c->token;
+    ev.data.u64 = token;
     if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
       close(fd);
+      connections_.erase(it);
       continue;
     }
     LOG_DEBUG("worker %u: accepted connection from %s", index_, peer.c_str());
-    connections_.emplace(c->token, std::move(c));
   }
 }
 
@@ -161,7 +160,7 @@ bool EpollWorker::read_from(Connection& c, util::TimePoint now) {
   // One read per connection per turn keeps a flooding client from starving the others.
   ssize_t n = recv(c.fd, buf.data(), buf.size(), 0);
   if (n > 0 && c.tls) {
-    if (c.tls->receive({buf.data(), static_cast<size_t>(n)}, *c.handler, now)) {
+    if (c.tls->receive({buf.data(), static_cast<size_t>(n)}, c.handler, now)) {
       std::string_view alert = c.tls->unsent();  // tells the peer why, if there is room
       if (!alert.empty()) {
         ssize_t ignored = send(c.fd, alert.data(), alert.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -174,7 +173,7 @@ bool EpollWorker::read_from(Connection& c, util::TimePoint now) {
     return true;
   }
   if (n > 0) {
-    c.handler->on_bytes({buf.data(), static_cast<size_t>(n)}, now);
+    c.handler.on_bytes({buf.data(), static_cast<size_t>(n)}, now);
     mark_dirty(c);
     return true;
   }
@@ -193,7 +192,7 @@ void EpollWorker::arm_write(Connection& c, bool pending) {
 }
 
 bool EpollWorker::flush_tls(Connection& c, util::TimePoint now) {
-  broker::ClientHandler& h = *c.handler;
+  broker::ClientHandler& h = c.handler;
   while (true) {
     c.tls->encrypt_output(h, now);
     std::string_view out = c.tls->unsent();
@@ -218,7 +217,7 @@ bool EpollWorker::flush_tls(Connection& c, util::TimePoint now) {
 
 bool EpollWorker::flush(Connection& c, util::TimePoint now) {
   if (c.tls) return flush_tls(c, now);
-  broker::ClientHandler& h = *c.handler;
+  broker::ClientHandler& h = c.handler;
   while (true) {
     std::string_view out = h.pending_output();
     if (out.empty()) break;
@@ -245,14 +244,14 @@ void EpollWorker::close_connection(Connection& c, util::TimePoint now) {
   uint64_t token = c.token;
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.fd, nullptr);
   close(c.fd);
-  c.handler->on_closed(now);
+  c.handler.on_closed(now);
   connections_.erase(token);
 }
 
 void EpollWorker::tick(util::TimePoint now) {
   for (auto& [token, c] : connections_) {
-    c->handler->on_tick(now);
-    if (c->handler->closing()) mark_dirty(*c);
+    c.handler.on_tick(now);
+    if (c.handler.closing()) mark_dirty(c);
   }
 }
 
@@ -263,11 +262,11 @@ void EpollWorker::shutdown_connections() {
   for (uint64_t t : tokens) {
     auto it = connections_.find(t);
     if (it == connections_.end()) continue;
-    Connection& c = *it->second;
-    c.handler->on_shutdown();
+    Connection& c = it->second;
+    c.handler.on_shutdown();
     // The shutdown notice, encrypted on a TLS connection; best effort, the socket closes next.
-    if (c.tls) c.tls->encrypt_output(*c.handler, now);
-    std::string_view out = c.tls ? c.tls->unsent() : c.handler->pending_output();
+    if (c.tls) c.tls->encrypt_output(c.handler, now);
+    std::string_view out = c.tls ? c.tls->unsent() : c.handler.pending_output();
     if (!out.empty()) {
       ssize_t ignored = send(c.fd, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       (void)ignored;

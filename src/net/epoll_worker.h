@@ -26,13 +26,17 @@ class EpollWorker : public WorkerBase {
   bool supports_tls() const override { return true; }
 
  private:
+  /// Lives in its node of connections_, handler included: one allocation per connection.
   struct Connection {
-    int fd = -1;
-    uint64_t token = 0;
+    Connection(int socket, uint64_t tok, broker::Broker& broker, broker::Waker* waker, std::string peer,
+               util::TimePoint now)
+        : fd(socket), token(tok), handler(broker, waker, tok, std::move(peer), now) {}
+    int fd;
+    uint64_t token;
     bool want_write = false;  // EPOLLOUT armed
     bool dirty = false;       // has output or is closing: visit at the end of the turn
-    std::unique_ptr<broker::ClientHandler> handler;
     std::unique_ptr<TlsStream> tls;  // TLS listeners only
+    broker::ClientHandler handler;
   };
 
   void accept_from(int listener, util::TimePoint now);
@@ -51,7 +55,7 @@ class EpollWorker : public WorkerBase {
   const std::vector<int> listeners_;
   int epoll_fd_ = -1;
   int event_fd_ = -1;
-  std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;
+  std::unordered_map<uint64_t, Connection> connections_;
   std::vector<uint64_t> dirty_;
 };
 
