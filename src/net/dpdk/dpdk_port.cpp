@@ -257,17 +257,26 @@ std::expected<std::unique_ptr<PacketIo>, std::string> open_dpdk_port(const DpdkP
   int socket = rte_eth_dev_socket_id(port);
   if (socket < 0) socket = static_cast<int>(rte_socket_id());
 
+  // On a failure the port is closed again, so that it releases what its probe took (a memif
+  // server's socket file, a tap device, an XDP program) even if the process lingers.
+  rte_mempool* pool = nullptr;
+  auto fail = [&](std::string message) -> std::unexpected<std::string> {
+    rte_eth_dev_close(port);
+    if (pool != nullptr) rte_mempool_free(pool);
+    return std::unexpected(std::move(message));
+  };
+
   rte_eth_dev_info info{};
-  if (int rc = rte_eth_dev_info_get(port, &info); rc != 0) return std::unexpected("dpdk: dev_info: " + rte_error(rc));
+  if (int rc = rte_eth_dev_info_get(port, &info); rc != 0) return fail("dpdk: dev_info: " + rte_error(rc));
   const char* driver = info.driver_name ? info.driver_name : "?";
   const uint16_t nq = o.queues;
-  if (nq == 0) return std::unexpected("dpdk_queues: expected 1 or more");
+  if (nq == 0) return fail("dpdk_queues: expected 1 or more");
   if (nq > info.max_rx_queues || nq > info.max_tx_queues)
-    return std::unexpected("dpdk: port " + std::to_string(port) + " (" + driver + ") supports at most " +
-                           std::to_string(info.max_rx_queues) + " rx and " + std::to_string(info.max_tx_queues) +
-                           " tx queues; dpdk_queues = " + std::to_string(nq) +
-                           " cannot be configured (a virtual port may need more queues in its --vdev arguments, "
-                           "e.g. net_af_packet's qpairs=N or net_af_xdp's queue_count=N)");
+    return fail("dpdk: port " + std::to_string(port) + " (" + driver + ") supports at most " +
+                std::to_string(info.max_rx_queues) + " rx and " + std::to_string(info.max_tx_queues) +
+                " tx queues; dpdk_queues = " + std::to_string(nq) +
+                " cannot be configured (a virtual port may need more queues in its --vdev arguments, "
+                "e.g. net_af_packet's qpairs=N or net_af_xdp's queue_count=N)");
 
   rte_eth_conf conf{};
   uint64_t rss_hf = 0;
@@ -282,8 +291,8 @@ std::expected<std::unique_ptr<PacketIo>, std::string> open_dpdk_port(const DpdkP
     }
   }
   if (int rc = rte_eth_dev_configure(port, nq, nq, &conf); rc != 0)
-    return std::unexpected("dpdk: configure port " + std::to_string(port) + " with " + std::to_string(nq) +
-                           " queue pair(s): " + rte_error(rc));
+    return fail("dpdk: configure port " + std::to_string(port) + " with " + std::to_string(nq) +
+                " queue pair(s): " + rte_error(rc));
   if (nq > 1) {
     if (rss_hf != 0)
       LOG_INFO("dpdk: port %u: %u rx/tx queues, RSS on: %s (the port offers %s)", port, nq, rss_names(rss_hf).c_str(),
@@ -297,20 +306,20 @@ std::expected<std::unique_ptr<PacketIo>, std::string> open_dpdk_port(const DpdkP
   // Enough mbufs to fill every RX ring (drivers of real NICs do at start) and the TX ring in use.
   unsigned mbufs = std::max(kMbufs, unsigned{nq} * nb_rx + nb_tx + kMbufsInFlight);
   std::string pool_name = "musqratt_mbuf_" + std::to_string(port);
-  rte_mempool* pool = rte_pktmbuf_pool_create(pool_name.c_str(), mbufs, kMbufCache, 0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+  pool = rte_pktmbuf_pool_create(pool_name.c_str(), mbufs, kMbufCache, 0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
   if (pool == nullptr)
-    return std::unexpected("dpdk: mbuf pool of " + std::to_string(mbufs) + " mbufs: " + rte_error(rte_errno) +
-                           " (more memory: -m MB in dpdk_eal_args)");
+    return fail("dpdk: mbuf pool of " + std::to_string(mbufs) + " mbufs: " + rte_error(rte_errno) +
+                " (more memory: -m MB in dpdk_eal_args)");
   for (uint16_t q = 0; q < nq; ++q) {
     if (int rc = rte_eth_rx_queue_setup(port, q, nb_rx, static_cast<unsigned>(socket), nullptr, pool); rc != 0)
-      return std::unexpected("dpdk: rx queue " + std::to_string(q) + ": " + rte_error(rc));
+      return fail("dpdk: rx queue " + std::to_string(q) + ": " + rte_error(rc));
     if (int rc = rte_eth_tx_queue_setup(port, q, nb_tx, static_cast<unsigned>(socket), nullptr); rc != 0)
-      return std::unexpected("dpdk: tx queue " + std::to_string(q) + ": " + rte_error(rc));
+      return fail("dpdk: tx queue " + std::to_string(q) + ": " + rte_error(rc));
   }
   if (int rc = rte_eth_dev_set_mtu(port, o.mtu); rc != 0)
     LOG_WARN("dpdk: port %u: setting MTU %u failed (%s); using it for the IP layer anyway", port, o.mtu,
              rte_error(rc).c_str());
-  if (int rc = rte_eth_dev_start(port); rc != 0) return std::unexpected("dpdk: start port: " + rte_error(rc));
+  if (int rc = rte_eth_dev_start(port); rc != 0) return fail("dpdk: start port: " + rte_error(rc));
 
   MacAddress mac{};
   rte_ether_addr addr{};
