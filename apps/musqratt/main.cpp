@@ -88,7 +88,8 @@ int main(int argc, char** argv) {
     }
     net::dpdk::DpdkTransportOptions d{settings.dpdk_eal_args, settings.dpdk_port, settings.dpdk_ip,
                                       settings.dpdk_netmask,  settings.dpdk_gateway, settings.dpdk_mac,
-                                      settings.dpdk_mtu,      ep->port,              settings.dpdk_idle_sleep_us};
+                                      settings.dpdk_mtu,      ep->port,              settings.dpdk_idle_sleep_us,
+                                      settings.dpdk_queues};
     server_options.user_level_worker = [d](unsigned index, broker::Broker& b) { return net::dpdk::make_dpdk_worker(d, index, b); };
 #else
     fprintf(stderr, "musqratt: transport 'dpdk' is not available: this build was made without MUSQRATT_DPDK (scripts/build-dpdk.sh)\n");

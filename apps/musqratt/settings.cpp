@@ -77,6 +77,7 @@ std::vector<Option> option_table() {
       {"dpdk_mac", Kind::Text, "transport dpdk: MAC address aa:bb:cc:dd:ee:ff (empty = the port's own)", [](S& s) -> void* { return &s.dpdk_mac; }},
       {"dpdk_mtu", Kind::U16, "transport dpdk: MTU of the port and the lwIP interface", [](S& s) -> void* { return &s.dpdk_mtu; }},
       {"dpdk_idle_sleep_us", Kind::U32, "transport dpdk: microseconds to sleep when the poll loop is idle (0 = busy-poll)", [](S& s) -> void* { return &s.dpdk_idle_sleep_us; }},
+      {"dpdk_queues", Kind::U16, "transport dpdk: RX/TX queue pairs of the port (1 to what the port supports); the one lwIP worker polls every RX queue, RSS spreads flows over them where the port has it", [](S& s) -> void* { return &s.dpdk_queues; }},
   };
 }
 

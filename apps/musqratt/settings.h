@@ -37,6 +37,7 @@ struct Settings {
   std::string dpdk_mac;  // empty = the port's own
   uint16_t dpdk_mtu = 1500;
   uint32_t dpdk_idle_sleep_us = 0;
+  uint16_t dpdk_queues = 1;  // RX/TX queue pairs, all polled by the one worker
   broker::BrokerConfig broker;
 };
 

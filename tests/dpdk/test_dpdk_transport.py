@@ -7,7 +7,9 @@ net_af_packet and net_af_xdp on the broker end of a veth pair, net_tap whose ker
 moved into the client namespace, and net_memif served to a dpdk-testpmd that forwards between
 it and a net_af_packet port on the veth pair. This process itself enters the client namespace
 for the paho clients; nothing is configured outside the two namespaces, which are deleted at
-the end even when a test fails.
+the end even when a test fails. test_two_queues restarts the broker with --dpdk-queues 2 on the
+port types that have two queues here (af_packet with qpairs=2, tap) and checks from the
+per-queue counts logged at exit that both RX queues delivered frames.
 
 Run with Debian's interpreter, as root: /usr/bin/python3 -m pytest tests/dpdk
 Environment: MUSQRATT_BIN (default build-dpdk/bin/musqratt), MQ_DPDK_RUN_ID (namespace id),
@@ -15,6 +17,7 @@ MQ_DPDK_PMDS (space-separated subset of: af_packet af_xdp tap memif).
 """
 import ctypes
 import os
+import re
 import secrets
 import signal
 import socket
@@ -90,8 +93,9 @@ class Broker:
         self.peer_log = (tempfile.NamedTemporaryFile(prefix="musqratt-dpdk-testpmd-", suffix=".log", delete=False)
                          if pmd == "memif" else None)
 
-    def start(self, *extra):
-        vdev = ports("vdev", self.pmd, RUN_ID, self.dir.name)
+    def start(self, *extra, devargs=""):
+        """Starts the broker with `extra` arguments; `devargs` is appended to the port's --vdev."""
+        vdev = ports("vdev", self.pmd, RUN_ID, self.dir.name) + devargs
         eal = f"--no-huge --no-pci --no-shconf --no-telemetry -l 0 --file-prefix mqd{RUN_ID} {vdev}"
         cmd = ["ip", "netns", "exec", self.ns, MUSQRATT_BIN, "--transport", "dpdk", "--dpdk-eal-args", eal,
                "--dpdk-ip", BROKER_IP, "--dpdk-netmask", "255.255.255.0", "--listen", f"0.0.0.0:{PORT}",
@@ -255,6 +259,17 @@ class Client:
 
 def run(cmd, timeout=20, **kw):
     return subprocess.run(cmd, capture_output=True, timeout=timeout, **kw)
+
+
+# Port types that get two queue pairs here, with the --vdev devargs that give them (net_tap
+# makes as many queues as the port is configured with); the others, and why they are left out.
+MULTIQUEUE_DEVARGS = {"af_packet": ",qpairs=2", "tap": ""}
+MULTIQUEUE_UNTESTED = {
+    "af_xdp": "the veth pair of netns.sh has one queue; queue_count=2 needs a two-queue veth",
+    "memif": "a memif's queues are its peer's, and the dpdk-testpmd peer forwards on one queue",
+}
+PER_QUEUE_RE = re.compile(r"frames received per rx queue: (.*)")
+RECEIVED_RE = re.compile(r"dpdk port: (\d+) frames received")
 
 
 # --- tests -------------------------------------------------------------------------------
@@ -446,6 +461,67 @@ def test_client_disconnects(env):
     while time.monotonic() < deadline and env.log_text().count("disconnected from") < 5:
         time.sleep(0.1)
     assert env.log_text().count("client 'dc-clean-") >= 10  # connected + disconnected lines
+
+
+def test_two_queues(env):
+    """--dpdk-queues 2: the one lwIP polls both RX queues; every message of 20 clients arrives
+    and the per-queue counts logged at exit show that both queues delivered frames."""
+    if env.pmd not in MULTIQUEUE_DEVARGS:
+        pytest.skip(MULTIQUEUE_UNTESTED[env.pmd])
+    env.stop()
+    clients = []
+    try:
+        env.start("--dpdk-queues", "2", devargs=MULTIQUEUE_DEVARGS[env.pmd])
+        assert "2 rx/tx queue pair(s)" in env.log_text()
+        n, per_client = 20, 10
+        for i in range(n):
+            c = Client(client_id=f"mq-{i}").connect()
+            c.subscribe(f"mq/{i}", 1)
+            clients.append(c)
+        # QoS 1 round trips: each client publishes to the next one's topic and waits for PUBACK
+        infos = [c.c.publish(f"mq/{(i + 1) % n}", f"{i}:{k}", qos=1)
+                 for k in range(per_client) for i, c in enumerate(clients)]
+        for info in infos:
+            info.wait_for_publish(20)
+            assert info.is_published()
+        for i, c in enumerate(clients):
+            got = [m.payload.decode() for m in c.wait_messages(per_client)]
+            assert got == [f"{(i - 1) % n}:{k}" for k in range(per_client)], (i, got)
+        for c in clients:
+            c.close()
+        clients = []
+        assert env.stop(signal.SIGTERM) == 0, env.log_text()[-2000:]
+        log = env.log_text()
+        m = PER_QUEUE_RE.search(log)
+        assert m, log[-2000:]
+        counts = [int(part.split(": ")[1]) for part in m.group(1).split(", ")]
+        print(f"{env.pmd}: frames received per rx queue: {counts}")
+        assert len(counts) == 2
+        assert sum(counts) == int(RECEIVED_RE.search(log).group(1))
+        assert all(k > 0 for k in counts), f"an rx queue received nothing: {counts}"
+    finally:
+        for c in clients:
+            c.close()
+        env.stop()
+        env.start()  # for any test after this one
+
+
+def test_queue_count_beyond_port(env):
+    """More queues than the port has, or none: start-up fails with a clear message."""
+    env.stop()
+    try:
+        # 256: more than any of the four ports offers (memif: 255, tap: 16, the others: 1 here)
+        with pytest.raises(RuntimeError, match="broker exited with 1"):
+            env.start("--dpdk-queues", "256")
+        m = re.search(r"port 0 \(net_\w+\) supports at most (\d+) rx and (\d+) tx queues; dpdk_queues = 256 "
+                      r"cannot be configured", env.log_text())
+        assert m, env.log_text()[-2000:]
+        assert int(m.group(1)) < 256 and int(m.group(2)) < 256
+        with pytest.raises(RuntimeError, match="broker exited with 1"):
+            env.start("--dpdk-queues", "0")
+        assert "dpdk_queues: expected 1 or more" in env.log_text()
+    finally:
+        env.start()
 
 
 def raw_connect_v5(client_id):

@@ -1,6 +1,6 @@
 #pragma once
-// A DPDK ethdev port (one RX and one TX queue) behind the PacketIo interface. Only
-// dpdk_port.cpp includes DPDK headers.
+// A DPDK ethdev port (N RX/TX queue pairs, every RX queue polled by the one thread that owns
+// the port) behind the PacketIo interface. Only dpdk_port.cpp includes DPDK headers.
 #include <expected>
 #include <memory>
 #include <optional>
@@ -15,6 +15,7 @@ struct DpdkPortOptions {
   uint16_t port_id = 0;
   uint16_t mtu = 1500;
   std::optional<MacAddress> mac;  // unset: the port's own address
+  uint16_t queues = 1;            // RX/TX queue pairs; at most what the port supports
 };
 
 /// Initialises the EAL (once per process) and opens and starts the port.

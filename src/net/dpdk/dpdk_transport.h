@@ -22,10 +22,11 @@ struct DpdkTransportOptions {
   uint16_t mtu = 1500;
   uint16_t tcp_port = 1883;       // from the `listen` setting
   uint32_t idle_sleep_us = 0;     // 0 = busy-poll; else sleep this long when idle
+  uint16_t queues = 1;            // dpdk_queues: RX/TX queue pairs, all polled by the one worker
 };
 
-/// One worker: one lwIP instance on one DPDK RX/TX queue pair. Call once per process, from the
-/// main thread, before starting the worker.
+/// One worker: one lwIP instance on the DPDK port's `queues` RX/TX queue pairs (it polls every RX
+/// queue). Call once per process, from the main thread, before starting the worker.
 std::expected<std::unique_ptr<WorkerBase>, std::string> make_dpdk_worker(const DpdkTransportOptions& options,
                                                                          unsigned index, broker::Broker& broker);
 

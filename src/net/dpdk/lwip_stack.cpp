@@ -97,8 +97,16 @@ std::string LwipStack::address() const {
 }
 
 unsigned LwipStack::poll_rx() {
+  // One burst from every RX queue: with several queues (RSS, af_packet fanout, ...) a flow may
+  // arrive on any of them, and they all feed this one stack.
+  unsigned total = 0;
+  for (unsigned q = 0, nq = io_.rx_queues(); q < nq; ++q) total += input_burst(q);
+  return total;
+}
+
+unsigned LwipStack::input_burst(unsigned queue) {
   RxFrame frames[kRxBurst];
-  unsigned n = io_.rx_burst(frames, kRxBurst);
+  unsigned n = io_.rx_burst(queue, frames, kRxBurst);
   for (unsigned i = 0; i < n; ++i) {
     // Copied into lwIP's buffers: TCP may keep received data (out of order segments) for long,
     // and must not pin the driver's RX buffers meanwhile.

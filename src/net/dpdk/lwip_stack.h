@@ -25,7 +25,8 @@ class LwipStack {
   LwipStack(const LwipStack&) = delete;
   LwipStack& operator=(const LwipStack&) = delete;
 
-  /// Receives one burst and feeds it to lwIP (TCP callbacks run from here). Returns the frames.
+  /// Receives one burst from each RX queue of the port and feeds it to lwIP (TCP callbacks run
+  /// from here). Returns the frames.
   unsigned poll_rx();
   /// Runs lwIP's due timers (TCP fast/slow timers, ARP ageing, reassembly).
   void check_timeouts();
@@ -38,6 +39,7 @@ class LwipStack {
 
  private:
   explicit LwipStack(PacketIo& io) : io_(io) {}
+  unsigned input_burst(unsigned queue);
   PacketIo& io_;
   void* netif_ = nullptr;  // struct netif*, kept opaque here
 };

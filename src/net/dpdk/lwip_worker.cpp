@@ -284,6 +284,12 @@ void LwipWorker::shutdown_connections() {
            index_, static_cast<unsigned long long>(k.rx_frames), static_cast<unsigned long long>(k.tx_frames),
            static_cast<unsigned long long>(k.tx_dropped), static_cast<unsigned long long>(k.rx_missed),
            static_cast<unsigned long long>(k.rx_errors), static_cast<unsigned long long>(k.tx_errors));
+  if (k.rx_queue_frames.size() > 1) {
+    std::string per_queue;
+    for (size_t q = 0; q < k.rx_queue_frames.size(); ++q)
+      per_queue += (q ? ", " : "") + std::to_string(q) + ": " + std::to_string(k.rx_queue_frames[q]);
+    LOG_INFO("worker %u: dpdk port: frames received per rx queue: %s", index_, per_queue.c_str());
+  }
   LOG_INFO("worker %u: lwip: %s", index_, stack_->stats().c_str());
 }
 
@@ -294,6 +300,7 @@ std::expected<std::unique_ptr<WorkerBase>, std::string> make_dpdk_worker(const D
   po.eal_args = o.eal_args;
   po.port_id = o.port_id;
   po.mtu = o.mtu;
+  po.queues = o.queues;
   if (!o.mac.empty()) {
     po.mac = parse_mac(o.mac);
     if (!po.mac) return std::unexpected("dpdk_mac: expected aa:bb:cc:dd:ee:ff, got '" + o.mac + "'");

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace musqratt::net::dpdk {
 
@@ -24,6 +25,7 @@ struct PacketIoCounters {
   uint64_t rx_missed = 0;   // driver: frames the NIC (or kernel ring) dropped for lack of room
   uint64_t rx_errors = 0;   // driver: bad frames, and no RX buffer
   uint64_t tx_errors = 0;   // driver
+  std::vector<uint64_t> rx_queue_frames;  // rx_frames per RX queue (index = queue)
 };
 
 /// Thread: one thread (the worker that polls it), after attach_thread().
@@ -32,8 +34,10 @@ class PacketIo {
   virtual ~PacketIo() = default;
   /// Makes the calling thread the one that polls (registers it with the driver if needed).
   virtual void attach_thread() {}
-  /// Receives up to `max` frames into `out`; returns how many.
-  virtual unsigned rx_burst(RxFrame* out, unsigned max) = 0;
+  /// Number of RX queues; the caller polls each of them every turn.
+  virtual unsigned rx_queues() const { return 1; }
+  /// Receives up to `max` frames of RX queue `queue` (< rx_queues()) into `out`; returns how many.
+  virtual unsigned rx_burst(unsigned queue, RxFrame* out, unsigned max) = 0;
   /// Gives received frames back to the driver.
   virtual void release_rx(RxFrame* frames, unsigned n) = 0;
   /// A writable buffer for one outgoing frame of `len` bytes, sent at the next tx_flush()
