@@ -64,8 +64,6 @@ void EpollWorker::mark_dirty(Connection& c) {
 void EpollWorker::run() {
   std::vector<epoll_event> events(512);
   std::vector<uint64_t> inbox_swap;
-  std::vector<uint64_t> local_swap;
-  util::TimePoint next_tick = util::now();
   while (!stop_requested()) {
     int n = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), 250);
     util::TimePoint now = util::now();
@@ -96,16 +94,7 @@ void EpollWorker::run() {
       process_wakes(inbox_swap, now);
       inbox_swap.clear();
     }
-    // Deliveries between connections of this worker, which may cascade.
-    while (has_local_wakes()) {
-      take_local_wakes(local_swap);
-      process_wakes(local_swap, now);
-      local_swap.clear();
-    }
-    if (now >= next_tick) {
-      tick(now);
-      next_tick = now + util::Millis(500);
-    }
+    run_local_work(now);
     // One write per connection per loop turn, however many messages it was given.
     for (size_t i = 0; i < dirty_.size(); ++i) {
       auto it = connections_.find(dirty_[i]);

@@ -48,8 +48,8 @@ class EpollWorker : public WorkerBase {
   bool flush_tls(Connection& c, util::TimePoint now);
   void arm_write(Connection& c, bool pending);
   void close_connection(Connection& c, util::TimePoint now);
-  void process_wakes(std::vector<uint64_t>& tokens, util::TimePoint now);
-  void tick(util::TimePoint now);
+  void process_wakes(std::vector<uint64_t>& tokens, util::TimePoint now) override;
+  void tick(util::TimePoint now) override;
   void shutdown_connections();
 
   const std::vector<int> listeners_;

@@ -250,8 +250,6 @@ void UringWorker::run() {
   for (size_t i = 0; i < listeners_.size(); ++i) arm_accept(i);
 
   io_uring_cqe* cqes[kCqeBatch];
-  std::vector<uint64_t> local_swap;
-  util::TimePoint next_tick = util::now();
   while (!stop_requested()) {
     __kernel_timespec ts{};
     ts.tv_nsec = 250'000'000;
@@ -276,16 +274,7 @@ void UringWorker::run() {
     unsigned n = io_uring_peek_batch_cqe(&ring_, cqes, kCqeBatch);
     for (unsigned i = 0; i < n; ++i) handle_cqe(*cqes[i], now);
     io_uring_cq_advance(&ring_, n);
-    // Deliveries between connections of this worker, which may cascade.
-    while (has_local_wakes()) {
-      take_local_wakes(local_swap);
-      process_wakes(local_swap, now);
-      local_swap.clear();
-    }
-    if (now >= next_tick) {
-      tick(now);
-      next_tick = now + util::Millis(500);
-    }
+    run_local_work(now);
     if (now >= accept_retry_at_)
       for (size_t i = 0; i < listeners_.size(); ++i)
         if (!accept_armed_[i]) arm_accept(i);

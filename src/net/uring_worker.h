@@ -106,8 +106,8 @@ class UringWorker : public WorkerBase {
   void close_connection(Connection& c, util::TimePoint now);
   /// Drops one outstanding op; frees a closed connection when none remain.
   void op_done(Connection& c);
-  void process_wakes(std::vector<uint64_t>& tokens, util::TimePoint now);
-  void tick(util::TimePoint now);
+  void process_wakes(std::vector<uint64_t>& tokens, util::TimePoint now) override;
+  void tick(util::TimePoint now) override;
   void shutdown_connections();
 
   const std::vector<int> listeners_;

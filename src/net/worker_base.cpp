@@ -56,7 +56,18 @@ void WorkerBase::take_inbox(std::vector<uint64_t>& out) {
   out.swap(inbox_);
 }
 
-void WorkerBase::take_local_wakes(std::vector<uint64_t>& out) { out.swap(local_wakes_); }
+
+void WorkerBase::run_local_work(util::TimePoint now) {
+  while (!local_wakes_.empty()) {
+    local_swap_.swap(local_wakes_);
+    process_wakes(local_swap_, now);
+    local_swap_.clear();
+  }
+  if (now >= next_tick_) {
+    tick(now);
+    next_tick_ = now + util::Millis(500);
+  }
+}
 
 void WorkerBase::flush_remote_wakes() {
   for (size_t i = 0; i < remote_batches_.size(); ++i) {

@@ -45,12 +45,17 @@ class WorkerBase : public broker::Waker {
   /// Makes run() return from its wait soon (eventfd write, ring message, ...). Thread: any.
   virtual void notify() = 0;
 
+  /// Hands wake-ups to this worker's connections. Thread: this worker.
+  virtual void process_wakes(std::vector<uint64_t>& tokens, util::TimePoint now) = 0;
+  /// Keep-alive and connect timeouts of every connection. Thread: this worker.
+  virtual void tick(util::TimePoint now) = 0;
+  /// Once per loop turn, after I/O: deliveries between this worker's own connections (which
+  /// may cascade), then tick() every 500 ms. Thread: this worker.
+  void run_local_work(util::TimePoint now);
+
   bool stop_requested() const { return stop_.load(std::memory_order_relaxed); }
   /// Moves posted wake tokens into `out`. Thread: this worker.
   void take_inbox(std::vector<uint64_t>& out);
-  /// Moves this turn's same-worker wake tokens into `out`. Thread: this worker.
-  void take_local_wakes(std::vector<uint64_t>& out);
-  bool has_local_wakes() const { return !local_wakes_.empty(); }
   /// Posts this turn's wake-ups for other workers. Call once at the end of each loop turn.
   void flush_remote_wakes();
   /// A token for a new connection: worker index in the top byte, a sequence below.
@@ -69,6 +74,8 @@ class WorkerBase : public broker::Waker {
   std::atomic<bool> stop_{false};
   uint64_t next_seq_ = kFirstTokenSeq;
   std::vector<uint64_t> local_wakes_;
+  std::vector<uint64_t> local_swap_;
+  util::TimePoint next_tick_{};
   std::vector<std::vector<uint64_t>> remote_batches_;  // indexed by peer
   std::mutex inbox_mu_;
   std::vector<uint64_t> inbox_;  // guarded by inbox_mu_

@@ -185,7 +185,7 @@ void LwipWorker::close_connection(Connection& c, bool abort) {
   connections_.erase(token);
 }
 
-void LwipWorker::process_wakes(std::vector<uint64_t>& tokens) {
+void LwipWorker::process_wakes(std::vector<uint64_t>& tokens, util::TimePoint) {  // now_ is the turn's time
   for (uint64_t t : tokens) {
     auto it = connections_.find(t);
     if (it == connections_.end()) continue;
@@ -194,7 +194,7 @@ void LwipWorker::process_wakes(std::vector<uint64_t>& tokens) {
   }
 }
 
-void LwipWorker::tick() {
+void LwipWorker::tick(util::TimePoint) {  // now_ is the turn's time
   for (auto& [token, c] : connections_) {
     c->handler->on_tick(now_);
     if (c->handler->closing() || !c->handler->pending_output().empty()) mark_dirty(*c);
@@ -205,28 +205,17 @@ void LwipWorker::run() {
   io_->attach_thread();
   prctl(PR_SET_TIMERSLACK, 1000UL);  // idle sleeps of a few microseconds stay that short
   std::vector<uint64_t> inbox_swap;
-  std::vector<uint64_t> local_swap;
-  util::TimePoint next_tick = util::now();
   unsigned idle_turns = 0;
   while (!stop_requested()) {
     now_ = util::now();
     unsigned rx = stack_->poll_rx();  // TCP callbacks run from here
     if (mail_.load(std::memory_order_relaxed) && mail_.exchange(false, std::memory_order_acquire)) {
       take_inbox(inbox_swap);
-      process_wakes(inbox_swap);
+      process_wakes(inbox_swap, now_);
       inbox_swap.clear();
     }
-    // Deliveries between connections of this worker, which may cascade.
-    while (has_local_wakes()) {
-      take_local_wakes(local_swap);
-      process_wakes(local_swap);
-      local_swap.clear();
-    }
+    run_local_work(now_);
     stack_->check_timeouts();
-    if (now_ >= next_tick) {
-      tick();
-      next_tick = now_ + util::Millis(500);
-    }
     bool busy = rx != 0 || !dirty_.empty();
     for (size_t i = 0; i < dirty_.size(); ++i) {
       auto it = connections_.find(dirty_[i]);

@@ -53,8 +53,8 @@ class LwipWorker : public WorkerBase {
   /// Writes pending output into lwIP; closes the connection if it is done. False if closed.
   bool flush(Connection& c);
   void close_connection(Connection& c, bool abort);
-  void process_wakes(std::vector<uint64_t>& tokens);
-  void tick();
+  void process_wakes(std::vector<uint64_t>& tokens, util::TimePoint now) override;
+  void tick(util::TimePoint now) override;
   void shutdown_connections();
 
   std::unique_ptr<PacketIo> io_;
