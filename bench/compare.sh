@@ -5,6 +5,7 @@
 # results.json + results.md into the results directory.
 #
 #   bench/compare.sh [--quick] [--out DIR] [--only REGEX] [--brokers "mosquitto musqratt relay"]
+#                    [--latency-runs N]   (default 5, --quick 1: runs of each latency scenario)
 #
 # Binaries: MUSQRATT_BENCH_BIN, MUSQRATT_RELAY_BIN, MUSQRATT_BIN (default build/bin/musqratt;
 # for the bench tools the newer of build/bin/ and build-bench/bin/).
@@ -15,13 +16,15 @@ QUICK=0
 OUT="$ROOT/bench/results/latest"
 ONLY=""
 BROKERS="mosquitto musqratt relay"
+LATENCY_RUNS=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
     --out) OUT="$2"; shift ;;
     --only) ONLY="$2"; shift ;;
     --brokers) BROKERS="$2"; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --latency-runs) LATENCY_RUNS="$2"; shift ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -38,6 +41,7 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 10100 ]; then
 fi
 
 if [ "$QUICK" = 1 ]; then D=2; IDLE=2000; else D=10; IDLE=10000; fi
+[ -n "$LATENCY_RUNS" ] || { [ "$QUICK" = 1 ] && LATENCY_RUNS=1 || LATENCY_RUNS=5; }
 # id | description | bench arguments
 SCENARIOS=(
   "p2p-qos0-1|p2p QoS0 64 B, 1 pair|--scenario p2p --pairs 1 --qos 0 --size 64 --duration $D"
@@ -112,6 +116,11 @@ done
 for entry in "${SCENARIOS[@]}"; do
   IFS='|' read -r id desc args <<<"$entry"
   if [ -n "$ONLY" ] && ! [[ "$id" =~ $ONLY ]]; then continue; fi
+  # Latency at a fixed rate sits near this machine's noise floor: several runs, brokers taking
+  # turns, and the table shows their median.
+  runs=1
+  [[ "$id" == latency-* ]] && runs=$LATENCY_RUNS
+  for run in $(seq "$runs"); do
   for b in $AVAILABLE; do
     port="$(free_port)"
     if ! start_broker "$b" "$port"; then
@@ -152,6 +161,7 @@ if int(rc) != 0:
     rec["stderr"] = open(err).read()[-2000:]
 print(json.dumps(rec))
 PYEOF
+  done
   done
 done
 
