@@ -222,6 +222,9 @@ class Client:
     def __init__(self, client_id="", protocol=mqtt.MQTTv311, will=None, clean=True):
         kw = {"clean_session": clean} if protocol != mqtt.MQTTv5 else {}
         self.c = mqtt.Client(client_id=client_id, protocol=protocol, **kw)
+        # TCP's own SYN retransmissions (1 s, 3 s, 7 s) must get their chance: on a loaded machine
+        # a forwarding peer (memif's dpdk-testpmd) can drop a frame, and paho gives up after 5 s.
+        self.c._connect_timeout = 15.0  # this paho (1.6) has no public setter
         self.messages = []
         self.cond = threading.Condition()
         self.connack = None
