@@ -2,8 +2,8 @@
 # Builds the broker (and the unit tests, if any) with GCC under sanitizers and runs the tests:
 #   asan: -DMUSQRATT_SANITIZE=address,undefined into build-asan; unit tests, then the whole
 #         integration suite.
-#   tsan: -DMUSQRATT_SANITIZE=thread into build-tsan; unit tests, then the concurrency
-#         integration tests (tests/integration/test_*concurren*.py; the whole suite if none).
+#   tsan: -DMUSQRATT_SANITIZE=thread into build-tsan; unit tests, then the concurrency and the
+#         persistence integration tests (the whole suite with SANITIZE_TSAN_ALL=1).
 # Usage: scripts/sanitize.sh [asan|tsan|all]   (default all)
 #
 # The integration harness (tests/integration/conftest.py) sends the broker's stdout+stderr to
@@ -112,7 +112,10 @@ if [ "$stages" = all ] || [ "$stages" = tsan ]; then
   fi
   unit tsan build-tsan "${wrap[@]}"
   mapfile -t conc < <(ls tests/integration/test_*concurren*.py tests/integration/test_*thread*.py 2>/dev/null || true)
-  if [ ${#conc[@]} -eq 0 ] || [ "${SANITIZE_TSAN_ALL:-0}" = 1 ]; then conc=(tests/integration); fi
+  # Persistence too: the store's writer thread acknowledges publishes and pages queues back
+  # into sessions that workers are using.
+  conc+=(tests/integration/test_23_persistence.py)
+  if [ "${SANITIZE_TSAN_ALL:-0}" = 1 ]; then conc=(tests/integration); fi
   integration tsan build-tsan "${wrap[@]}" -- "${conc[@]}"
   echo "== [tsan] took $((SECONDS - start))s"
 fi
