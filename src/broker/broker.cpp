@@ -49,10 +49,6 @@ std::optional<uint32_t> Broker::effective_message_expiry(std::optional<uint32_t>
 void Broker::attach_persistence(Persistence* store, const RestoredState& r, util::TimePoint now) {
   store_ = store;
   hold_.set_persistence(store);
-  uint64_t max_id = r.max_message_id;
-  auto seen = [&](const MessagePtr& m) {
-    if (m) max_id = std::max(max_id, m->id);
-  };
   std::lock_guard lock(registry_mu_);
   for (const RestoredSession& rs : r.sessions) {
     QueueLimits limits{.max_messages = config_.max_queued_messages,
@@ -63,25 +59,16 @@ void Broker::attach_persistence(Persistence* store, const RestoredState& r, util
     s->set_persistence(store);
     for (const auto& [filter, opt] : rs.subscriptions)
       tree_.subscribe(filter, Subscriber{s, opt.first, opt.second});
-    for (const auto& o : rs.outbound) seen(o.msg);
     sessions_.insert(std::move(s));
   }
-  for (const auto& m : r.retained) {
-    seen(m);
-    retained_.put(m);
-  }
+  for (const auto& m : r.retained) retained_.put(m);
   {
     std::lock_guard hl(hold_mu_);
-    for (const auto& [seq, m] : r.held) {
-      seen(m);
-      hold_.restore(seq, m);
-    }
+    for (const auto& [seq, m] : r.held) hold_.restore(seq, m);
   }
-  for (const auto& [client, w] : r.wills) {
-    seen(w.first);
-    pending_wills_.push_back({client, w.first, steady_from_wall_ms(w.second)});
-  }
-  Message::reserve_ids(max_id);
+  for (const auto& [client, w] : r.wills) pending_wills_.push_back({client, w.first, steady_from_wall_ms(w.second)});
+  // Every restored message is a row of the store's message table, so its highest id covers them.
+  Message::reserve_ids(r.max_message_id);
   size_t in_memory = 0;
   uint64_t on_disk = 0;
   for (const RestoredSession& rs : r.sessions) {

@@ -92,7 +92,7 @@ struct RestoredSession {
 };
 
 struct RestoredState {
-  uint64_t max_message_id = 0;  // message ids continue after it
+  uint64_t max_message_id = 0;  // highest id of any stored message: new ids continue after it
   std::vector<RestoredSession> sessions;
   std::vector<MessagePtr> retained;
   std::vector<std::pair<uint64_t, MessagePtr>> held;  // in seq order

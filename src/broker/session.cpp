@@ -38,6 +38,13 @@ OutboundState state_of(InflightState s) {
 }
 }  // namespace
 
+namespace {
+/// A stored queue row back as a queue entry (its shared-subscription group is not stored).
+Outbound outbound_from(RestoredOutbound o) {
+  return Outbound{std::move(o.msg), o.qos, o.retain, std::move(o.subscription_ids), nullptr, o.seq};
+}
+}  // namespace
+
 void Session::restore(const RestoredSession& r, util::TimePoint now) {
   std::lock_guard lock(mu_);
   expiry_interval_ = r.expiry;
@@ -46,7 +53,7 @@ void Session::restore(const RestoredSession& r, util::TimePoint now) {
   for (const auto& [filter, opt] : r.subscriptions) (*subscriptions_)[filter] = SubscriptionRecord{opt.first, opt.second};
   for (const RestoredOutbound& o : r.outbound) {
     last_seq_ = std::max(last_seq_, o.seq);
-    Outbound out{o.msg, o.qos, o.retain, o.subscription_ids, nullptr, o.seq};
+    Outbound out = outbound_from(o);
     switch (o.state) {
       case OutboundState::Queued:
         queued_bytes_ += out.msg ? out.msg->payload.size() : 0;
@@ -110,7 +117,7 @@ void Session::paged_in(std::vector<RestoredOutbound> rows, uint32_t asked) {
       if (x.on_disk == 0) break;
       x.disk_from_seq = o.seq + 1;
       --x.on_disk;
-      queue_.push_back(Outbound{std::move(o.msg), o.qos, o.retain, std::move(o.subscription_ids), nullptr, o.seq});
+      queue_.push_back(outbound_from(std::move(o)));
     }
     // Fewer rows than asked means the disk holds no more (rows vanish only with the session);
     // trust the disk over the count rather than ask forever.

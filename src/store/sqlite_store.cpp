@@ -220,18 +220,20 @@ broker::RestoredState SqliteStore::read_all() {
     }
     for (broker::RestoredOutbound& o : read_queued(rs.client_id, 0, options_.memory_queue_limit))
       rs.outbound.push_back(std::move(o));
-    uint64_t last_in_memory = 0;
-    for (const auto& o : rs.outbound)
-      if (o.state == OutboundState::Queued) last_in_memory = o.seq;
-    // length() of a blob reads only its header, not the payload.
-    s = stmt("SELECT COUNT(*), SUM(length(m.payload)), MIN(q.seq) FROM queue q JOIN messages m ON m.id = q.msg_id "
-             "WHERE q.client_id = ? AND q.state = 0 AND q.seq > ?");
-    bind_text(s, 1, rs.client_id);
-    sqlite3_bind_int64(s, 2, static_cast<int64_t>(last_in_memory));
-    if (sqlite3_step(s) == SQLITE_ROW && options_.memory_queue_limit) {
-      rs.queued_on_disk = static_cast<uint32_t>(sqlite3_column_int64(s, 0));
-      rs.queued_on_disk_bytes = static_cast<uint64_t>(sqlite3_column_int64(s, 1));
-      rs.disk_from_seq = static_cast<uint64_t>(sqlite3_column_int64(s, 2));
+    if (options_.memory_queue_limit) {  // without a limit the whole queue was read above
+      uint64_t last_in_memory = 0;
+      for (const auto& o : rs.outbound)
+        if (o.state == OutboundState::Queued) last_in_memory = o.seq;
+      // length() of a blob reads only its header, not the payload.
+      s = stmt("SELECT COUNT(*), SUM(length(m.payload)), MIN(q.seq) FROM queue q JOIN messages m ON m.id = q.msg_id "
+               "WHERE q.client_id = ? AND q.state = 0 AND q.seq > ?");
+      bind_text(s, 1, rs.client_id);
+      sqlite3_bind_int64(s, 2, static_cast<int64_t>(last_in_memory));
+      if (sqlite3_step(s) == SQLITE_ROW) {
+        rs.queued_on_disk = static_cast<uint32_t>(sqlite3_column_int64(s, 0));
+        rs.queued_on_disk_bytes = static_cast<uint64_t>(sqlite3_column_int64(s, 1));
+        rs.disk_from_seq = static_cast<uint64_t>(sqlite3_column_int64(s, 2));
+      }
     }
     s = stmt("SELECT MAX(seq) FROM queue WHERE client_id = ?");
     bind_text(s, 1, rs.client_id);
