@@ -38,7 +38,7 @@ if [ -f build-fuzz/CMakeCache.txt ] && ! grep -qx "CMAKE_HOME_DIRECTORY:INTERNAL
   rm -rf build-fuzz/CMakeCache.txt build-fuzz/CMakeFiles
 fi
 echo "== configure + build build-fuzz (clang-19, sources: $src)"
-cmake -S "$src" -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+cmake -S "$src" -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(command -v ccache >/dev/null && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache) \
   -DCMAKE_C_COMPILER=clang-19 -DCMAKE_CXX_COMPILER=clang++-19 \
   -DMUSQRATT_FUZZ=ON -DMUSQRATT_TESTS=OFF >/dev/null
 cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]}"

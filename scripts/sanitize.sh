@@ -39,7 +39,7 @@ build() {  # dir sanitize
     rm -rf "$dir/CMakeCache.txt" "$dir/CMakeFiles"
   fi
   echo "== [$dir] configure + build (GCC, -fsanitize=$san)"
-  cmake -S "$src" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  cmake -S "$src" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(command -v ccache >/dev/null && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache) \
     -DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++ \
     -DMUSQRATT_SANITIZE="$san" -DMUSQRATT_TESTS=ON -DMUSQRATT_FUZZ=OFF >/dev/null
   local targets=(musqratt)
