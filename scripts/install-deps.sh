@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev
   libtomlplusplus-dev libedit-dev libmosquitto-dev libssl-dev libsqlite3-dev
+  nlohmann-json3-dev libsystemd-dev
   mosquitto mosquitto-clients openssl iproute2
   python3-paho-mqtt python3-pytest
   liburing-dev
