@@ -14,6 +14,11 @@ std::shared_ptr<const auth::Identity> Session::anonymous_identity() {
   return anonymous;
 }
 
+void Session::set_limits(const QueueLimits& limits) {
+  std::lock_guard lock(mu_);
+  limits_ = limits;
+}
+
 bool Session::over_limits_locked(const Outbound& out) const {
   if (limits_.max_messages && queue_.size() + on_disk_locked() >= limits_.max_messages) return true;
   if (limits_.max_bytes && queued_bytes_ + out.msg->payload.size() > limits_.max_bytes) return true;

@@ -70,6 +70,8 @@ class Session {
   Session(std::string client_id, uint64_t id, protocol::Version version, QueueLimits limits);
 
   const std::string& client_id() const { return client_id_; }
+  /// New queue limits (configuration reload). A queue over a lowered limit keeps what it holds.
+  void set_limits(const QueueLimits& limits);
   /// Who is connected to this session, for ACL checks at delivery. Thread: any.
   std::shared_ptr<const auth::Identity> identity() const { return identity_.load(std::memory_order_acquire); }
   void set_identity(auth::Identity who) {
@@ -158,7 +160,7 @@ class Session {
 
   const std::string client_id_;
   const uint64_t id_;
-  const QueueLimits limits_;
+  QueueLimits limits_;  // guarded by mu_
   // Until ACLs need it, every session shares one anonymous identity (no allocation).
   std::atomic<std::shared_ptr<const auth::Identity>> identity_{anonymous_identity()};
   static std::shared_ptr<const auth::Identity> anonymous_identity();
