@@ -3,6 +3,8 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
+#include <cstdlib>
+
 namespace musqratt::app {
 
 void ServiceNotify::send(const std::string& state) const {
@@ -26,6 +28,7 @@ void ServiceNotify::watchdog() const { send("WATCHDOG=1"); }
 
 std::optional<std::chrono::microseconds> ServiceNotify::watchdog_interval() {
   uint64_t usec = 0;
+  if (!getenv("NOTIFY_SOCKET")) return std::nullopt;  // nobody to ping
   if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) return std::chrono::microseconds(usec);
   return std::nullopt;
 }

@@ -57,7 +57,7 @@ std::vector<pid_t> process_threads() {
   return out;
 }
 
-bool thread_stuck(const ThreadSample& before, const ThreadSample& after) {
+bool no_progress(const ThreadSample& before, const ThreadSample& after) {
   if (!after.exists) return true;
   if (!before.exists) return false;
   const bool on_lock = after.syscall == SYS_futex && before.syscall == SYS_futex;
@@ -79,7 +79,10 @@ Watchdog::~Watchdog() {
 }
 
 void Watchdog::run() {
+  using Clock = std::chrono::steady_clock;
+  const auto threshold = std::max<Clock::duration>(period_, std::chrono::seconds(1));
   std::vector<ThreadSample> last;
+  std::vector<Clock::time_point> stalled_since(watched_.size());  // epoch = making progress
   for (pid_t t : watched_) last.push_back(sample_thread(t));
   bool healthy = true;
   std::unique_lock lock(mu_);
@@ -89,14 +92,20 @@ void Watchdog::run() {
     lock.lock();
     if (cv_.wait_for(lock, period_, [this] { return stopping_; })) break;
     lock.unlock();
-    for (size_t i = 0; i < watched_.size(); ++i) {
-      ThreadSample now = sample_thread(watched_[i]);
-      if (healthy && thread_stuck(last[i], now)) {
+    const auto now = Clock::now();
+    for (size_t i = 0; i < watched_.size() && healthy; ++i) {
+      ThreadSample sample = sample_thread(watched_[i]);
+      if (!no_progress(last[i], sample)) {
+        stalled_since[i] = {};
+      } else if (stalled_since[i] == Clock::time_point{}) {
+        stalled_since[i] = now - period_;  // no progress since the previous sample at least
+      }
+      if (!sample.exists || (stalled_since[i] != Clock::time_point{} && now - stalled_since[i] >= threshold)) {
         healthy = false;
         LOG_ERROR("watchdog: thread %d %s: no more watchdog pings (the service manager will restart the broker)",
-                  static_cast<int>(watched_[i]), now.exists ? "has been blocked on a lock for a whole check period" : "is gone");
+                  static_cast<int>(watched_[i]), sample.exists ? "has been blocked on a lock without running" : "is gone");
       }
-      last[i] = now;
+      last[i] = sample;
     }
     lock.lock();
   }

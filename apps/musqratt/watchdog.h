@@ -5,9 +5,10 @@
 // without running since the previous check, the pings stop and systemd restarts the service.
 //
 // The check reads /proc/self/task/TID/{stat,syscall,status}: a thread waiting for I/O
-// (epoll_wait, io_uring_enter) is idle, not stuck; one blocked in futex(2) with no context
-// switch over a whole check period is taken for a deadlock. A thread spinning without end is
-// not detected this way.
+// (epoll_wait, io_uring_enter) is idle, not stuck; one blocked in futex(2) without a single
+// context switch for a whole check period, and at least a second (the housekeeping thread's
+// timed waits end four times a second), is taken for a deadlock. A thread spinning without end
+// is not detected this way.
 #include <sys/types.h>
 
 #include <chrono>
@@ -34,7 +35,7 @@ ThreadSample sample_thread(pid_t tid);
 /// and go on their own.
 std::vector<pid_t> process_threads();
 /// Dead, or blocked on a lock without running between the two samples.
-bool thread_stuck(const ThreadSample& before, const ThreadSample& after);
+bool no_progress(const ThreadSample& before, const ThreadSample& after);
 
 /// Thread: constructed and destroyed by the main thread; runs its own thread in between.
 /// Ownership: `ping` is called from that thread.

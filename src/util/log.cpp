@@ -26,11 +26,12 @@ struct Sink {
   LogFormat format = LogFormat::Text;
   std::string path;
   int fd = 2;
+  bool owns_fd = false;  // a file this sink opened (never standard error)
   Sink() = default;
   Sink(const Sink&) = delete;
   Sink& operator=(const Sink&) = delete;
   ~Sink() {
-    if (dest == LogDest::File && fd >= 0) ::close(fd);
+    if (owns_fd) ::close(fd);
   }
 };
 
@@ -191,6 +192,7 @@ std::string configure_log(const LogOptions& o) {
     if (fd < 0) return o.file + ": " + strerror(errno);
     sink->path = o.file;
     sink->fd = fd;
+    sink->owns_fd = true;
   } else if (o.dest == LogDest::Syslog) {
     std::call_once(l.syslog_opened, [] { openlog("musqratt", LOG_PID | LOG_NDELAY, LOG_DAEMON); });
     sink->fd = -1;
