@@ -11,6 +11,7 @@ packages=(
   mosquitto mosquitto-clients openssl iproute2
   python3-paho-mqtt python3-pytest
   liburing-dev
+  debhelper dpkg-dev lintian man-db systemd
 )
 if [ "${MUSQRATT_EXTRA_PACKAGES:-}" != "" ]; then
   # shellcheck disable=SC2206

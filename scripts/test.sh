@@ -19,6 +19,15 @@ echo "== musqratt-bench smoke runs (MusQraTT, Mosquitto, relay; no timing assert
 echo "== musqratt-cli tests"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/cli
 
+# ---- The Debian package, built from the tree above (no second compile), installed here, run
+# as its packaged user, upgraded, removed and purged. dpkg -i needs root.
+if [ "$(id -u)" = 0 ]; then
+  echo "== Debian package (scripts/package.sh, dpkg -i, run as musqratt, upgrade, purge)"
+  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/package
+else
+  echo "== Debian package: skipped (dpkg -i needs root)"
+fi
+
 # ---- io_uring transport: the integration suite again over --transport io_uring, when the
 # build has it (liburing found) and the kernel lets us create a ring (io_uring_setup = 425).
 if grep -q "^LIBURING_FOUND:INTERNAL=1" build/CMakeCache.txt 2>/dev/null && /usr/bin/python3 -c \
