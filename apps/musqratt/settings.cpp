@@ -377,8 +377,7 @@ std::vector<std::string> validate_settings(Settings& s, const Origins& origins) 
   if (s.transport == "dpdk") {
     if (s.listen.empty()) bad("listen", "transport dpdk takes its MQTT port from listen, which is empty");
   } else if (s.listen.empty() && s.tls_listen.empty()) {
-    bad(s.listen.empty() && origins.contains("listen") ? "listen" : "tls_listen",
-        "no listener configured: set listen, tls_listen or both");
+    bad(origins.contains("listen") ? "listen" : "tls_listen", "no listener configured: set listen, tls_listen or both");
   }
   if (!s.tls_listen.empty()) {
     if (s.tls_cert.empty()) bad("tls_listen", "TLS listeners need tls_cert");
