@@ -181,7 +181,7 @@ void EpollWorker::arm_write(Connection& c, bool pending) {
 }
 
 bool EpollWorker::flush_tls(Connection& c, util::TimePoint now) {
-  broker::ClientHandler& h = c.handler;
+  broker::SessionDriver& h = c.handler;
   while (true) {
     c.tls->encrypt_output(h, now);
     std::string_view out = c.tls->unsent();
@@ -206,7 +206,7 @@ bool EpollWorker::flush_tls(Connection& c, util::TimePoint now) {
 
 bool EpollWorker::flush(Connection& c, util::TimePoint now) {
   if (c.tls) return flush_tls(c, now);
-  broker::ClientHandler& h = c.handler;
+  broker::SessionDriver& h = c.handler;
   while (true) {
     std::string_view out = h.pending_output();
     if (out.empty()) break;

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "broker/broker.h"
-#include "broker/client_handler.h"
+#include "broker/session_driver.h"
 #include "net/tls_stream.h"
 #include "net/worker_base.h"
 
@@ -36,7 +36,7 @@ class EpollWorker : public WorkerBase {
     bool want_write = false;  // EPOLLOUT armed
     bool dirty = false;       // has output or is closing: visit at the end of the turn
     std::unique_ptr<TlsStream> tls;  // TLS listeners only
-    broker::ClientHandler handler;
+    broker::SessionDriver handler;
   };
 
   void accept_from(int listener, util::TimePoint now);

@@ -7,7 +7,7 @@ namespace musqratt::net {
 TlsStream::TlsStream(const TlsServerContext& ctx)
     : tls_(ctx.context()), use_identity_as_username_(ctx.settings().use_identity_as_username) {}
 
-std::optional<std::string> TlsStream::receive(std::span<const uint8_t> cipher, broker::ClientHandler& h,
+std::optional<std::string> TlsStream::receive(std::span<const uint8_t> cipher, broker::SessionDriver& h,
                                               util::TimePoint now) {
   thread_local std::string plain;
   plain.clear();
@@ -25,7 +25,7 @@ std::optional<std::string> TlsStream::receive(std::span<const uint8_t> cipher, b
   return err;
 }
 
-void TlsStream::encrypt_output(broker::ClientHandler& h, util::TimePoint now) {
+void TlsStream::encrypt_output(broker::SessionDriver& h, util::TimePoint now) {
   while (tls_.established() && unsent().size() < kCipherBacklog && !h.pending_output().empty()) {
     std::string_view out = h.pending_output();
     tls_.encrypt(out, cipher_);

@@ -1,6 +1,6 @@
 #pragma once
 // What a kernel-socket worker does with a TLS connection, whatever its event loop: ciphertext
-// read from the socket goes in, plaintext reaches the ClientHandler; the handler's output is
+// read from the socket goes in, plaintext reaches the SessionDriver; the handler's output is
 // encrypted into a ciphertext buffer that the worker writes out (epoll: send(2) from it;
 // io_uring: a stable copy handed to the ring). The epoll and io_uring workers share this so
 // the handshake, the certificate user name and back-pressure behave the same on both.
@@ -11,13 +11,13 @@
 #include <string>
 #include <string_view>
 
-#include "broker/client_handler.h"
+#include "broker/session_driver.h"
 #include "net/tls.h"
 #include "util/clock.h"
 
 namespace musqratt::net {
 
-/// One TLS connection between a socket and its ClientHandler. Thread: the owning worker only.
+/// One TLS connection between a socket and its SessionDriver. Thread: the owning worker only.
 /// Ownership: owned by the worker's connection object, next to the handler it feeds.
 class TlsStream {
  public:
@@ -27,12 +27,12 @@ class TlsStream {
   /// Decrypts ciphertext from the socket and hands the plaintext to `h`, including what came
   /// before a fatal error or close_notify. On such an end, returns its text: the caller may
   /// send unsent() (an alert telling the peer why) and must close the connection.
-  std::optional<std::string> receive(std::span<const uint8_t> cipher, broker::ClientHandler& h,
+  std::optional<std::string> receive(std::span<const uint8_t> cipher, broker::SessionDriver& h,
                                      util::TimePoint now);
   /// Moves the handler's pending output into ciphertext, but only while little ciphertext waits,
   /// so a slow TLS reader gets the same back-pressure as a plain one. Nothing before the
   /// handshake is done.
-  void encrypt_output(broker::ClientHandler& h, util::TimePoint now);
+  void encrypt_output(broker::SessionDriver& h, util::TimePoint now);
   /// Ciphertext (handshake, records, alerts) not yet handed to the socket, oldest first.
   std::string_view unsent() const { return std::string_view(cipher_).substr(cipher_pos_); }
   void sent(size_t n);
@@ -40,7 +40,7 @@ class TlsStream {
   /// stay put while the kernel reads it.
   void take_unsent(std::string& out);
   /// Anything left to write: ciphertext, or plaintext that can be encrypted now.
-  bool output_pending(const broker::ClientHandler& h) const {
+  bool output_pending(const broker::SessionDriver& h) const {
     return !unsent().empty() || (tls_.established() && !h.pending_output().empty());
   }
 

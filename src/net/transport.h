@@ -1,7 +1,7 @@
 #pragma once
 // Chooses the event loop that kernel-socket workers run: "epoll" (default) or "io_uring" (when
 // built with liburing; falls back to epoll when the kernel refuses it). Every one drives the
-// same broker::ClientHandler.
+// same broker::SessionDriver.
 #include <expected>
 #include <memory>
 #include <string>

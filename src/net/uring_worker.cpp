@@ -353,7 +353,7 @@ void UringWorker::handle_accept(size_t i, const io_uring_cqe& cqe, util::TimePoi
   c->fd = fd;
   c->token = next_token();
   std::string peer = peer_name(fd);
-  c->handler = std::make_unique<broker::ClientHandler>(broker_, this, c->token, peer, now);
+  c->handler = std::make_unique<broker::SessionDriver>(broker_, this, c->token, peer, now);
   c->tls = tls_stream_for(tls_listeners_, listeners_[i]);
   LOG_DEBUG("worker %u: accepted connection from %s", index_, peer.c_str());
   Connection& ref = *c;
@@ -452,7 +452,7 @@ void UringWorker::handle_send(Connection& c, const io_uring_cqe& cqe, util::Time
     if (res >= 0) {
       c.send_off += static_cast<size_t>(res);
       if (!c.tls) {  // TLS plaintext was consumed when it was encrypted
-        broker::ClientHandler& h = *c.handler;
+        broker::SessionDriver& h = *c.handler;
         h.consume_output(static_cast<size_t>(res));
         if (h.pending_output().empty()) h.on_output_drained(now);  // may encode more queued messages
       }
@@ -468,7 +468,7 @@ void UringWorker::handle_send(Connection& c, const io_uring_cqe& cqe, util::Time
 
 void UringWorker::flush(Connection& c, util::TimePoint now) {
   if (c.closed) return;
-  broker::ClientHandler& h = *c.handler;
+  broker::SessionDriver& h = *c.handler;
   if (!c.send_inflight) {
     if (c.send_off >= c.send_buf.size()) fill_send_buf(c, now);
     // else: a short send; the rest of the copy is still the head of the output.

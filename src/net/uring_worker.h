@@ -1,6 +1,6 @@
 #pragma once
 // The io_uring worker: one thread, one ring owning its connections for their whole life, driving
-// broker::ClientHandler exactly as the epoll worker does (one read and one write submission per
+// broker::SessionDriver exactly as the epoll worker does (one read and one write submission per
 // connection per loop turn, back-pressure through the handler's pending output).
 //
 // Accepts: a multishot accept on every shared listener (several workers arm one each).
@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "broker/broker.h"
-#include "broker/client_handler.h"
+#include "broker/session_driver.h"
 #include "net/tls_stream.h"
 #include "net/transport.h"
 #include "net/worker_base.h"
@@ -75,7 +75,7 @@ class UringWorker : public WorkerBase {
     size_t rx_bytes = 0;         // bytes fed to the handler in that turn
     bool recv_cancelling = false;  // too many buffers held: the multishot recv is being stopped
     bool in_backlog = false;
-    std::unique_ptr<broker::ClientHandler> handler;
+    std::unique_ptr<broker::SessionDriver> handler;
     // TLS listeners only. send_buf then holds ciphertext taken from `tls`, whose plaintext was
     // consumed from the handler when it was encrypted.
     std::unique_ptr<TlsStream> tls;

@@ -81,7 +81,7 @@ err_t LwipWorker::on_accept(void* arg, tcp_pcb* pcb, err_t err) {
   char ip[IP4ADDR_STRLEN_MAX];
   std::string peer = std::string(ip4addr_ntoa_r(ip_2_ip4(&pcb->remote_ip), ip, sizeof ip)) + ":" +
                      std::to_string(pcb->remote_port);
-  c->handler = std::make_unique<broker::ClientHandler>(self->broker_, self, c->token, peer, self->now_);
+  c->handler = std::make_unique<broker::SessionDriver>(self->broker_, self, c->token, peer, self->now_);
   tcp_arg(pcb, token_arg(c->token));
   tcp_recv(pcb, &LwipWorker::on_recv);
   tcp_sent(pcb, &LwipWorker::on_sent);
@@ -142,7 +142,7 @@ bool LwipWorker::flush(Connection& c) {
     close_connection(c, false);
     return false;
   }
-  broker::ClientHandler& h = *c.handler;
+  broker::SessionDriver& h = *c.handler;
   while (true) {
     std::string_view out = h.pending_output();
     if (out.empty()) break;

@@ -1,6 +1,6 @@
 #pragma once
 // The worker of the DPDK + lwIP transport: one thread polling the port, running lwIP's timers
-// and driving one broker::ClientHandler per lwIP TCP pcb through the raw API.
+// and driving one broker::SessionDriver per lwIP TCP pcb through the raw API.
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "broker/broker.h"
-#include "broker/client_handler.h"
+#include "broker/session_driver.h"
 #include "net/dpdk/lwip_stack.h"
 #include "net/dpdk/packet_io.h"
 #include "net/worker_base.h"
@@ -39,7 +39,7 @@ class LwipWorker : public WorkerBase {
     bool dirty = false;        // visit in this turn's flush phase
     bool peer_closed = false;  // FIN received
     bool needs_output = false; // tcp_write'd this turn: tcp_output at the end of the turn
-    std::unique_ptr<broker::ClientHandler> handler;
+    std::unique_ptr<broker::SessionDriver> handler;
   };
 
   // lwIP raw API callbacks; `arg` is the worker for the listener, the connection token otherwise.
