@@ -457,6 +457,7 @@ void Broker::publish_sys(util::TimePoint now) {
   put("$SYS/broker/messages/dropped", stats_.get(Counter::PublishDropped));
   put("$SYS/broker/bytes/received", stats_.get(Counter::BytesReceived));
   put("$SYS/broker/bytes/sent", stats_.get(Counter::BytesSent));
+  put("$SYS/broker/connections/refused_exhausted", stats_.get(Counter::ConnectionsRefusedExhausted));
   put("$SYS/broker/subscriptions/count", tree_.subscription_count());
   put("$SYS/broker/retained/count", retained_.size());
   put("$SYS/broker/topics/count", tree_.node_count());
