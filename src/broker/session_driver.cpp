@@ -35,7 +35,8 @@ bool topic_within_limits(std::string_view topic, const BrokerConfig& c) {
   return true;
 }
 
-/// The application properties a PUBLISH carries on to its receivers [MQTT-3.3.2-16..20, 5.0];
+/// The application properties a PUBLISH carries on to its receivers ([MQTT-3.3.2-4],
+/// [MQTT-3.3.2-15..18], [MQTT-3.3.2-20], 5.0);
 /// null if it carries none.
 std::shared_ptr<const pr::Properties> forwarded_properties(pr::Properties&& in) {
   if (!in.payload_format_indicator && !in.content_type && !in.response_topic && !in.correlation_data &&
@@ -48,20 +49,6 @@ std::shared_ptr<const pr::Properties> forwarded_properties(pr::Properties&& in) 
   p->correlation_data = std::move(in.correlation_data);
   p->user_properties = std::move(in.user_properties);
   return p;
-}
-
-/// Whether 3.1/3.1.1 have a CONNACK return code that tells the truth about `r` (section 3.2.2.3
-/// of 3.1.1). Other refusals in those versions are packet-rule violations: the connection is
-/// closed without a CONNACK [MQTT-3.1.4-1, 3.1.1].
-bool has_v3_return_code(Reason r) {
-  switch (r) {
-    case Reason::UnsupportedProtocolVersion:
-    case Reason::ClientIdentifierNotValid:
-    case Reason::ServerUnavailable:
-    case Reason::BadUserNameOrPassword:
-    case Reason::NotAuthorized: return true;
-    default: return false;
-  }
 }
 
 }  // namespace
@@ -156,7 +143,7 @@ void SessionDriver::handle_connect(pr::Connect& c, util::TimePoint now) {
   if (c.will && !broker_.access().can_publish(identity, c.will->topic))
     return reject_connect(Reason::NotAuthorized, "will topic not allowed by ACL", c.client_id);
   if (cfg.max_connections && broker_.stats().get(Counter::ClientsConnected) >= cfg.max_connections)
-    return reject_connect(c.version == Version::V5 ? Reason::QuotaExceeded : Reason::ServerUnavailable,
+    return reject_connect(pr::reason_for(c.version, pr::PacketType::Connack, Reason::QuotaExceeded),
                           "connection limit reached", c.client_id);
 
   // Session expiry: 5.0 property, 3.1.1 configurable default for clean_session=0.
@@ -200,7 +187,7 @@ void SessionDriver::handle_connect(pr::Connect& c, util::TimePoint now) {
   broker_.stats().add(Counter::ClientsConnectedEver);
 
   pr::Connack ack;
-  ack.session_present = r.session_present;  // [MQTT-3.2.2-2], [MQTT-3.2.2-3], 3.1.1
+  ack.session_present = r.session_present;  // [MQTT-3.2.2-1..3, 3.1.1], [MQTT-3.2.2-2], [MQTT-3.2.2-3], 5.0
   if (is_v5) {
     pr::Properties& p = ack.properties;
     if (cfg.receive_maximum < 65535) p.receive_maximum = cfg.receive_maximum;
@@ -232,8 +219,10 @@ void SessionDriver::reject_connect(Reason reason, const char* why, std::string_v
   set_close_reason(why);
   LOG_INFO("refused connection from %s (client '%.*s'): %s (%s)", peer_.c_str(), int(client_id.size()), client_id.data(),
            pr::reason_name(reason), why);
-  will_.reset();  // no session was established, so no will [MQTT-3.1.4-5, 5.0]
-  if (v5() || has_v3_return_code(reason)) {
+  will_.reset();  // a will is kept only for an accepted CONNECT [MQTT-3.1.2-8, 3.1.1]
+  // 3.1/3.1.1: only a refusal their CONNACK has a return code for is answered; any other is a
+  // CONNECT that broke a packet rule, and the connection closes without one [MQTT-3.1.4-1, 3.1.1].
+  if (v5() || pr::reason_use(reason, engine_.version(), pr::PacketType::Connack) == pr::ReasonUse::Allowed) {
     engine_.refuse(reason, why);
   } else {
     engine_.close();  // [MQTT-3.1.4-1, 3.1.1]
@@ -275,13 +264,14 @@ void SessionDriver::on_publish(pr::Publish& p) {
       return;
     }
     if (session_->incoming_qos2_count() >= cfg.receive_maximum)
-      return fail(Reason::ReceiveMaximumExceeded, "more QoS 2 messages in flight than Receive Maximum");  // [MQTT-3.3.4-9, 5.0]
+      return fail(Reason::ReceiveMaximumExceeded, "more QoS 2 messages in flight than Receive Maximum");  // [MQTT-3.3.4-7, 5.0]
   }
 
   if (!broker_.access().can_publish(*session_->identity(), p.topic)) {
     // Denied publishes are dropped; 5.0 says why in the acknowledgement.
     LOG_INFO("'%s': publish to '%s' denied by ACL", client_id().c_str(), p.topic.c_str());
-    Reason denied = v5() ? Reason::NotAuthorized : Reason::Success;
+    Reason denied = pr::reason_for(engine_.version(), p.qos == 2 ? pr::PacketType::Pubrec : pr::PacketType::Puback,
+                                   Reason::NotAuthorized);
     if (p.qos == 1) engine_.send_ack(pr::PacketType::Puback, p.packet_id, denied);
     if (p.qos == 2) engine_.send_ack(pr::PacketType::Pubrec, p.packet_id, denied);
     return;
@@ -296,7 +286,10 @@ void SessionDriver::on_publish(pr::Publish& p) {
   if (expiry) m->expires_at = now + util::Seconds(*expiry);
   if (v5()) m->properties = forwarded_properties(std::move(p.properties));
   RouteResult r = broker_.publish(m, now);
-  Reason reason = (v5() && r.receivers == 0 && !r.held) ? Reason::NoMatchingSubscribers : Reason::Success;
+  Reason reason = (r.receivers == 0 && !r.held)
+                      ? pr::reason_for(engine_.version(), p.qos == 2 ? pr::PacketType::Pubrec : pr::PacketType::Puback,
+                                       Reason::NoMatchingSubscribers)
+                      : Reason::Success;
   if (p.qos == 2) session_->incoming_qos2_add(p.packet_id);
   // With persistence, the acknowledgement waits until everything this publish stored is
   // durable: a message acknowledged is a message that survives kill -9.
@@ -391,12 +384,12 @@ void SessionDriver::on_unsubscribe(pr::Unsubscribe& u) {
 void SessionDriver::on_disconnect(const pr::Disconnect& d) {
   if (d.properties.session_expiry_interval) {
     if (session_expiry_ == 0 && *d.properties.session_expiry_interval != 0)
-      return fail(Reason::ProtocolError, "session expiry set on DISCONNECT after 0 at CONNECT");  // [MQTT-3.14.2-2, 5.0]
+      return fail(Reason::ProtocolError, "session expiry set on DISCONNECT after 0 at CONNECT");  // 5.0 section 3.14.2.2.2
     session_expiry_ = std::min(*d.properties.session_expiry_interval, broker_.config().max_session_expiry);
     session_->set_expiry_interval(session_expiry_);
   }
-  // [MQTT-3.14.4-3, 3.1.1; MQTT-3.1.2-10, 5.0]: a normal DISCONNECT discards the will; 0x04
-  // asks for it to be sent.
+  // [MQTT-3.14.4-3, 3.1.1 and 5.0]: a normal DISCONNECT discards the will; 0x04 asks for it
+  // to be sent.
   will_on_close_ = d.reason == Reason::DisconnectWithWill;
   set_close_reason(std::string("client sent DISCONNECT (") + pr::reason_name(d.reason) + ")");
   engine_.close();
@@ -488,7 +481,7 @@ void SessionDriver::on_wake(util::TimePoint now) {
   if (state_ != State::Connected || engine_.closing()) return;
   flush_deferred_acks();
   if (!session_->is_owner(token_) || session_->takeover_requested()) {
-    // [MQTT-3.1.4-3, 3.1.1; MQTT-3.1.4-3, 5.0]: another connection took the session over.
+    // [MQTT-3.1.4-2, 3.1.1], [MQTT-3.1.4-3, 5.0]: another connection took the session over.
     if (v5()) {
       pr::Disconnect d;
       d.reason = Reason::SessionTakenOver;

@@ -66,7 +66,7 @@ void ConnectionEngine::process(std::span<const uint8_t> data, EngineEvents& ev, 
     }
     if (status == FrameStatus::NeedMore) break;
     // Refused on the header alone: nothing is buffered for a packet that will not be taken
-    // [MQTT-3.2.2-15, 5.0 (client side: MQTT-3.1.2-24)].
+    // ([MQTT-3.2.2-15, 5.0] for a server; [MQTT-3.1.2-24, 5.0] for a client).
     if (h.total_size() > max_incoming_now()) {
       violation(ev, Reason::PacketTooLarge, "packet exceeds maximum packet size");
       break;
@@ -212,7 +212,7 @@ bool ConnectionEngine::resolve_incoming_alias(Publish& p, EngineEvents& ev) {
   if (!p.properties.topic_alias) return true;
   uint16_t alias = *p.properties.topic_alias;
   if (alias == 0 || alias > incoming_alias_max_) {
-    violation(ev, Reason::TopicAliasInvalid, "topic alias out of range");  // [MQTT-3.3.2-8], [MQTT-3.3.2-9], [MQTT-3.3.2-10, 5.0]
+    violation(ev, Reason::TopicAliasInvalid, "topic alias out of range");  // [MQTT-3.3.2-8], [MQTT-3.3.2-9], [MQTT-3.3.2-10], 5.0
     return false;
   }
   if (p.topic.empty()) {
