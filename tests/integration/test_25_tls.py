@@ -75,7 +75,9 @@ def _paho(port, pki, cert=None, client_id=None, username=None, password=None):
     c.on_subscribe = lambda cl, ud, mid, granted: c.subacks.add(mid)
     c.connect("127.0.0.1", port, 30)
     c.loop_start()
-    connacked.wait(5)
+    # a CONNACK, or the end of paho's network thread (a TLS alert from the server ends it)
+    loop = c._thread
+    _wait(lambda: connacked.is_set() or not loop.is_alive(), timeout=5)
     return c, rc, got
 
 
@@ -107,16 +109,16 @@ def test_publish_and_subscribe_over_tls(broker_factory, pki):
     assert _wait(lambda: len(got) >= 2), got
     assert ("secure/a", b"hello") in got
     assert ("secure/big", big) in got
+    sub.disconnect()  # wakes the network thread, which then ends at once
     sub.loop_stop()
-    sub.disconnect()
 
 
 def test_required_client_certificate(broker_factory, pki):
     b = _tls_broker(broker_factory, pki, "--tls-ca", str(pki / "ca.crt"), "--tls-require-certificate", "true")
     ok, rc, _ = _paho(b.tls_port, pki, cert="device")
     assert rc == [0]
+    ok.disconnect()  # wakes the network thread, which then ends at once
     ok.loop_stop()
-    ok.disconnect()
     with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
         c = mqtt.Client("no-cert")
         c.tls_set(ca_certs=str(pki / "ca.crt"))
@@ -147,11 +149,12 @@ def test_certificate_cn_is_the_user_name(broker_factory, pki, tmp_path):
     dev.publish("devices/device-42/t", b"marker", 1)  # after "not mine", had it been delivered
     assert _wait(lambda: ("devices/device-42/t", b"marker") in got), got
     assert got == [("devices/device-42/t", b"mine"), ("devices/device-42/t", b"marker")]
+    dev.disconnect()  # wakes the network thread, which then ends at once
     dev.loop_stop()
-    dev.disconnect()
     # Without a certificate, the password file applies: no anonymous access.
     anon, rc, _ = _paho(b.tls_port, pki)
     assert rc == [5]
+    anon.disconnect()
     anon.loop_stop()
 
 
@@ -184,8 +187,8 @@ def test_certificates_reload_on_sighup_without_dropping_connections(broker_facto
     assert cert["subject"][0][0][1] == "localhost"
     keep.publish("r/x", b"still connected", 1)
     assert _wait(lambda: got), "the connection made before the reload stopped working"
+    keep.disconnect()  # wakes the network thread, which then ends at once
     keep.loop_stop()
-    keep.disconnect()
 
 
 def test_garbage_on_the_tls_port_closes_only_that_connection(broker_factory, pki):
@@ -201,4 +204,5 @@ def test_garbage_on_the_tls_port_closes_only_that_connection(broker_factory, pki
     assert "closing TLS connection" in b.log()
     c, rc, _ = _paho(b.tls_port, pki)
     assert rc == [0]
+    c.disconnect()
     c.loop_stop()
