@@ -28,9 +28,6 @@ sudo_cmd=()
 echo "installing: ${missing[*]}"
 "${sudo_cmd[@]}" apt-get update -qq
 DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Debian starts the packaged Mosquitto service on 1883; the tests run their own brokers
-# on free ports, but a developer running ours on 1883 would collide with it.
-if command -v systemctl >/dev/null 2>&1; then
-  "${sudo_cmd[@]}" systemctl disable --now mosquitto >/dev/null 2>&1 || true
-fi
-"${sudo_cmd[@]}" pkill -x mosquitto >/dev/null 2>&1 || true
+# Services and processes already on the machine are left alone: the tests start their own
+# brokers (Mosquitto included) on free loopback ports. Debian's mosquitto package may start
+# its own service on 1883; scripts/run.sh then needs --listen 127.0.0.1:PORT.
