@@ -153,7 +153,7 @@ TEST(HttpRequest, RepeatedEqualContentLengthIsOne) {
 
 TEST(HttpRequest, BinaryGarbageIsRefusedWithoutWaitingForALineEnd) {
   // An MQTT CONNECT sent to an HTTP port.
-  Fixture f(std::string("\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c", 14));
+  Fixture f(std::string("\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c", 12));
   EXPECT_EQ(f.p.r.status, HttpParseStatus::Error);
   EXPECT_EQ(f.p.r.error_status, 400);
 }
