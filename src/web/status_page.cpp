@@ -25,10 +25,12 @@ HttpResponse status_page_response(const HttpRequest& req) {
   r.with_header("X-Content-Type-Options", "nosniff");
   r.with_header("Cache-Control", "no-cache");
   // The page loads only its own files and talks to the broker over WebSocket, nothing else.
+  // MQTT.js runs its keep-alive timer in a worker made from a blob (timers in background tabs
+  // are throttled, workers' are not), hence worker-src blob:.
   if (a->path == "/")
     r.with_header("Content-Security-Policy",
                   "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
-                  "style-src 'self'; script-src 'self'; frame-ancestors 'none'");
+                  "style-src 'self'; script-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'");
   return r;
 }
 

@@ -58,7 +58,9 @@ void WebSocketLayer::handle_http(util::TimePoint now) {
     http_error(r.error_status, r.error, HttpResponse::text(r.error_status, std::string(r.error) + "\n"));
     return;
   }
-  if (!is_ws_upgrade_request(req) && http_fallback_) {
+  // Plain requests for other paths go to the fallback (the status page, say); the WebSocket
+  // path itself keeps its 426 answer.
+  if (!is_ws_upgrade_request(req) && http_fallback_ && req.path != opt_.handshake.path) {
     HttpResponse resp;
     try {
       resp = http_fallback_(req);
