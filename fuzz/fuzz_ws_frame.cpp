@@ -115,7 +115,9 @@ void round_trip(std::span<const uint8_t> in, bool mask, size_t frag) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   const uint8_t sel = data[0];
-  std::span<const uint8_t> in(data + 1, size - 1);
+  // Long inputs add nothing a limit of 64 bytes does not reach, and byte-wise feeding makes
+  // them slow.
+  std::span<const uint8_t> in(data + 1, std::min<size_t>(size - 1, 8192));
   WsDecoder::Options o;
   o.role = (sel & 1) ? WsDecoder::Role::Client : WsDecoder::Role::Server;
   o.accept_text = (sel & 2) != 0;

@@ -51,6 +51,7 @@ void HttpConnection::process(util::TimePoint now) {
       return;
     }
     req.body = std::string_view(in_).substr(r.head_size, req.content_length);
+    req.peer_identity = peer_identity_;
     HttpResponse resp;
     try {
       resp = handler_(req);

@@ -37,6 +37,9 @@ struct HttpRequest {
   size_t content_length = 0;
   /// Set by the caller once the body is there: exactly content_length bytes.
   std::string_view body;
+  /// Set by the connection: the peer's name as a layer below authenticated it (a TLS client
+  /// certificate), "" when none did.
+  std::string_view peer_identity;
 
   /// The value of the first header named `name` (case-insensitive), if any.
   std::optional<std::string_view> header(std::string_view name) const;

@@ -22,6 +22,7 @@ std::span<const uint8_t> span_of(std::string_view s) {
 struct Harness {
   util::TimePoint t0 = util::TimePoint{} + 1000s;
   std::vector<std::string> seen;  // "METHOD path body" per handled request
+  std::string identity;           // peer_identity of the last request
   HttpConnection conn;
   std::string wire;
 
@@ -29,6 +30,7 @@ struct Harness {
       : conn(std::move(o),
              [this](const HttpRequest& r) {
                seen.push_back(std::string(r.method) + " " + std::string(r.path) + " " + std::string(r.body));
+               identity = r.peer_identity;
                if (r.path == "/boom") throw std::runtime_error("handler bug");
                if (r.path == "/bye") {
                  HttpResponse resp = HttpResponse::text(200, "bye\n");
@@ -184,6 +186,13 @@ TEST(HttpConnection, PipelinedRequestsWaitWhileResponsesAreNotRead) {
   EXPECT_EQ(h.seen.size(), 10u);
   h.take();
   EXPECT_EQ(count(h.wire, "HTTP/1.1 200"), 10u);
+}
+
+TEST(HttpConnection, HandlersSeeThePeerIdentity) {
+  Harness h;
+  h.conn.on_peer_identity("ops-cert");
+  h.send("GET /x HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(h.identity, "ops-cert");
 }
 
 TEST(HttpConnection, ShutdownCloses) {

@@ -179,6 +179,14 @@ TEST(WebSocketLayer, PlainRequestsGoToTheFallbackHandler) {
   EXPECT_TRUE(h.layer->closing());
 }
 
+TEST(WebSocketLayer, TheWebSocketPathKeeps426WithAFallback) {
+  Harness h({}, [](const HttpRequest&) { return HttpResponse::text(200, "page"); });
+  h.send("GET /mqtt HTTP/1.1\r\nHost: x\r\n\r\n");
+  h.drain();
+  EXPECT_TRUE(h.client.http.starts_with("HTTP/1.1 426 Upgrade Required\r\n")) << h.client.http;
+  EXPECT_TRUE(h.layer->closing());
+}
+
 TEST(WebSocketLayer, BinaryMessagesBecomeOneByteStream) {
   Harness h;
   h.open();
