@@ -1,4 +1,4 @@
-// One HTTP/1.1 connection (src/web/http_connection.h) and the authentication helpers
+// One HTTP/1.1 connection (src/web/http_connection.h) and the authentication functions
 // (src/web/http_auth.h).
 #include <gtest/gtest.h>
 
