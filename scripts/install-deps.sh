@@ -10,7 +10,14 @@ packages=(
   mosquitto mosquitto-clients openssl iproute2
   python3-paho-mqtt python3-pytest
   liburing-dev
+  prometheus
 )
+# The status page's JavaScript (MQTT.js) comes from npm when the broker is built
+# (src/web/CMakeLists.txt); promtool (package prometheus) checks the /metrics text in the tests.
+# A Node.js from elsewhere that brings its own npm is used as it is.
+if ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 if [ "${MUSQRATT_EXTRA_PACKAGES:-}" != "" ]; then
   # shellcheck disable=SC2206
   packages+=(${MUSQRATT_EXTRA_PACKAGES})
