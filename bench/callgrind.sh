@@ -4,9 +4,9 @@
 # count) so that start-up and connection set-up cancel out:
 #   instr/msg = (Ir(full) - Ir(baseline)) / (delivered(full) - delivered(baseline))
 #
-#   bench/callgrind.sh [--count N] [--brokers "flashmq mosquitto musqratt relay"] [--keep DIR]
+#   bench/callgrind.sh [--count N] [--base N] [--brokers "flashmq mosquitto musqratt relay"] [--keep DIR]
 #                      [--args "musqratt-bench scenario arguments"] [--no-generator]
-# --count is per publisher; --args replaces the default "--pairs 1 --qos 0 --size 64" (e.g.
+# --count (default 100000) and --base (default 10000) are per publisher; --args replaces the default "--pairs 1 --qos 0 --size 64" (e.g.
 # "--pairs 10 --qos 1"). --keep keeps the callgrind.out files (callgrind_annotate, kcachegrind).
 # FlashMQ runs when FLASHMQ_BIN names a binary (see docs/benchmarks.md), with the settings of
 # bench/broker_configs.sh. A last row measures the generator itself (musqratt-bench under
@@ -23,6 +23,7 @@ GENERATOR=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --count) COUNT="$2"; shift ;;
+    --base) BASE="$2"; shift ;;
     --brokers) BROKERS="$2"; shift ;;
     --keep) KEEP="$2"; shift ;;
     --args) ARGS="$2"; shift ;;
