@@ -117,8 +117,13 @@ start_broker() {  # name port -> BROKER_PID
   BROKER_PID=$!
   wait_port "$2"
 }
-stop_broker() {
-  kill "$BROKER_PID" 2>/dev/null || true
+stop_broker() {  # SIGTERM, and SIGKILL if it has not exited 10 s later (a broker still
+  kill "$BROKER_PID" 2>/dev/null || true  # working through gigabytes of buffered input)
+  for _ in $(seq 100); do kill -0 "$BROKER_PID" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$BROKER_PID" 2>/dev/null; then
+    echo "note: broker $BROKER_PID still running 10 s after SIGTERM; killed" >&2
+    kill -9 "$BROKER_PID" 2>/dev/null || true
+  fi
   wait "$BROKER_PID" 2>/dev/null || true
   BROKER_PID=""
 }

@@ -34,7 +34,7 @@ struct Options {
   uint16_t keepalive = 60;
   std::string topic_prefix = "bench";
   std::string client_prefix;  // default: mqb-<pid>
-  std::string ready_file;     // idle: file created once all connections are up; queue: once sampled
+  std::string ready_file;     // idle: all connections up; queue: sampled; others: window opened
   int broker_pid = 0;         // > 0: sample this process's CPU time and RSS (/proc) over the window
 
   // Raw values as given, used by resolve().

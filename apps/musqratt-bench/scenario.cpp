@@ -235,8 +235,13 @@ Results run_scenario(const Options& o) {
       sh.publish_end_ns = sh.window_end_ns;
     }
     Window window(o.broker_pid);
+    // Profilers attached from outside (bench/profile.sh) start when the window opens.
+    auto open_window = [&] {
+      window.open();
+      if (!o.ready_file.empty() && o.scenario != Scenario::queue) std::ofstream(o.ready_file) << "window\n";
+    };
     set_phase(Phase::run);
-    if (o.warmup <= 0) window.open();
+    if (o.warmup <= 0) open_window();
     uint64_t last_progress_mark = ~0ull;
     int64_t last_change = run_start;
     const int64_t stall_ns = int64_t(std::max(5.0, o.drain) * 1e9);
@@ -244,7 +249,7 @@ Results run_scenario(const Options& o) {
       Totals t = totals(engines);
       progress.running(t.sent, t.unique, double(mono_ns() - run_start) / 1e9);
       int64_t now = mono_ns();
-      if (!window.is_open() && now >= sh.window_start_ns) window.open();
+      if (!window.is_open() && now >= sh.window_start_ns) open_window();
       if (o.duration > 0 && !window.is_closed() && now >= sh.window_end_ns) window.close(res);
       if (t.pubs_done >= uint64_t(o.publishers)) break;
       uint64_t mark = t.sent + t.completed + t.unique;
