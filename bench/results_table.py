@@ -117,6 +117,9 @@ def figures_for(sid, recs):
             if w.get("delivered") and br.get("cpu_s", -1) >= 0:
                 v = br["cpu_s"] * 1e6 / w["delivered"]
                 cpu.put(k, v, f"{v:.1f}")
+            else:  # the broker's /proc entry was gone when the window closed
+                cpu.put(k, None, "n/a (broker had exited)")
+                rss.put(k, None, "n/a (broker had exited)")
             lat.put(k, b["latency_us"]["p99"], latency_text(r))
             p999.put(k, b["latency_us"]["p999"], f"{b['latency_us']['p999']:.0f}")
             if br.get("rss_kb", -1) >= 0:
@@ -160,8 +163,8 @@ def verdict(f, present):
         ahead = [k for k, v in others.items() if not better(q, v)]
     problems = []
     if ahead:
-        problems.append("behind or level with " + " and ".join(
-            f"{NAMES[k]} ({f.text[k].split(' (')[0]} vs {f.text['musqratt'].split(' (')[0]})" for k in ahead))
+        problems.append("behind or level with " + " and ".join(NAMES[k] for k in ahead) + ": " + ", ".join(
+            f"{NAMES[k]} {f.text[k].split(' (')[0]}" for k in [*ahead, "musqratt"]))
     if f.target == "throughput":
         for k, need in (("flashmq", 1.5), ("mosquitto", 5.0)):
             if others.get(k) and q / others[k] < need:
