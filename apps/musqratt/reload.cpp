@@ -50,7 +50,7 @@ bool Reloader::reload() {
     LOG_WARN("SIGHUP: changed but needing a restart (their running values stay): %s", keys.c_str());
   }
   running_ = std::move(next);
-  LOG_INFO("SIGHUP: configuration applied (password file, ACL, TLS certificates, limits, hold filters, logging)");
+  LOG_INFO("SIGHUP: configuration reloaded (password file, ACL, TLS certificates, limits, hold filters, logging)");
   notify_.ready(restart.empty() ? "running; configuration reloaded" : "running; configuration reloaded, some keys need a restart");
   return true;
 }

@@ -391,13 +391,14 @@ std::vector<std::string> validate_settings(Settings& s, const Origins& origins) 
 
 namespace {
 /// What a SIGHUP applies to a running broker. Every other key (including keys added later and
-/// not listed here) needs a restart. Values announced to clients in CONNACK (max_packet_size,
-/// receive_maximum, topic_alias_maximum, maximum_qos, retain_available) are not listed: the
-/// connections already open were promised the old ones and are checked against config() on
-/// each packet.
+/// not listed here) needs a restart. max_packet_size and topic_alias_maximum are fixed per
+/// connection when it is accepted (SessionDriver), so a new value reaches new connections only.
+/// The other values announced in CONNACK (receive_maximum, maximum_qos, retain_available) are
+/// not listed: they are checked against config() on every packet, so a change would break the
+/// promise made to the connections already open.
 constexpr std::string_view kReloadable[] = {
     "log_level", "log_dest", "log_file", "log_format", "log_rate_limit", "log_rate_burst",
-    "max_inflight", "max_queued_messages", "max_queued_bytes", "queue_qos0_offline",
+    "max_packet_size", "topic_alias_maximum", "max_inflight", "max_queued_messages", "max_queued_bytes", "queue_qos0_offline",
     "session_expiry_default", "max_session_expiry", "max_keepalive", "server_keepalive", "connect_timeout",
     "default_message_expiry", "max_message_expiry", "max_connections", "max_connections_per_ip",
     "max_publish_rate", "max_subscriptions_per_client", "max_topic_levels", "max_topic_length",

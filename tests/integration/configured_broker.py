@@ -82,7 +82,7 @@ class ConfiguredBroker:
                 self.tls_port = int(port)
         return self
 
-    def reload(self, settings=None, expect=r"SIGHUP: configuration (applied|refused)"):
+    def reload(self, settings=None, expect=r"SIGHUP: configuration (reloaded|refused)"):
         """Rewrites the file (when given), sends SIGHUP and waits for the outcome line."""
         if settings is not None:
             self.write(settings)

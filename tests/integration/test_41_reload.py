@@ -1,11 +1,9 @@
 """SIGHUP: a new configuration applied without disconnecting anyone; a broken one refused whole;
 keys that need a restart named in the log while the rest still applies."""
-import socket
-
 import pytest
 
 from configured_broker import CLI, configured_broker  # noqa: F401  (fixture)
-from mqtt_helpers import CONNACK, DISCONNECT, Client, RawClient, connect_packet, publish_packet, subscribe_packet
+from mqtt_helpers import DISCONNECT, PUBACK, Client, RawClient, publish_packet
 
 pytestmark = pytest.mark.musqratt_only
 
@@ -54,6 +52,22 @@ def test_subscription_limit_and_hold_filters_apply_at_once(configured_broker):
     late = Client(b)
     late.subscribe("held/#", 1)
     assert late.take(1)[0].payload == b"kept for the first subscriber"
+
+
+def test_packet_size_limit_reaches_new_connections_only(configured_broker):
+    b = configured_broker({**BASE, "max_packet_size": 100000})
+    before = RawClient(b, 5)
+    before.connect("before")
+    b.reload({**BASE, "max_packet_size": 1000})
+    after = RawClient(b, 5)
+    after.connect("after")
+    big = b"x" * 5000
+    # The connection made before the reload was told 100000 in CONNACK: it may still use it.
+    before.send(publish_packet("t/big", big, qos=1, pid=1, version=5))
+    assert before.expect(PUBACK).rc in (0x00, 0x10)
+    # A new one was told 1000 and is held to it.
+    after.send(publish_packet("t/big", big, qos=1, pid=1, version=5))
+    assert after.expect(DISCONNECT, timeout=5).rc == 0x95  # Packet too large
 
 
 def test_a_broken_file_is_refused_whole_and_the_old_one_stays(configured_broker):

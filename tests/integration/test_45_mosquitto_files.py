@@ -104,7 +104,7 @@ def test_reload_picks_up_a_changed_mosquitto_acl(configured_broker, mosquitto_fi
     bob = _client(b, "bob", "builder")
     bob.publish("house/garage/door", b"now denied to alice at delivery", qos=1)
     alice.expect_no_message(0.4)
-    assert re.search(r"SIGHUP: configuration applied", b.log())
+    assert re.search(r"SIGHUP: configuration reloaded", b.log())
 
 
 def _refusal_ms(b, user, password, runs=9):
