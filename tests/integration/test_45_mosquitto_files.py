@@ -107,16 +107,14 @@ def test_reload_picks_up_a_changed_mosquitto_acl(configured_broker, mosquitto_fi
     assert re.search(r"SIGHUP: configuration reloaded", b.log())
 
 
-def _refusal_ms(b, user, password, runs=9):
-    times = []
-    for i in range(runs):
-        raw = RawClient(b, 5)
-        t = time.perf_counter()
-        raw.send(connect_packet(f"timing-{i}", version=5, username=user, password=password.encode()))
-        assert raw.expect(CONNACK).rc == 0x86
-        times.append((time.perf_counter() - t) * 1000)
-        raw.close()
-    return statistics.median(times)
+def _refusal_ms(b, user, password, i):
+    raw = RawClient(b, 5)
+    t = time.perf_counter()
+    raw.send(connect_packet(f"timing-{user}-{i}", version=5, username=user, password=password.encode()))
+    assert raw.expect(CONNACK).rc == 0x86
+    ms = (time.perf_counter() - t) * 1000
+    raw.close()
+    return ms
 
 
 def test_unknown_users_take_as_long_to_refuse_as_wrong_passwords(configured_broker, tmp_path):
@@ -125,9 +123,12 @@ def test_unknown_users_take_as_long_to_refuse_as_wrong_passwords(configured_brok
     for user in ("alice", "bob", "carol"):
         subprocess.run([CLI, "passwd", str(pw), user, "-p", "right"], check=True, capture_output=True)
     b = configured_broker({"listen": ["127.0.0.1:0"], "password_file": str(pw)})
-    known = _refusal_ms(b, "alice", "wrong")
-    unknown = _refusal_ms(b, "mallory", "wrong")
-    assert known > 2, known
-    # Before: about 11 ms against 0.1 ms.
-    assert unknown > known * 0.6, (known, unknown)
-    assert unknown < known * 1.6, (known, unknown)
+    # Interleaved, so a change in the machine's load hits both alike.
+    known, unknown = [], []
+    for i in range(15):
+        known.append(_refusal_ms(b, "alice", "wrong", i))
+        unknown.append(_refusal_ms(b, "mallory", "wrong", i))
+    k, u = statistics.median(known), statistics.median(unknown)
+    assert k > 2, k
+    # Before: about 11 ms against 0.1 ms (a factor of 100); now the same work either way.
+    assert 0.4 * k < u < 2.5 * k, (k, u)
