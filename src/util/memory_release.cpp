@@ -1,5 +1,6 @@
 #include "util/memory_release.h"
 
+#include <cstdlib>  // defines __GLIBC__ where it applies (through <features.h>)
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
