@@ -78,6 +78,7 @@ std::vector<Option> option_table() {
       {"dpdk_mtu", Kind::U16, "transport dpdk: MTU of the port and the lwIP interface", [](S& s) -> void* { return &s.dpdk_mtu; }},
       {"dpdk_idle_sleep_us", Kind::U32, "transport dpdk: microseconds to sleep when the poll loop is idle (0 = busy-poll)", [](S& s) -> void* { return &s.dpdk_idle_sleep_us; }},
       {"dpdk_queues", Kind::U16, "transport dpdk: RX/TX queue pairs of the port (1 to what the port supports); the one lwIP worker polls every RX queue, RSS spreads flows over them where the port has it", [](S& s) -> void* { return &s.dpdk_queues; }},
+      {"max_memory", Kind::U64, "bytes the whole broker may hold in queued, in-flight, retained and held messages and partly received packets (0 = unlimited); past 7/8 of it new QoS 0 messages are dropped, past all of it QoS 1/2 messages are refused too (MQTT 5: 0x97 Quota exceeded); counted in $SYS/broker/memory/refused", [](S& s) -> void* { return &s.broker.max_memory; }},
   };
 }
 

@@ -6,6 +6,7 @@ thread_local unsigned t_slot = 0;
 }
 
 void Stats::set_thread_slot(unsigned slot) { t_slot = slot % kSlots; }
+unsigned Stats::thread_slot() { return t_slot; }
 
 void Stats::add(Counter c, int64_t n) {
   slots_[t_slot].v[static_cast<unsigned>(c)].fetch_add(n, std::memory_order_relaxed);

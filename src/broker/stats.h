@@ -9,7 +9,9 @@ namespace musqratt::broker {
 
 enum class Counter : unsigned {
   MessagesReceived, MessagesSent, BytesReceived, BytesSent, PublishDropped,
-  ClientsConnected, ClientsTotal, ClientsConnectedEver, HoldDropped, HoldDelivered, Count
+  ClientsConnected, ClientsTotal, ClientsConnectedEver, HoldDropped, HoldDelivered,
+  MemoryRefused,  // publishes refused or dropped because the memory budget was spent
+  Count
 };
 
 class Stats {
@@ -17,6 +19,9 @@ class Stats {
   static constexpr unsigned kSlots = 64;
   /// The slot the calling thread adds to (set by each worker when it starts).
   static void set_thread_slot(unsigned slot);
+  /// The calling thread's slot (0 for threads that never set one). Other per-thread counters
+  /// (the memory budget) use the same slots.
+  static unsigned thread_slot();
 
   void add(Counter c, int64_t n = 1);
   uint64_t get(Counter c) const;
