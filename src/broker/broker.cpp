@@ -358,13 +358,14 @@ RouteResult Broker::publish(const MessagePtr& message, util::TimePoint now) {
     log_refusal(*message);
     return RouteResult{.refused = true};
   }
-  MessagePtr msg = message;
-  if (store_ && msg->id == 0) {
+  MessagePtr with_id;
+  if (store_ && message->id == 0) {
     // Stored messages are keyed by id; one made without Broker::new_message gets one here.
-    auto copy = std::make_shared<Message>(*msg);
+    auto copy = std::make_shared<Message>(*message);
     copy->id = message_ids_.next();
-    msg = std::move(copy);
+    with_id = std::move(copy);
   }
+  const MessagePtr& msg = with_id ? with_id : message;  // no reference count traffic otherwise
   charge(memory_, *msg);
   if (msg->retain && config_.retain_available) {
     retained_.put(msg);

@@ -19,6 +19,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "broker/stats.h"
+
 namespace musqratt::broker {
 
 /// Thread: every method may be called from any thread. Ownership: owned by the Broker, which
@@ -26,15 +28,22 @@ namespace musqratt::broker {
 class MemoryBudget {
  public:
   static constexpr int64_t kBatch = 64 * 1024;
-  static constexpr unsigned kSlots = 64;  // = Stats::kSlots
+  static constexpr unsigned kSlots = Stats::kSlots;  // one per thread slot
 
   /// `limit` in bytes; 0 = unlimited (still counted, for $SYS).
   explicit MemoryBudget(uint64_t limit) : limit_(limit) {}
   MemoryBudget(const MemoryBudget&) = delete;
   MemoryBudget& operator=(const MemoryBudget&) = delete;
 
-  void charge(uint64_t bytes) { add(static_cast<int64_t>(bytes)); }
-  void release(uint64_t bytes) { add(-static_cast<int64_t>(bytes)); }
+  void charge(uint64_t bytes) { adjust(static_cast<int64_t>(bytes)); }
+  void release(uint64_t bytes) { adjust(-static_cast<int64_t>(bytes)); }
+  /// Charges (delta > 0) or releases (delta < 0). Inline: called for every message accepted
+  /// and freed, and for every queue entry.
+  void adjust(int64_t delta) {
+    Slot& s = slots_[Stats::thread_slot()];
+    int64_t pending = s.pending.fetch_add(delta, std::memory_order_relaxed) + delta;
+    if (pending >= kBatch || pending <= -kBatch) flush(s);
+  }
 
   uint64_t limit() const { return limit_; }
   /// Bytes in use, to within kBatch per thread: one relaxed load.
@@ -55,11 +64,11 @@ class MemoryBudget {
   bool has_room(uint64_t bytes) const { return !limit_ || used_approx() + bytes <= limit_; }
 
  private:
-  void add(int64_t delta);
-
   struct alignas(64) Slot {
     std::atomic<int64_t> pending{0};
   };
+  void flush(Slot& s) { total_.fetch_add(s.pending.exchange(0, std::memory_order_relaxed), std::memory_order_relaxed); }
+
   const uint64_t limit_;
   std::atomic<int64_t> total_{0};
   std::array<Slot, kSlots> slots_{};

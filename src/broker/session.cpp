@@ -30,12 +30,6 @@ std::shared_ptr<const ClientIdentity> Session::anonymous_identity() {
   return anonymous;
 }
 
-void Session::charge_entries(int64_t n) const {
-  if (!n || !services_ || !services_->memory) return;
-  if (n > 0) services_->memory->charge(static_cast<uint64_t>(n) * kEntryBytes);
-  else services_->memory->release(static_cast<uint64_t>(-n) * kEntryBytes);
-}
-
 bool Session::over_limits(const State& s, const Outbound& out) const {
   if (limits_.max_messages && s.queue.size() + s.on_disk() >= limits_.max_messages) return true;
   if (limits_.max_bytes && s.queued_bytes + out.msg->payload.size() > limits_.max_bytes) return true;
@@ -390,55 +384,10 @@ void Session::take_sendable(uint64_t token, std::vector<Sendable>& out, size_t w
   const AccessControl* access = services_ ? services_->access : nullptr;
   const bool acl = access && access->acl_enabled();
   if (acl && s->acl_generation != access->generation()) recheck_access(*s);
-  std::optional<AccessControl::View> view;  // for retained messages, loaded on first need
-  std::shared_ptr<const ClientIdentity> who;
 
   size_t taken = 0;
-  while (!s->queue.empty() && taken < max_count) {
-    Outbound& front = s->queue.front();
-    Outbound o;
-    if (is_marker(front)) {
-      // Retained messages of a SUBSCRIBE, one at a time as the window allows [MQTT-3.3.1-6].
-      Extra& x = *s->extra;
-      RetainedBatch& b = x.retained.front();
-      if (b.next >= b.messages.size()) {
-        if (services_ && services_->memory) services_->memory->release(b.messages.size() * sizeof(MessagePtr));
-        x.retained.pop_front();
-        s->queue.pop_front();
-        continue;
-      }
-      uint8_t qos = std::min(b.messages[b.next]->qos, b.max_qos);
-      if (qos > 0 && s->inflight.size() >= window) break;
-      o.msg = std::move(b.messages[b.next++]);
-      --x.retained_pending;
-      if (o.msg->expired(now)) continue;
-      if (acl) {
-        // Retained messages were found by filter, never checked per topic: check them here.
-        if (!view) {
-          view = access->view();
-          who = client_identity();
-        }
-        if (!view->can_receive(*who, o.msg->topic)) continue;
-      }
-      o.qos = qos;
-      o.retain = true;  // [MQTT-3.3.1-8]
-      if (b.subscription_id) o.subscription_ids.push_back(b.subscription_id);
-      if (qos > 0) {
-        charge_entries(1);  // it becomes an in-flight entry
-        if (store_) o.seq = ++s->more().last_seq;
-      }
-    } else {
-      if (front.qos > 0 && s->inflight.size() >= window) break;
-      o = std::move(front);
-      s->queue.pop_front();
-      s->queued_bytes -= o.msg->payload.size();
-      if (o.msg->expired(now)) {
-        if (store_ && o.seq) store_->outbound_deleted(client_id_, o.seq);
-        charge_entries(-1);
-        continue;
-      }
-      if (o.qos == 0) charge_entries(-1);  // sent now, never in flight
-    }
+  int64_t entries = 0;  // entering (+) or leaving (-) memory, charged once at the end
+  auto send = [&](Outbound&& o) __attribute__((always_inline)) {  // per message: no call
     Sendable sendable;
     if (o.qos > 0) {
       sendable.packet_id = next_packet_id(*s);
@@ -449,7 +398,51 @@ void Session::take_sendable(uint64_t token, std::vector<Sendable>& out, size_t w
     sendable.out = std::move(o);
     out.push_back(std::move(sendable));
     ++taken;
+  };
+  while (!s->queue.empty() && taken < max_count) {
+    Outbound& front = s->queue.front();
+    if (!is_marker(front)) {
+      if (front.qos > 0 && s->inflight.size() >= window) break;
+      Outbound o = std::move(front);
+      s->queue.pop_front();
+      s->queued_bytes -= o.msg->payload.size();
+      if (o.msg->expired(now)) {
+        if (store_ && o.seq) store_->outbound_deleted(client_id_, o.seq);
+        --entries;
+        continue;
+      }
+      if (o.qos == 0) --entries;  // sent now, never in flight
+      send(std::move(o));
+      continue;
+    }
+    // Retained messages of a SUBSCRIBE, one at a time as the window allows [MQTT-3.3.1-6].
+    Extra& x = *s->extra;
+    RetainedBatch& b = x.retained.front();
+    if (b.next >= b.messages.size()) {
+      if (services_ && services_->memory) services_->memory->release(b.messages.size() * sizeof(MessagePtr));
+      x.retained.pop_front();
+      s->queue.pop_front();
+      continue;
+    }
+    uint8_t qos = std::min(b.messages[b.next]->qos, b.max_qos);
+    if (qos > 0 && s->inflight.size() >= window) break;
+    MessagePtr m = std::move(b.messages[b.next++]);
+    --x.retained_pending;
+    if (m->expired(now)) continue;
+    // Found by filter, never checked per topic: checked here when there is an ACL.
+    if (acl && !access->view().can_receive(*client_identity(), m->topic)) continue;
+    Outbound o;
+    o.msg = std::move(m);
+    o.qos = qos;
+    o.retain = true;  // [MQTT-3.3.1-8]
+    if (b.subscription_id) o.subscription_ids.push_back(b.subscription_id);
+    if (qos > 0) {
+      ++entries;  // it becomes an in-flight entry
+      if (store_) o.seq = ++s->more().last_seq;
+    }
+    send(std::move(o));
   }
+  charge_entries(entries);
   if (!s->queue.empty() && taken == max_count) s->wake_pending = true;  // caller resumes later
 }
 

@@ -274,7 +274,9 @@ class Session {
   uint16_t next_packet_id(State& s);
   void save_session(const State& s);
   /// Entries entering (n > 0) or leaving (n < 0) memory, charged to the budget.
-  void charge_entries(int64_t n) const;
+  void charge_entries(int64_t n) const {
+    if (n && services_ && services_->memory) services_->memory->adjust(n * static_cast<int64_t>(kEntryBytes));
+  }
   /// Drops queued messages the current ACL does not let this client read; called when the
   /// queue was checked against older tables.
   void recheck_access(State& s);

@@ -43,7 +43,9 @@ class SessionRetainedTest : public ::testing::Test {
     std::vector<Sendable> out;
     session.take_sendable(kToken, out, window, 64, now);
     for (const Sendable& s : out) {
-      if (s.out.qos == 1) EXPECT_TRUE(session.on_puback(s.packet_id));
+      if (s.out.qos == 1) {
+        EXPECT_TRUE(session.on_puback(s.packet_id));
+      }
     }
     return out;
   }
