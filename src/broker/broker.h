@@ -2,7 +2,7 @@
 // The broker: routes messages between sessions. It owns the topic tree, the retained store,
 // the hold for unsubscribed topics, the session registry, pending wills, the memory budget and
 // the message ids. It knows the protocol's values but nothing of connections or sockets;
-// ClientHandler drives it.
+// SessionDriver drives it.
 //
 // Lock order (the one place it is written in code; docs/architecture.md explains it):
 //

@@ -25,7 +25,7 @@ void RetainedStore::for_each_matching(std::string_view filter, util::TimePoint n
     return;
   }
   // Topics sharing the filter's literal prefix are contiguous in the ordered map. The prefix
-  // stops before its last '/', so "sport/#" also finds "sport" itself [MQTT-4.7.1-2].
+  // stops before its last '/', so "sport/#" also finds "sport" itself (section 4.7.1.2).
   std::string_view prefix = filter.substr(0, filter.find_first_of("+#"));
   if (!prefix.empty() && prefix.back() == '/') prefix.remove_suffix(1);
   for (auto it = by_topic_.lower_bound(prefix); it != by_topic_.end(); ++it) {

@@ -1,6 +1,7 @@
 #pragma once
 // Retained messages, one per topic (section 3.3.1.3). Read on SUBSCRIBE, written on PUBLISH
-// with RETAIN; an empty payload removes the topic's message [MQTT-3.3.1-6].
+// with RETAIN; an empty payload removes the topic's message ([MQTT-3.3.1-6, 5.0],
+// [MQTT-3.3.1-10, 3.1.1]).
 #include <functional>
 #include <map>
 #include <shared_mutex>

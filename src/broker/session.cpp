@@ -341,7 +341,7 @@ void Session::resend_inflight(uint64_t token, std::vector<Sendable>& out) {
     if (f.state == InflightState::AwaitPubcomp) {
       sendable.kind = Sendable::Kind::Pubrel;
     } else {
-      sendable.dup = true;  // [MQTT-3.3.1-1]
+      sendable.dup = true;  // [MQTT-3.3.1-1, 3.1.1 and 5.0]
       sendable.out = f.out;
     }
     out.push_back(std::move(sendable));
@@ -464,7 +464,7 @@ bool Session::on_pubrec(uint16_t packet_id, bool error) {
   if (it == s->inflight.end() || it->state == InflightState::AwaitPuback) return false;
   if (error) {
     if (store_ && it->out.seq) store_->outbound_deleted(client_id_, it->out.seq);
-    s->inflight.erase(it);  // [MQTT-4.3.3]: a failing PUBREC ends the exchange
+    s->inflight.erase(it);  // a failing PUBREC ends the exchange [MQTT-4.4.0-2, 5.0]
     charge_entries(-1);
   } else {
     it->state = InflightState::AwaitPubcomp;

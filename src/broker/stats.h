@@ -11,6 +11,7 @@ enum class Counter : unsigned {
   MessagesReceived, MessagesSent, BytesReceived, BytesSent, PublishDropped,
   ClientsConnected, ClientsTotal, ClientsConnectedEver, HoldDropped, HoldDelivered,
   MemoryRefused,  // publishes refused or dropped because the memory budget was spent
+  ConnectionsRefusedExhausted,  // accept failed for lack of descriptors or memory
   Count
 };
 

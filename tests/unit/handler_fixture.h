@@ -1,5 +1,5 @@
 #pragma once
-// The HandlerTest fixture: a Broker, a recording Waker and any number of ClientHandlers
+// The HandlerTest fixture: a Broker, a recording Waker and any number of SessionDrivers
 // driven as clients, shared by the client_handler_*_test.cpp files.
 #include <gtest/gtest.h>
 
