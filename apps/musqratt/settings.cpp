@@ -92,6 +92,7 @@ std::vector<Option> option_table() {
       {"log_format", "text, or json (one JSON object per line: time, level, message and fields)", [](S& s) -> auto& { return s.log_format; }},
       {"log_rate_limit", "log lines a remote peer can trigger (refused connections, protocol errors, failed authentications), per second and kind; the rest are counted in one 'suppressed N similar messages' line (0 = unlimited)", [](S& s) -> auto& { return s.log_rate_limit; }},
       {"log_rate_burst", "lines of one such kind written at once before log_rate_limit applies", [](S& s) -> auto& { return s.log_rate_burst; }, 1000000},
+      {"max_memory", "bytes the whole broker may hold in queued, in-flight, retained and held messages and partly received packets (0 = unlimited); past 7/8 of it new QoS 0 messages are dropped, past all of it QoS 1/2 messages are refused too (MQTT 5: 0x97 Quota exceeded); counted in $SYS/broker/memory/refused", [](S& s) -> auto& { return s.broker.max_memory; }},
   };
 }
 

@@ -4,6 +4,7 @@
 // the same time as a known user with a wrong password: the time of a refusal does not tell an
 // attacker which user names exist.
 #include <expected>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -23,6 +24,12 @@ class Credentials {
   /// Never call it on an event loop; see VerifyPool.
   bool verify(const std::string& user, std::string_view password) const;
   bool has_user(const std::string& user) const { return table_.contains(user); }
+  /// The stored hash of `user`, to tell after a reload whether the entry changed.
+  std::optional<std::string_view> stored_hash(const std::string& user) const {
+    auto it = table_.find(user);
+    if (it == table_.end()) return std::nullopt;
+    return std::string_view(it->second);
+  }
   size_t size() const { return table_.size(); }
   /// Entries in Mosquitto's old "$6$" format (one SHA-512: fast to brute-force).
   size_t weak_hashes() const { return weak_; }

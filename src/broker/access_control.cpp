@@ -1,11 +1,27 @@
 #include "broker/access_control.h"
 
+#include <functional>
+
 #include "util/log.h"
 
 namespace musqratt::broker {
 
+struct AccessTables {
+  AccessSettings settings;
+  std::optional<auth::Credentials> credentials;
+  std::optional<auth::Acl> acl;
+  uint16_t generation = 0;
+};
+
+namespace {
+uint64_t fingerprint_of(std::string_view stored_hash) {
+  uint64_t f = std::hash<std::string_view>{}(stored_hash);
+  return f ? f : 1;  // 0 means "no password"
+}
+}  // namespace
+
 std::string AccessControl::load(const AccessSettings& settings) {
-  auto t = std::make_shared<Tables>();
+  auto t = std::make_shared<AccessTables>();
   t->settings = settings;
   if (!settings.password_file.empty()) {
     auto c = auth::Credentials::load(settings.password_file);
@@ -20,11 +36,21 @@ std::string AccessControl::load(const AccessSettings& settings) {
     if (!a) return a.error();
     t->acl = std::move(*a);
   }
+  // Loads come from one thread at a time (start-up, then the signal handler's thread).
+  uint16_t gen = static_cast<uint16_t>(generation_.load(std::memory_order_relaxed) + 1);
+  if (gen == 0) gen = 1;
+  t->generation = gen;
+  bool acl = t->acl.has_value();
   tables_.store(std::move(t), std::memory_order_release);
+  acl_enabled_.store(acl, std::memory_order_relaxed);
+  generation_.store(gen, std::memory_order_release);
   return {};
 }
 
-std::string AccessControl::reload() { return load(tables()->settings); }
+std::string AccessControl::reload() {
+  auto t = tables();
+  return load(t ? t->settings : AccessSettings{});
+}
 
 protocol::Reason AccessControl::authenticate(const std::optional<std::string>& username,
                                              const std::optional<std::string>& password,
@@ -33,12 +59,13 @@ protocol::Reason AccessControl::authenticate(const std::optional<std::string>& u
   identity.client_id = client_id;
   identity.username = username.value_or("");
   identity.anonymous = !username.has_value();
+  bool allow_anonymous = !t || t->settings.allow_anonymous;
   if (!username) {
-    return t->settings.allow_anonymous ? protocol::Reason::Success : protocol::Reason::NotAuthorized;
+    return allow_anonymous ? protocol::Reason::Success : protocol::Reason::NotAuthorized;
   }
-  if (!t->credentials) {
+  if (!t || !t->credentials) {
     // No password file: a user name is only a label, accepted as anonymous would be.
-    return t->settings.allow_anonymous ? protocol::Reason::Success : protocol::Reason::NotAuthorized;
+    return allow_anonymous ? protocol::Reason::Success : protocol::Reason::NotAuthorized;
   }
   // An unknown user costs the same key derivation as a wrong password (Credentials::verify),
   // so the time of the answer does not tell which user names exist.
@@ -46,19 +73,46 @@ protocol::Reason AccessControl::authenticate(const std::optional<std::string>& u
   return protocol::Reason::Success;
 }
 
-bool AccessControl::acl_enabled() const { return tables()->acl.has_value(); }
-
 bool AccessControl::can_publish(const auth::Identity& who, const std::string& topic) const {
   auto t = tables();
-  return !t->acl || t->acl->can_publish(who, topic);
+  return !t || !t->acl || t->acl->can_publish(who, topic);
 }
 bool AccessControl::can_subscribe(const auth::Identity& who, const std::string& filter) const {
   auto t = tables();
-  return !t->acl || t->acl->can_subscribe(who, filter);
+  return !t || !t->acl || t->acl->can_subscribe(who, filter);
 }
 bool AccessControl::can_receive(const auth::Identity& who, const std::string& topic) const {
   auto t = tables();
-  return !t->acl || t->acl->can_receive(who, topic);
+  return !t || !t->acl || t->acl->can_receive(who, topic);
 }
+
+Credentials AccessControl::credentials_of(const auth::Identity& who, bool by_certificate) const {
+  if (by_certificate) return {Credentials::Kind::Certificate, 0};
+  auto t = tables();
+  if (who.anonymous || !t || !t->credentials) return {};
+  auto hash = t->credentials->stored_hash(who.username);
+  if (!hash) return {};
+  return {Credentials::Kind::Password, fingerprint_of(*hash)};
+}
+
+bool AccessControl::still_authorized(const auth::Identity& who, const Credentials& c) const {
+  if (c.kind != Credentials::Kind::Password) return true;  // nothing a reload can withdraw
+  auto t = tables();
+  if (!t || !t->credentials) return true;
+  auto hash = t->credentials->stored_hash(who.username);
+  return hash && fingerprint_of(*hash) == c.fingerprint;
+}
+
+AccessControl::View AccessControl::view() const {
+  View v;
+  v.tables_ = tables();
+  return v;
+}
+
+bool AccessControl::View::can_receive(const auth::Identity& who, const std::string& topic) const {
+  return !tables_ || !tables_->acl || tables_->acl->can_receive(who, topic);
+}
+bool AccessControl::View::acl_enabled() const { return tables_ && tables_->acl.has_value(); }
+uint16_t AccessControl::View::generation() const { return tables_ ? tables_->generation : 0; }
 
 }  // namespace musqratt::broker

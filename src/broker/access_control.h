@@ -19,6 +19,23 @@ struct AccessSettings {
   bool allow_anonymous = true;
 };
 
+/// How a client proved who it is, and a fingerprint of what it proved it with: what a reload
+/// re-checks (Broker::reauthorize).
+struct Credentials {
+  enum class Kind : uint8_t { Anonymous, Password, Certificate };
+  Kind kind = Kind::Anonymous;
+  /// Password: a fingerprint of the user's stored hash when the client authenticated, so a
+  /// changed password, like a removed user, withdraws the right to stay connected.
+  uint64_t fingerprint = 0;
+};
+
+/// The identity a session keeps for checks after CONNECT (ACL at delivery, reauthorization).
+struct ClientIdentity : auth::Identity {
+  Credentials credentials;
+};
+
+struct AccessTables;  // one loaded version of the files (access_control.cpp)
+
 /// Thread: every method may be called from any thread; the tables are immutable snapshots
 /// swapped atomically.
 class AccessControl {
@@ -34,16 +51,37 @@ class AccessControl {
   bool can_publish(const auth::Identity& who, const std::string& topic) const;
   bool can_subscribe(const auth::Identity& who, const std::string& filter) const;
   bool can_receive(const auth::Identity& who, const std::string& topic) const;
-  bool acl_enabled() const;
+  /// One relaxed load: for checks on the delivery path.
+  bool acl_enabled() const { return acl_enabled_.load(std::memory_order_relaxed); }
+
+  /// Changes with every successful load (never 0), so a session can tell whether the tables
+  /// it checked its queue against are still the current ones. One relaxed load.
+  uint16_t generation() const { return generation_.load(std::memory_order_relaxed); }
+
+  /// What `who` (authenticated as described) is remembered by for later re-checks.
+  Credentials credentials_of(const auth::Identity& who, bool by_certificate) const;
+  /// Whether a client that authenticated with `c` may stay connected under the current tables:
+  /// false once its user left the password file or its password changed.
+  bool still_authorized(const auth::Identity& who, const Credentials& c) const;
+
+  /// An immutable view of the current tables, for checking many messages against one version.
+  class View {
+   public:
+    bool can_receive(const auth::Identity& who, const std::string& topic) const;
+    bool acl_enabled() const;
+    uint16_t generation() const;
+
+   private:
+    friend class AccessControl;
+    std::shared_ptr<const AccessTables> tables_;
+  };
+  View view() const;
 
  private:
-  struct Tables {
-    AccessSettings settings;
-    std::optional<auth::Credentials> credentials;
-    std::optional<auth::Acl> acl;
-  };
-  std::shared_ptr<const Tables> tables() const { return tables_.load(std::memory_order_acquire); }
-  std::atomic<std::shared_ptr<const Tables>> tables_{std::make_shared<const Tables>()};
+  std::shared_ptr<const AccessTables> tables() const { return tables_.load(std::memory_order_acquire); }
+  std::atomic<std::shared_ptr<const AccessTables>> tables_;
+  std::atomic<bool> acl_enabled_{false};
+  std::atomic<uint16_t> generation_{0};
 };
 
 }  // namespace musqratt::broker

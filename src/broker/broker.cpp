@@ -1,11 +1,14 @@
 #include "broker/broker.h"
 
 #include <algorithm>
+#include <cinttypes>
 #include <cstdio>
 #include <stdexcept>
+#include <unordered_set>
 
 #include "protocol/topic.h"
 #include "util/log.h"
+#include "util/memory_release.h"
 
 namespace musqratt::broker {
 
@@ -14,10 +17,23 @@ bool matches_any(const std::vector<std::string>& filters, std::string_view topic
   return std::any_of(filters.begin(), filters.end(),
                      [&](const std::string& f) { return protocol::topic_matches(f, topic); });
 }
+
+/// Freed memory worth giving back to the system: at least this much, and at most once a second.
+constexpr uint64_t kTrimAfterFreed = 8u << 20;
+constexpr auto kTrimInterval = std::chrono::seconds(1);
+
+QueueLimits queue_limits(const BrokerConfig& c) {
+  return QueueLimits{.max_messages = c.max_queued_messages,
+                     .queue_qos0_offline = c.queue_qos0_offline,
+                     .max_bytes = c.max_queued_bytes};
+}
 }  // namespace
 
 Broker::Broker(BrokerConfig config)
-    : started_(util::now()), hold_(HoldLimits{config.hold_max_messages_per_topic, config.hold_max_bytes}) {
+    : started_(util::now()),
+      memory_(config.max_memory),
+      session_services_{.memory = &memory_, .access = &access_},
+      hold_(HoldLimits{config.hold_max_messages_per_topic, config.hold_max_bytes}) {
   std::string err = access_.load({config.password_file, config.acl_file, config.allow_anonymous});
   if (!err.empty()) throw std::runtime_error(err);
   hold_possible_ = !config.hold_unsubscribed.empty();
@@ -33,15 +49,10 @@ std::string Broker::replace_config(BrokerConfig config) {
   configs_.push_back(std::make_unique<const BrokerConfig>(std::move(config)));
   const BrokerConfig& c = *configs_.back();
   config_.store(&c, std::memory_order_release);
-  {
-    std::lock_guard hl(hold_mu_);
-    hold_.set_limits(HoldLimits{c.hold_max_messages_per_topic, c.hold_max_bytes});
-  }
+  hold_.lock()->set_limits(HoldLimits{c.hold_max_messages_per_topic, c.hold_max_bytes});
   // Queues already holding more than a new, lower limit keep what they hold: new messages are
   // dropped until they drain below it.
-  const QueueLimits limits{.max_messages = c.max_queued_messages,
-                           .queue_qos0_offline = c.queue_qos0_offline,
-                           .max_bytes = c.max_queued_bytes};
+  const QueueLimits limits = queue_limits(c);
   std::lock_guard rl(registry_mu_);
   for (const SessionPtr& s : sessions_) s->set_limits(limits);
   return {};
@@ -72,29 +83,36 @@ std::optional<uint32_t> Broker::effective_message_expiry(std::optional<uint32_t>
 
 void Broker::attach_persistence(Persistence* store, const RestoredState& r, util::TimePoint now) {
   store_ = store;
-  hold_.set_persistence(store);
+  // Every restored message is a row of the store's message table, so its highest id covers them.
+  message_ids_.reserve(r.max_message_id);
+  {
+    HoldStore::Locked held = hold_.lock();
+    held->set_persistence(store);
+    for (const auto& [seq, m] : r.held) {
+      charge(memory_, *m);
+      held->restore(seq, m);
+    }
+  }
   if (!r.held.empty()) hold_possible_ = true;
   std::lock_guard lock(registry_mu_);
   const BrokerConfig& cfg = config();
   for (const RestoredSession& rs : r.sessions) {
-    QueueLimits limits{.max_messages = cfg.max_queued_messages,
-                       .queue_qos0_offline = cfg.queue_qos0_offline,
-                       .max_bytes = cfg.max_queued_bytes};
-    auto s = std::make_shared<Session>(rs.client_id, next_session_id_++, protocol::Version::V5, limits);
+    auto s = std::make_shared<Session>(rs.client_id, next_session_id_++, protocol::Version::V5, queue_limits(cfg),
+                                       &session_services_);
     s->restore(rs, now);
     s->set_persistence(store);
     for (const auto& [filter, opt] : rs.subscriptions)
       tree_.subscribe(filter, Subscriber{s, opt.first, opt.second});
     sessions_.insert(std::move(s));
   }
-  for (const auto& m : r.retained) retained_.put(m);
-  {
-    std::lock_guard hl(hold_mu_);
-    for (const auto& [seq, m] : r.held) hold_.restore(seq, m);
+  for (const auto& m : r.retained) {
+    charge(memory_, *m);
+    retained_.put(m);
   }
-  for (const auto& [client, w] : r.wills) pending_wills_.push_back({client, w.first, steady_from_wall_ms(w.second)});
-  // Every restored message is a row of the store's message table, so its highest id covers them.
-  Message::reserve_ids(r.max_message_id);
+  for (const auto& [client, w] : r.wills) {
+    charge(memory_, *w.first);
+    pending_wills_.push_back({client, w.first, steady_from_wall_ms(w.second)});
+  }
   size_t in_memory = 0;
   uint64_t on_disk = 0;
   for (const RestoredSession& rs : r.sessions) {
@@ -134,11 +152,8 @@ ConnectResult Broker::connect(const ConnectRequest& req, util::TimePoint) {
       }
     }
     if (!result.session) {
-      const BrokerConfig& cfg = config();
-      QueueLimits limits{.max_messages = cfg.max_queued_messages,
-                         .queue_qos0_offline = cfg.queue_qos0_offline,
-                         .max_bytes = cfg.max_queued_bytes};
-      result.session = std::make_shared<Session>(req.client_id, next_session_id_++, req.version, limits);
+      result.session = std::make_shared<Session>(req.client_id, next_session_id_++, req.version,
+                                                 queue_limits(config()), &session_services_);
       if (store_ && req.session_expiry > 0) result.session->set_persistence(store_);
       sessions_.insert(result.session);
     }
@@ -162,6 +177,35 @@ bool Broker::defer_for_takeover(const std::string& client_id, Link waiter) {
   return true;
 }
 
+void Broker::set_identity(const SessionPtr& session, const auth::Identity& who, bool by_certificate) {
+  Credentials c = access_.credentials_of(who, by_certificate);
+  // Kept only when something checks it later, so anonymous sessions without an ACL share one
+  // identity and allocate nothing.
+  if (access_.acl_enabled() || c.kind == Credentials::Kind::Password) {
+    session->set_identity(ClientIdentity{who, c});
+  } else {
+    session->clear_identity();  // a resumed session forgets its previous client
+  }
+}
+
+size_t Broker::reauthorize() {
+  std::vector<Link> wakes;
+  {
+    std::lock_guard lock(registry_mu_);
+    for (const SessionPtr& s : sessions_) {
+      std::shared_ptr<const ClientIdentity> who = s->client_identity();
+      if (access_.still_authorized(*who, who->credentials)) continue;
+      Link l = s->deauthorize();
+      if (!l) continue;
+      LOG_INFO("client '%s' (user '%s'): credentials withdrawn by a reload of the password file; disconnecting",
+               s->client_id().c_str(), who->username.c_str());
+      wakes.push_back(l);
+    }
+  }
+  wake_all(wakes);
+  return wakes.size();
+}
+
 void Broker::disconnect(const SessionPtr& session, uint64_t token, std::optional<WillMessage> will,
                         util::TimePoint now) {
   bool was_owner = session->detach(token, now);
@@ -183,10 +227,17 @@ void Broker::disconnect(const SessionPtr& session, uint64_t token, std::optional
     return;
   }
   if (!was_owner) return;  // resumed by a newer connection before the delay: never sent
+  MessagePtr msg = will->msg;
+  if (store_ && msg->id == 0) {
+    auto copy = std::make_shared<Message>(*msg);  // stored messages need an id
+    copy->id = message_ids_.next();
+    msg = std::move(copy);
+  }
+  charge(memory_, *msg);
   std::lock_guard lock(registry_mu_);
   uint32_t delay = std::min(will->delay, session->expiry_interval());
-  pending_wills_.push_back({session->client_id(), will->msg, now + util::Seconds(delay)});
-  if (store_) store_->will_saved(session->client_id(), will->msg, wall_ms_from(now + util::Seconds(delay)));
+  pending_wills_.push_back({session->client_id(), msg, now + util::Seconds(delay)});
+  if (store_) store_->will_saved(session->client_id(), msg, wall_ms_from(now + util::Seconds(delay)));
 }
 
 void Broker::end_session_locked(const SessionPtr& session) {
@@ -211,8 +262,7 @@ void Broker::end_session_unlocked(const SessionPtr& session) {
       Outbound copy = o;
       copy.qos = std::min(o.msg->qos, m.sub.options.qos);
       Link wake;
-      if (m.sub.session->deliver(std::move(copy), wake) == Session::DeliverResult::QueuedWake)
-        wakes.push_back(wake);
+      count_delivery(m.sub.session->deliver(std::move(copy), wake), wake, wakes);
     }
   }
   wake_all(wakes);
@@ -241,21 +291,23 @@ size_t Broker::session_count() const {
 
 // ---------------------------------------------------------------- routing
 
-void Broker::deliver(const Match& m, const MessagePtr& msg, bool retained_on_subscribe,
-                     std::vector<Link>& wakes) {
+void Broker::count_delivery(Session::DeliverResult r, const Link& wake, std::vector<Link>& wakes) {
+  if (r == Session::DeliverResult::QueuedWake) wakes.push_back(wake);
+  else if (r == Session::DeliverResult::Dropped) stats_.add(Counter::PublishDropped);  // the session logs it
+}
+
+void Broker::deliver(const Match& m, const MessagePtr& msg, uint16_t acl_generation, std::vector<Link>& wakes) {
   Outbound out;
   out.msg = msg;
   out.qos = std::min(msg->qos, m.sub.options.qos);
-  // Retain flag: set for retained messages sent on subscribe ([MQTT-3.3.1-8, 3.1.1], 5.0 section
-  // 3.3.1.3); otherwise only with Retain As Published ([MQTT-3.3.1-12], [MQTT-3.3.1-13], 5.0;
-  // 3.1.1 always clears it, [MQTT-3.3.1-9, 3.1.1]).
-  out.retain = retained_on_subscribe || (m.sub.options.retain_as_published && msg->retain);
+  // Retain flag: only with Retain As Published ([MQTT-3.3.1-12], [MQTT-3.3.1-13], 5.0; 3.1.1
+  // always clears it, [MQTT-3.3.1-9, 3.1.1]). Retained messages sent on subscribe go through
+  // Session::add_retained, which sets it.
+  out.retain = m.sub.options.retain_as_published && msg->retain;
   if (m.sub.subscription_id) out.subscription_ids.push_back(m.sub.subscription_id);
   out.share_filter = m.share_filter;
   Link wake;
-  auto r = m.sub.session->deliver(std::move(out), wake);
-  if (r == Session::DeliverResult::QueuedWake) wakes.push_back(wake);
-  if (r == Session::DeliverResult::Dropped && m.sub.session->online()) stats_.add(Counter::PublishDropped);
+  count_delivery(m.sub.session->deliver(std::move(out), wake, acl_generation), wake, wakes);
 }
 
 size_t Broker::route(const MessagePtr& msg) {
@@ -264,9 +316,13 @@ size_t Broker::route(const MessagePtr& msg) {
   matches.clear();
   wakes.clear();
   tree_.collect_matches(msg->topic, matches, [](const Session* s) { return s->online(); });
+  uint16_t acl_generation = 0;
   if (access_.acl_enabled()) {
-    // Read rules are checked per message, so a wide filter never leaks a denied topic.
-    std::erase_if(matches, [&](const Match& m) { return !access_.can_receive(*m.sub.session->identity(), msg->topic); });
+    // Read rules are checked per message, so a wide filter never leaks a denied topic; one
+    // version of the tables for all receivers, and its generation goes with each delivery.
+    AccessControl::View view = access_.view();
+    acl_generation = view.generation();
+    std::erase_if(matches, [&](const Match& m) { return !view.can_receive(*m.sub.session->identity(), msg->topic); });
   }
   // No Local [MQTT-3.8.3-3, 5.0]: not to the publisher's own non-shared subscriptions.
   std::erase_if(matches, [&](const Match& m) {
@@ -289,9 +345,8 @@ size_t Broker::route(const MessagePtr& msg) {
       while (j < matches.size() && matches[j].sub.session == m.sub.session && !matches[j].share_filter) ++j;
     }
     if (j - i == 1) {
-      deliver(m, msg, false, wakes);
+      deliver(m, msg, acl_generation, wakes);
     } else {
-      Match merged = m;
       Outbound out;
       out.msg = msg;
       bool rap = false;
@@ -303,8 +358,7 @@ size_t Broker::route(const MessagePtr& msg) {
       }
       out.retain = rap && msg->retain;
       Link wake;
-      if (m.sub.session->deliver(std::move(out), wake) == Session::DeliverResult::QueuedWake)
-        wakes.push_back(wake);
+      count_delivery(m.sub.session->deliver(std::move(out), wake, acl_generation), wake, wakes);
     }
     ++receivers;
     i = j;
@@ -314,8 +368,33 @@ size_t Broker::route(const MessagePtr& msg) {
   return receivers;
 }
 
-RouteResult Broker::publish(const MessagePtr& msg, util::TimePoint now) {
+void Broker::log_refusal(const Message& msg) {
+  uint64_t suppressed = 0;
+  if (!refusal_log_.allow(util::now(), suppressed)) return;
+  LOG_WARN("memory budget spent (%" PRIu64 " of max_memory %" PRIu64 " bytes in use): new %s messages are %s "
+           "(this one on '%s'; %" PRIu64 " more since the last such line, %" PRIu64 " in all)",
+           memory_.used_approx(), memory_.limit(), msg.qos ? "QoS 1/2" : "QoS 0",
+           msg.qos ? "refused" : "dropped", msg.topic.c_str(), suppressed, stats_.get(Counter::MemoryRefused));
+}
+
+RouteResult Broker::publish(const MessagePtr& message, util::TimePoint now) {
   stats_.add(Counter::MessagesReceived);
+  // Removing a retained message frees memory: always accepted.
+  bool frees = message->retain && message->payload.empty();
+  if (!frees && !memory_.accepts(message->qos)) {
+    stats_.add(Counter::MemoryRefused);
+    log_refusal(*message);
+    return RouteResult{.refused = true};
+  }
+  MessagePtr with_id;
+  if (store_ && message->id == 0) {
+    // Stored messages are keyed by id; one made without Broker::new_message gets one here.
+    auto copy = std::make_shared<Message>(*message);
+    copy->id = message_ids_.next();
+    with_id = std::move(copy);
+  }
+  const MessagePtr& msg = with_id ? with_id : message;  // no reference count traffic otherwise
+  charge(memory_, *msg);
   if (msg->retain && config().retain_available) {
     retained_.put(msg);
     if (store_ && msg->topic.rfind("$SYS/", 0) != 0) {
@@ -336,7 +415,7 @@ RouteResult Broker::publish_unacked(const MessagePtr& msg, util::TimePoint now) 
     return {route(msg), false};
   // Deciding "nobody listens" and holding must be atomic with respect to SUBSCRIBE, or a
   // message could slip between a subscriber's arrival and its draining of the hold.
-  std::lock_guard lock(hold_mu_);
+  HoldStore::Locked hold = hold_.lock();
   size_t n = route(msg);
   if (n > 0 || msg->payload.empty() || msg->expired(now)) return {n, false};
   MessagePtr held = msg;
@@ -344,11 +423,12 @@ RouteResult Broker::publish_unacked(const MessagePtr& msg, util::TimePoint now) 
     // Held messages without an expiry of their own get the configured one; the copy is made
     // only here, off the common path.
     auto copy = std::make_shared<Message>(*msg);
-    copy->id = Message::next_id();
+    copy->id = message_ids_.next();
     copy->expires_at = now + util::Seconds(cfg.hold_default_expiry);
+    charge(memory_, *copy);
     held = std::move(copy);
   }
-  size_t dropped = hold_.hold(held);
+  size_t dropped = hold->hold(held);
   if (dropped) {
     stats_.add(Counter::HoldDropped, static_cast<int64_t>(dropped));
     LOG_WARN("hold full: dropped %zu oldest held message(s) making room on '%s'", dropped, msg->topic.c_str());
@@ -359,18 +439,17 @@ RouteResult Broker::publish_unacked(const MessagePtr& msg, util::TimePoint now) 
 bool Broker::subscribe(const SessionPtr& session, const protocol::Subscription& sub,
                        uint32_t subscription_id, util::TimePoint now) {
   Subscriber s{session, sub.options, subscription_id};
-  std::unique_lock hold_lock(hold_mu_, std::defer_lock);
-  if (!config().hold_unsubscribed.empty() || hold_possible_.load(std::memory_order_relaxed)) hold_lock.lock();
+  std::optional<HoldStore::Locked> hold;
+  if (!config().hold_unsubscribed.empty() || hold_possible_.load(std::memory_order_relaxed)) hold.emplace(hold_.lock());
   bool is_new = tree_.subscribe(sub.filter, s);
   session->add_subscription(sub.filter, SubscriptionRecord{sub.options, subscription_id});
   auto shared = protocol::parse_shared_filter(sub.filter);
   std::string_view filter = shared ? shared->filter : std::string_view(sub.filter);
   std::vector<Link> wakes;
-  Match self{s, nullptr};
   // Held messages first, in publish order; they were waiting for exactly this subscriber.
   std::vector<MessagePtr> held;
-  if (hold_lock.owns_lock()) {
-    held = hold_.take_matching(filter, now);
+  if (hold) {
+    held = (*hold)->take_matching(filter, now);
     if (!held.empty()) {
       stats_.add(Counter::HoldDelivered, static_cast<int64_t>(held.size()));
       LOG_DEBUG("handing %zu held message(s) to '%s' on subscribe to '%s'", held.size(),
@@ -383,20 +462,26 @@ bool Broker::subscribe(const SessionPtr& session, const protocol::Subscription& 
       out.retain = m->retain && sub.options.retain_as_published;
       if (subscription_id) out.subscription_ids.push_back(subscription_id);
       Link wake;
-      if (session->deliver(std::move(out), wake) == Session::DeliverResult::QueuedWake) wakes.push_back(wake);
+      count_delivery(session->deliver(std::move(out), wake), wake, wakes);
     }
   }
   // Retained messages: not for shared subscriptions (5.0 sections 3.8.4 and 4.8.2, statements
   // without id), and per Retain Handling (0 always, 1 only for a new subscription, 2 never)
-  // [MQTT-3.3.1-9..11, 5.0].
+  // [MQTT-3.3.1-9..11, 5.0]. Every one of them, however many ([MQTT-3.3.1-6, 3.1.1], 5.0 section
+  // 3.3.1.3): the session streams them under flow control instead of queueing copies up to its
+  // queue limit.
   uint8_t rh = sub.options.retain_handling;
   if (!shared && (rh == 0 || (rh == 1 && is_new))) {
+    std::vector<MessagePtr> retained;
+    std::unordered_set<const Message*> just_held;
+    for (const auto& m : held) just_held.insert(m.get());
     retained_.for_each_matching(filter, now, [&](const MessagePtr& m) {
-      if (std::find(held.begin(), held.end(), m) != held.end()) return;
-      deliver(self, m, true, wakes);
+      if (!just_held.contains(m.get())) retained.push_back(m);
     });
+    Link wake;
+    count_delivery(session->add_retained(std::move(retained), sub.options.qos, subscription_id, wake), wake, wakes);
   }
-  if (hold_lock.owns_lock()) hold_lock.unlock();
+  hold.reset();
   wake_all(wakes);
   return is_new;
 }
@@ -407,10 +492,7 @@ bool Broker::unsubscribe(const SessionPtr& session, const std::string& filter) {
   return existed || in_tree;
 }
 
-size_t Broker::held_count() const {
-  std::lock_guard lock(hold_mu_);
-  return hold_.message_count();
-}
+size_t Broker::held_count() const { return hold_.message_count(); }
 
 // ---------------------------------------------------------------- housekeeping
 
@@ -419,7 +501,21 @@ void Broker::publish_will(const MessagePtr& msg, util::TimePoint now) {
   publish(msg, now);
 }
 
+void Broker::release_memory_if_drained(util::TimePoint now) {
+  Housekeeping& h = housekeeping_.get();
+  uint64_t used = memory_.used();
+  h.memory_peak = std::max(h.memory_peak, used);
+  if (h.memory_peak - used < kTrimAfterFreed || now < h.next_trim) return;
+  // Queues drained (or a large packet went): hand the freed pages back, or RSS stays at the peak.
+  util::release_free_memory();
+  LOG_DEBUG("gave freed memory back to the system (%" PRIu64 " bytes in use, down from %" PRIu64 ")", used,
+            h.memory_peak);
+  h.memory_peak = used;
+  h.next_trim = now + kTrimInterval;
+}
+
 void Broker::housekeeping(util::TimePoint now) {
+  Housekeeping& h = housekeeping_.get();  // asserts (debug builds) it is always the same thread
   std::vector<MessagePtr> due_wills;
   {
     std::lock_guard lock(registry_mu_);
@@ -454,47 +550,47 @@ void Broker::housekeeping(util::TimePoint now) {
   }
   for (const auto& w : due_wills) publish_will(w, now);
   retained_.expire(now);
-  {
-    std::lock_guard lock(hold_mu_);
-    hold_.expire(now);
+  hold_.lock()->expire(now);
+  if (uint16_t gen = access_.generation(); gen != h.access_generation) {
+    h.access_generation = gen;  // the password file or ACL was (re)loaded
+    reauthorize();
   }
-  if (const uint32_t interval = config().sys_interval; interval && now >= next_sys_) {
-    next_sys_ = now + util::Seconds(interval);
+  if (const uint32_t interval = config().sys_interval; interval && now >= h.next_sys) {
+    h.next_sys = now + util::Seconds(interval);
     publish_sys(now);
   }
+  release_memory_if_drained(now);
 }
 
 void Broker::publish_sys(util::TimePoint now) {
-  auto put = [&](const char* topic, uint64_t value) {
+  auto put = [&](const char* topic, std::string payload) {
     auto m = std::make_shared<Message>();
     m->topic = topic;
-    m->payload = std::to_string(value);
+    m->payload = std::move(payload);
     m->retain = true;
+    charge(memory_, *m);
     retained_.put(m);
     route(m);
   };
-  {
-    auto m = std::make_shared<Message>();
-    m->topic = "$SYS/broker/version";
-    m->payload = "musqratt " MUSQRATT_VERSION;
-    m->retain = true;
-    retained_.put(m);
-    route(m);
-  }
-  put("$SYS/broker/uptime", std::chrono::duration_cast<util::Seconds>(now - started_).count());
-  put("$SYS/broker/clients/connected", stats_.get(Counter::ClientsConnected));
-  put("$SYS/broker/clients/total", session_count());
-  put("$SYS/broker/messages/received", stats_.get(Counter::MessagesReceived));
-  put("$SYS/broker/messages/sent", stats_.get(Counter::MessagesSent));
-  put("$SYS/broker/messages/dropped", stats_.get(Counter::PublishDropped));
-  put("$SYS/broker/bytes/received", stats_.get(Counter::BytesReceived));
-  put("$SYS/broker/bytes/sent", stats_.get(Counter::BytesSent));
-  put("$SYS/broker/connections/refused_exhausted", stats_.get(Counter::ConnectionsRefusedExhausted));
-  put("$SYS/broker/subscriptions/count", tree_.subscription_count());
-  put("$SYS/broker/retained/count", retained_.size());
-  put("$SYS/broker/topics/count", tree_.node_count());
-  put("$SYS/broker/hold/messages", held_count());
-  put("$SYS/broker/hold/dropped", stats_.get(Counter::HoldDropped));
+  auto put_n = [&](const char* topic, uint64_t value) { put(topic, std::to_string(value)); };
+  put("$SYS/broker/version", "musqratt " MUSQRATT_VERSION);
+  put_n("$SYS/broker/uptime", std::chrono::duration_cast<util::Seconds>(now - started_).count());
+  put_n("$SYS/broker/clients/connected", stats_.get(Counter::ClientsConnected));
+  put_n("$SYS/broker/clients/total", session_count());
+  put_n("$SYS/broker/messages/received", stats_.get(Counter::MessagesReceived));
+  put_n("$SYS/broker/messages/sent", stats_.get(Counter::MessagesSent));
+  put_n("$SYS/broker/messages/dropped", stats_.get(Counter::PublishDropped));
+  put_n("$SYS/broker/bytes/received", stats_.get(Counter::BytesReceived));
+  put_n("$SYS/broker/bytes/sent", stats_.get(Counter::BytesSent));
+  put_n("$SYS/broker/connections/refused_exhausted", stats_.get(Counter::ConnectionsRefusedExhausted));
+  put_n("$SYS/broker/subscriptions/count", tree_.subscription_count());
+  put_n("$SYS/broker/retained/count", retained_.size());
+  put_n("$SYS/broker/topics/count", tree_.node_count());
+  put_n("$SYS/broker/hold/messages", held_count());
+  put_n("$SYS/broker/hold/dropped", stats_.get(Counter::HoldDropped));
+  put_n("$SYS/broker/memory/used", memory_.used());
+  put_n("$SYS/broker/memory/limit", memory_.limit());
+  put_n("$SYS/broker/memory/refused", stats_.get(Counter::MemoryRefused));
 }
 
 }  // namespace musqratt::broker

@@ -1,7 +1,18 @@
 #pragma once
 // The broker: routes messages between sessions. It owns the topic tree, the retained store,
-// the hold for unsubscribed topics, the session registry and pending wills. It knows the
-// protocol's values but nothing of connections or sockets; SessionDriver drives it.
+// the hold for unsubscribed topics, the session registry, pending wills, the memory budget and
+// the message ids. It knows the protocol's values but nothing of connections or sockets;
+// SessionDriver drives it.
+//
+// Lock order (the one place it is written in code; docs/architecture.md explains it):
+//
+//   hold (HoldStore::lock) -> registry (registry_mu_) -> topic tree -> session -> store queue
+//
+// Each lock is taken only after those to its left, never before. The retained store's lock and
+// the per-IP table's are leaves (nothing is locked under them). The store queue's lock is a leaf
+// too: Persistence calls only append an operation under it, and the store's writer thread calls
+// back into sessions (pages read from disk) and wakes connections without holding it. Wake-ups
+// (Waker::wake) are made after the session lock is released.
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -16,12 +27,15 @@
 #include "broker/access_control.h"
 #include "broker/config.h"
 #include "broker/hold_store.h"
+#include "broker/memory_budget.h"
 #include "broker/message.h"
 #include "broker/retained_store.h"
 #include "broker/session.h"
 #include "broker/stats.h"
 #include "broker/topic_tree.h"
 #include "util/clock.h"
+#include "util/thread_checker.h"
+#include "util/throttle.h"
 
 namespace musqratt::broker {
 
@@ -47,6 +61,10 @@ struct WillMessage {
 struct RouteResult {
   size_t receivers = 0;
   bool held = false;
+  /// The memory budget is spent: the message was not accepted (neither routed, retained nor
+  /// held) and is counted in $SYS/broker/memory/refused. MQTT 5 publishers of QoS 1/2 are told
+  /// with 0x97 Quota exceeded in their PUBACK/PUBREC.
+  bool refused = false;
   /// Storage operation number that must be durable before the publish is acknowledged
   /// (0 = nothing to wait for).
   uint64_t durable_seq = 0;
@@ -72,6 +90,19 @@ class Broker {
   Persistence* persistence() const { return store_; }
   Stats& stats() { return stats_; }
   AccessControl& access() { return access_; }
+  /// The broker-wide memory budget (max_memory). A connection charges its partly received
+  /// packet to it (MemoryCharge) and asks has_room() before buffering a large one.
+  MemoryBudget& memory() { return memory_; }
+  /// Whether a PUBLISH of this QoS would be accepted now (one relaxed load): a connection may
+  /// ask before reading a large packet's body.
+  bool memory_available(uint8_t qos) const { return memory_.accepts(qos); }
+  /// A new message with its id (unique for the life of the data directory), to be filled in
+  /// and published once. Thread: any.
+  std::shared_ptr<Message> new_message() {
+    auto m = std::make_shared<Message>();
+    m->id = message_ids_.next();
+    return m;
+  }
   util::TimePoint started() const { return started_; }
 
   /// Finds or creates the session for a CONNECT, taking it over from an older connection.
@@ -81,22 +112,35 @@ class Broker {
   /// Deciding only after the holder has processed what it already received (a DISCONNECT in
   /// flight, say) keeps "session present" true to what the client did.
   bool defer_for_takeover(const std::string& client_id, Link waiter);
+  /// Remembers who is connected to `session` for the checks made after CONNECT: ACL at
+  /// delivery, and reauthorize() after a reload. `by_certificate`: the user name came from a
+  /// verified client certificate (no password to withdraw).
+  void set_identity(const SessionPtr& session, const auth::Identity& who, bool by_certificate);
+  /// After a reload of the password file: marks every connected session whose client's
+  /// password is no longer valid (user removed, or password changed) and wakes its
+  /// connection, which then closes (MQTT 5: DISCONNECT 0x87 Not authorized; see
+  /// Session::deauthorized). Housekeeping calls it after each reload. Returns how many.
+  size_t reauthorize();
   /// The connection `token` ended. Publishes or schedules `will`; ends the session if its
   /// expiry interval is 0. Safe to call after the session was taken over.
   void disconnect(const SessionPtr& session, uint64_t token, std::optional<WillMessage> will,
                   util::TimePoint now);
 
   /// Routes a message to every matching subscription (and stores it if retained). A message
-  /// nobody receives is held when its topic matches a hold filter.
+  /// nobody receives is held when its topic matches a hold filter. Past the memory budget the
+  /// message is refused instead (RouteResult::refused; see MemoryBudget for the policy).
   RouteResult publish(const MessagePtr& msg, util::TimePoint now);
 
-  /// Adds the subscription, then queues retained messages (per Retain Handling) and held
-  /// messages to the session. Returns true if the subscription is new.
+  /// Adds the subscription, then queues held messages and every matching retained message (per
+  /// Retain Handling; streamed as the client's window allows, see Session::add_retained) to
+  /// the session. Returns true if the subscription is new.
   bool subscribe(const SessionPtr& session, const protocol::Subscription& sub,
                  uint32_t subscription_id, util::TimePoint now);
   bool unsubscribe(const SessionPtr& session, const std::string& filter);
 
-  /// Periodic work: session expiry, delayed wills, retained/held message expiry, $SYS.
+  /// Periodic work: session expiry, delayed wills, retained/held message expiry, $SYS,
+  /// reauthorization after a reload, and giving freed memory back to the system.
+  /// Thread: one thread at a time, always the same (asserted in debug builds).
   void housekeeping(util::TimePoint now);
 
   /// Applies the configured default/maximum message expiry to a publish's own interval.
@@ -113,8 +157,10 @@ class Broker {
  private:
   size_t route(const MessagePtr& msg);
   RouteResult publish_unacked(const MessagePtr& msg, util::TimePoint now);
-  void deliver(const Match& m, const MessagePtr& msg, bool retained_on_subscribe,
-               std::vector<Link>& wakes);
+  void deliver(const Match& m, const MessagePtr& msg, uint16_t acl_generation, std::vector<Link>& wakes);
+  void count_delivery(Session::DeliverResult r, const Link& wake, std::vector<Link>& wakes);
+  void log_refusal(const Message& msg);
+  void release_memory_if_drained(util::TimePoint now);
   void end_session_locked(const SessionPtr& session);
   void end_session_unlocked(const SessionPtr& session);
   void publish_will(const MessagePtr& msg, util::TimePoint now);
@@ -131,14 +177,17 @@ class Broker {
   std::atomic<bool> hold_possible_{false};
   const util::TimePoint started_;
   Stats stats_;
+  // Declared before everything that holds messages or sessions, so it outlives them.
+  MemoryBudget memory_;
+  MessageIds message_ids_;
   AccessControl access_;
+  const SessionServices session_services_;
   Persistence* store_ = nullptr;
   TopicTree tree_;
   RetainedStore retained_;
-
-  // Hold for unsubscribed topics. Lock order: hold_mu_ before the tree and sessions.
-  mutable std::mutex hold_mu_;
+  // Hold for unsubscribed topics, with its own lock (see HoldStore).
   HoldStore hold_;
+  util::Throttle refusal_log_{std::chrono::seconds(10)};
 
   // Session registry and pending wills. Lock order: registry_mu_ before the tree.
   mutable std::mutex registry_mu_;
@@ -162,7 +211,14 @@ class Broker {
   uint64_t next_session_id_ = 1;
   std::mutex per_ip_mu_;
   std::unordered_map<std::string, uint32_t> connections_per_ip_;
-  util::TimePoint next_sys_{};
+  /// What only housekeeping touches.
+  struct Housekeeping {
+    util::TimePoint next_sys{};
+    uint16_t access_generation = 0;  // of the tables the connected clients were checked against
+    uint64_t memory_peak = 0;        // most bytes in use since memory was last given back
+    util::TimePoint next_trim{};
+  };
+  util::ThreadOwned<Housekeeping> housekeeping_;
 };
 
 }  // namespace musqratt::broker

@@ -18,8 +18,14 @@ struct BrokerConfig {
   bool retain_available = true;
   // Queues of undelivered messages per client (online and offline).
   uint32_t max_queued_messages = 10'000;
-  uint64_t max_queued_bytes = 0;  // 0 = unlimited
+  // Payload bytes queued in memory per client (0 = unlimited): one stuck subscriber costs at
+  // most this much (plus its 256 KiB output buffer), not gigabytes.
+  uint64_t max_queued_bytes = 16ull << 20;
   bool queue_qos0_offline = false;
+  // Broker-wide budget for queued, in-flight, retained and held messages and partly received
+  // packets, in bytes (0 = unlimited); see MemoryBudget for what happens past it. A quarter of
+  // the RAM of a 1 GiB edge box.
+  uint64_t max_memory = 256ull << 20;
   // Expiry (seconds; 0 = none unless said otherwise).
   uint32_t session_expiry_default = 0xFFFFFFFF;  // MQTT 3.1.1 persistent sessions; max = never
   uint32_t max_session_expiry = 0xFFFFFFFF;

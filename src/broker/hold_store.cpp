@@ -6,14 +6,14 @@
 
 namespace musqratt::broker {
 
-void HoldStore::restore(uint64_t seq, const MessagePtr& msg) {
+void HeldMessages::restore(uint64_t seq, const MessagePtr& msg) {
   topics_[msg->topic].push_back({seq, msg});
   ++messages_;
   bytes_ += msg->footprint();
   next_seq_ = std::max(next_seq_, seq + 1);
 }
 
-void HoldStore::drop_front(std::map<std::string, std::deque<Held>, std::less<>>::iterator it) {
+void HeldMessages::drop_front(std::map<std::string, std::deque<Held>, std::less<>>::iterator it) {
   if (store_) store_->held_deleted(it->second.front().seq);
   bytes_ -= it->second.front().msg->footprint();
   --messages_;
@@ -21,7 +21,7 @@ void HoldStore::drop_front(std::map<std::string, std::deque<Held>, std::less<>>:
   if (it->second.empty()) topics_.erase(it);
 }
 
-size_t HoldStore::hold(const MessagePtr& msg) {
+size_t HeldMessages::hold(const MessagePtr& msg) {
   size_t dropped = 0;
   auto it = topics_.find(msg->topic);
   if (it == topics_.end()) it = topics_.emplace(msg->topic, std::deque<Held>{}).first;
@@ -46,7 +46,7 @@ size_t HoldStore::hold(const MessagePtr& msg) {
   return dropped;
 }
 
-std::vector<MessagePtr> HoldStore::take_matching(std::string_view filter, util::TimePoint now) {
+std::vector<MessagePtr> HeldMessages::take_matching(std::string_view filter, util::TimePoint now) {
   std::vector<Held> taken;
   for (auto it = topics_.begin(); it != topics_.end();) {
     if (!protocol::topic_matches(filter, it->first)) {
@@ -69,7 +69,7 @@ std::vector<MessagePtr> HoldStore::take_matching(std::string_view filter, util::
   return out;
 }
 
-size_t HoldStore::expire(util::TimePoint now) {
+size_t HeldMessages::expire(util::TimePoint now) {
   size_t n = 0;
   for (auto it = topics_.begin(); it != topics_.end();) {
     auto& q = it->second;

@@ -5,11 +5,13 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "broker/message.h"
 #include "broker/persistence.h"
+#include "util/guarded.h"
 
 namespace musqratt::broker {
 
@@ -18,11 +20,10 @@ struct HoldLimits {
   uint64_t max_bytes = 64ull << 20;
 };
 
-/// Thread: not locked itself; the Broker serialises access with its hold mutex, which also
-/// orders holding against subscribing (see Broker::subscribe).
-class HoldStore {
+/// The held messages themselves. Thread: not locked; reached through HoldStore::lock().
+class HeldMessages {
  public:
-  explicit HoldStore(HoldLimits limits) : limits_(limits) {}
+  explicit HeldMessages(HoldLimits limits) : limits_(limits) {}
   void set_persistence(Persistence* p) { store_ = p; }
   /// New limits (configuration reload); they apply from the next hold().
   void set_limits(HoldLimits limits) { limits_ = limits; }
@@ -54,6 +55,25 @@ class HoldStore {
   uint64_t next_seq_ = 0;
   size_t messages_ = 0;
   uint64_t bytes_ = 0;
+};
+
+/// The hold with its own lock: the messages are reachable only through lock(). The Broker
+/// keeps that lock across routing a message and holding it, and across adding a subscription
+/// and taking what is held for it, so that "nobody listens, hold it" and "a subscriber arrived,
+/// drain the hold" cannot interleave. Lock order: the hold's lock comes before the topic
+/// tree's and the sessions'; the store's queue lock may be taken under it (held_saved).
+/// Thread: any.
+class HoldStore {
+ public:
+  using Locked = util::Guarded<HeldMessages>::Locked<HeldMessages>;
+  explicit HoldStore(HoldLimits limits) : held_(limits) {}
+
+  Locked lock() { return held_.lock(); }
+  size_t message_count() const { return held_.lock()->message_count(); }
+  uint64_t byte_count() const { return held_.lock()->byte_count(); }
+
+ private:
+  util::Guarded<HeldMessages> held_;
 };
 
 }  // namespace musqratt::broker

@@ -2,16 +2,8 @@
 
 namespace musqratt::broker {
 
-namespace {
-std::atomic<uint64_t> g_next_id{1};
-}
-
-uint64_t Message::next_id() { return g_next_id.fetch_add(1, std::memory_order_relaxed); }
-
-void Message::reserve_ids(uint64_t max) {
-  uint64_t cur = g_next_id.load();
-  while (cur <= max && !g_next_id.compare_exchange_weak(cur, max + 1)) {
-  }
+Message::~Message() {
+  if (MemoryBudget* b = budget.get()) b->release(footprint());
 }
 
 std::optional<uint32_t> Message::remaining_expiry(util::TimePoint now) const {

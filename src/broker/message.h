@@ -1,18 +1,27 @@
 #pragma once
 // An application message as the broker routes it: immutable once published and shared by every
 // queue that holds it, so fan-out to N receivers copies a pointer, not the payload.
-#include <cstdint>
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "broker/memory_budget.h"
 #include "protocol/properties.h"
 #include "util/clock.h"
 
 namespace musqratt::broker {
 
 struct Message {
+  Message() = default;
+  /// A copy is a new message: not charged, and given its own id by whoever makes it.
+  Message(const Message&) = default;
+  /// Not assignable: a charged message's size must stay what was charged.
+  Message& operator=(const Message&) = delete;
+  /// Gives the message's bytes back to the budget it was charged to, if any.
+  ~Message();
+
   std::string topic;
   std::string payload;
   uint8_t qos = 0;
@@ -25,12 +34,11 @@ struct Message {
   std::optional<util::TimePoint> expires_at;
   /// Session id of the publisher, for No Local; 0 for messages the broker makes itself.
   uint64_t origin = 0;
-  /// Identity in durable storage: unique for the life of the data directory.
-  uint64_t id = next_id();
-
-  static uint64_t next_id();
-  /// After a restart: ids up to `max` are taken by stored messages.
-  static void reserve_ids(uint64_t max);
+  /// Identity in durable storage, unique for the life of the data directory: given by the
+  /// broker (Broker::new_message, MessageIds); 0 until then.
+  uint64_t id = 0;
+  /// The memory budget this message is counted in (set once, when the broker accepts it).
+  BudgetLink budget;
 
   bool expired(util::TimePoint now) const { return expires_at && now >= *expires_at; }
   /// Seconds left, rounded up, for the Message Expiry Interval sent to a receiver.
@@ -39,5 +47,26 @@ struct Message {
 };
 
 using MessagePtr = std::shared_ptr<const Message>;
+
+/// Charges `m` to `budget` unless it is already charged somewhere. Thread: any.
+inline void charge(MemoryBudget& budget, const Message& m) {
+  if (m.budget.link(&budget)) budget.charge(m.footprint());
+}
+
+/// Where message ids come from: one counter per broker, continuing after the highest id the
+/// store holds. Thread: any (one atomic). Ownership: a member of the Broker.
+class MessageIds {
+ public:
+  uint64_t next() { return next_.fetch_add(1, std::memory_order_relaxed); }
+  /// After a restart: ids up to `max` are taken by stored messages.
+  void reserve(uint64_t max) {
+    uint64_t cur = next_.load(std::memory_order_relaxed);
+    while (cur <= max && !next_.compare_exchange_weak(cur, max + 1, std::memory_order_relaxed)) {
+    }
+  }
+
+ private:
+  std::atomic<uint64_t> next_{1};
+};
 
 }  // namespace musqratt::broker

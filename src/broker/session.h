@@ -11,13 +11,17 @@
 #include <vector>
 
 #include "auth/acl.h"
+#include "broker/access_control.h"
+#include "broker/memory_budget.h"
 #include "broker/message.h"
 #include "broker/persistence.h"
 #include "broker/waker.h"
 #include "protocol/packets.h"
 #include "util/clock.h"
 #include "util/compact_mutex.h"
+#include "util/guarded.h"
 #include "util/ring_queue.h"
+#include "util/thread_checker.h"
 
 namespace musqratt::broker {
 
@@ -25,6 +29,8 @@ class Session;
 using SessionPtr = std::shared_ptr<Session>;
 
 /// One message waiting for or in delivery to this session, with its per-receiver QoS and flags.
+/// In the queue, an entry without a message marks where a SUBSCRIBE's retained messages are to
+/// be sent (see Session::add_retained).
 struct Outbound {
   MessagePtr msg;
   uint8_t qos = 0;
@@ -58,25 +64,49 @@ struct SubscriptionRecord {
 struct QueueLimits {
   uint32_t max_messages = 0;  // 0 = unlimited
   bool queue_qos0_offline = false;
-  uint64_t max_bytes = 0;
+  uint64_t max_bytes = 0;  // payload bytes queued in memory; 0 = unlimited
 };
 
-/// Thread: every method locks the session's own mutex, so workers delivering messages and the
-/// worker that owns the current connection may call it concurrently. Ownership: shared by the
-/// broker's registry, the owning connection and (as a raw pointer) the topic tree, which the
-/// broker clears before the registry drops the session.
+/// What the broker lends each of its sessions. Ownership: the Broker's; it outlives them.
+struct SessionServices {
+  /// Queued and in-flight entries are charged here (the messages themselves are charged once,
+  /// by the broker, however many queues hold them).
+  MemoryBudget* memory = nullptr;
+  /// Checked again at delivery when the ACL was reloaded after a message was queued.
+  const AccessControl* access = nullptr;
+  /// Least time between two "messages are being dropped" lines for one client.
+  util::Clock::duration drop_log_interval = std::chrono::seconds(10);
+};
+
+/// Thread: every method locks the session's own mutex (the state is reachable only through
+/// it), so workers delivering messages and the worker that owns the current connection may call
+/// it concurrently. The owner-side methods that check the connection token also assert, in
+/// debug builds, that they run on the worker of the connection that attached.
+/// Lock order: the session lock is taken after the hold's, the registry's and the topic tree's,
+/// and while it is held only the store's queue lock is taken (Persistence calls, so the store
+/// sees one session's operations in the order they happened); see docs/architecture.md.
+/// Ownership: shared by the broker's registry, the owning connection and (as a raw pointer) the
+/// topic tree, which the broker clears before the registry drops the session.
 class Session {
  public:
-  Session(std::string client_id, uint64_t id, protocol::Version version, QueueLimits limits);
+  Session(std::string client_id, uint64_t id, protocol::Version version, QueueLimits limits,
+          const SessionServices* services = nullptr);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   const std::string& client_id() const { return client_id_; }
   /// New queue limits (configuration reload). A queue over a lowered limit keeps what it holds.
   void set_limits(const QueueLimits& limits);
   /// Who is connected to this session, for ACL checks at delivery. Thread: any.
   std::shared_ptr<const auth::Identity> identity() const { return identity_.load(std::memory_order_acquire); }
-  void set_identity(auth::Identity who) {
-    identity_.store(std::make_shared<const auth::Identity>(std::move(who)), std::memory_order_release);
+  std::shared_ptr<const ClientIdentity> client_identity() const { return identity_.load(std::memory_order_acquire); }
+  void set_identity(auth::Identity who) { set_identity(ClientIdentity{std::move(who), {}}); }
+  void set_identity(ClientIdentity who) {
+    identity_.store(std::make_shared<const ClientIdentity>(std::move(who)), std::memory_order_release);
   }
+  /// Back to the shared anonymous identity (no allocation).
+  void clear_identity() { identity_.store(anonymous_identity(), std::memory_order_release); }
   uint64_t id() const { return id_; }
 
   /// Durable storage for this session, or null (persistence off, or the session ends with its
@@ -87,10 +117,21 @@ class Session {
   void restore(const RestoredSession& r, util::TimePoint now);
 
   // --- delivery side (any thread) ---
-  enum class DeliverResult { Queued, QueuedWake, Dropped };
-  /// Queues a message for this session. Returns QueuedWake when the owning connection must
-  /// be woken (it was idle); the caller wakes it, so wake-ups can be batched.
-  DeliverResult deliver(Outbound out, Link& wake_link);
+  /// Queued: added. QueuedWake: added, and the caller must wake the owning connection (it was
+  /// idle; the caller wakes it so wake-ups can be batched). Dropped: the queue is full (counted
+  /// and logged). NotQueued: not for this session now (QoS 0 while offline, or discarded).
+  enum class DeliverResult { Queued, QueuedWake, Dropped, NotQueued };
+  /// Queues a message for this session. `acl_generation` is the AccessControl generation the
+  /// router checked read access with (0: not checked, e.g. held messages); a queue holding
+  /// entries checked against older tables is checked again when taken.
+  DeliverResult deliver(Outbound out, Link& wake_link, uint16_t acl_generation = 0);
+  /// The retained messages matching a new subscription [MQTT-3.3.1-6]: sent after everything
+  /// queued before and before anything queued after, as the receive window allows, however
+  /// many (they are not subject to the queue limits; they are references to messages the
+  /// retained store holds anyway). Each goes at min(its QoS, `max_qos`) with the retain flag
+  /// [MQTT-3.3.1-8]. Returns like deliver(); an empty list is NotQueued.
+  DeliverResult add_retained(std::vector<MessagePtr> messages, uint8_t max_qos, uint32_t subscription_id,
+                             Link& wake_link);
   bool online() const;
 
   // --- owner side (the connection's worker) ---
@@ -107,13 +148,19 @@ class Session {
   /// Marks that the owner should be dropped (takeover with clean start); returns the old link.
   Link revoke();
   bool revoked() const;
+  /// A reload withdrew the connected client's credentials: its connection must close (MQTT 5:
+  /// DISCONNECT 0x87 Not authorized). Returns the link to wake, empty if offline. The flag
+  /// stays until a new connection attaches.
+  Link deauthorize();
+  bool deauthorized() const;
 
   /// After a resumed connection: every in-flight message again, in order (PUBLISH with DUP,
   /// or PUBREL) [MQTT-4.4.0-1, 3.1.1 and 5.0].
   void resend_inflight(uint64_t token, std::vector<Sendable>& out);
   /// Moves queued messages out while the receive window allows; assigns packet ids.
-  /// Expired messages are dropped here [MQTT-3.3.2-5, 5.0]. Does nothing unless `token` owns the
-  /// session, so a connection being taken over cannot swallow messages.
+  /// Expired messages are dropped here [MQTT-3.3.2-5, 5.0], and so are messages the ACL no longer
+  /// lets this client read (checked again only after a reload). Does nothing unless `token`
+  /// owns the session, so a connection being taken over cannot swallow messages.
   void take_sendable(uint64_t token, std::vector<Sendable>& out, size_t window, size_t max_count,
                      util::TimePoint now);
   /// PUBACK / PUBCOMP: completes the message. PUBREC: moves it on to PUBREL.
@@ -149,32 +196,29 @@ class Session {
   static void page_in_if_needed(const SessionPtr& self);
 
   /// Everything still undelivered in memory, for handing shared-subscription messages to other
-  /// members when this session ends.
+  /// members when this session ends. Retained messages not yet sent are dropped.
   std::vector<Outbound> drain_all();
+  /// Queued messages, in memory and on disk, including retained messages not yet sent.
   size_t queued_count() const;
   size_t inflight_count() const;
+  /// Messages dropped so far because the queue was full.
+  uint64_t dropped_count() const;
+
+  /// What one queued or in-flight entry is charged to the memory budget, besides its message.
+  static constexpr uint64_t kEntryBytes = sizeof(Inflight);
 
  private:
-  bool over_limits_locked(const Outbound& out) const;
-  uint16_t next_packet_id_locked();
+  static constexpr util::TimePoint kNever = util::TimePoint::min();
 
-  const std::string client_id_;
-  const uint64_t id_;
-  QueueLimits limits_;  // guarded by mu_
-  // Until ACLs need it, every session shares one anonymous identity (no allocation).
-  std::atomic<std::shared_ptr<const auth::Identity>> identity_{anonymous_identity()};
-  static std::shared_ptr<const auth::Identity> anonymous_identity();
-  // Memory per idle session matters at the edge: fields are ordered to pack, and state most
-  // sessions never use (incoming QoS 2, subscriptions) is allocated on first use.
-  mutable util::CompactMutex mu_;
-  protocol::Version version_;
-  bool revoked_ = false;
-  bool takeover_requested_ = false;
-  bool wake_pending_ = false;
-  uint16_t last_packet_id_ = 0;
-  uint32_t expiry_interval_ = 0;
-  Link link_;
-  /// State few sessions need (takeover, a queue spilled to disk), allocated on first use.
+  /// SUBSCRIBE's retained messages still to send (see add_retained).
+  struct RetainedBatch {
+    std::vector<MessagePtr> messages;
+    size_t next = 0;
+    uint32_t subscription_id = 0;
+    uint8_t max_qos = 0;
+  };
+  /// State few sessions need (takeover, a queue spilled to disk, drops, retained messages
+  /// being streamed), allocated on first use.
   struct Extra {
     Link waiter;  // a connection waiting for the current holder to leave
     // Queued messages stored on disk only, after the in-memory queue (persistent sessions
@@ -182,25 +226,77 @@ class Session {
     uint32_t on_disk = 0;
     bool loading = false;  // a page-in is on its way
     uint64_t disk_from_seq = 0;
+    uint64_t last_seq = 0;  // highest seq this session has stored (persistent sessions)
+    // Drops because the queue was full, for the rate-limited log line.
+    uint64_t dropped = 0;
+    uint64_t dropped_at_last_log = 0;
+    util::TimePoint next_drop_log{};
+    // One batch per queue entry without a message, in queue order.
+    util::RingQueue<RetainedBatch> retained;
+    size_t retained_pending = 0;  // messages left in all batches
   };
-  std::unique_ptr<Extra> extra_;
-  Extra& extra() {
-    if (!extra_) extra_ = std::make_unique<Extra>();
-    return *extra_;
-  }
-  uint32_t on_disk_locked() const { return extra_ ? extra_->on_disk : 0; }
-  void paged_in(std::vector<RestoredOutbound> rows, uint32_t asked);
-  util::RingQueue<Outbound> queue_;
-  uint64_t queued_bytes_ = 0;
-  std::vector<Inflight> inflight_;  // in send order; small (bounded by the receive window)
-  std::unique_ptr<std::set<uint16_t>> incoming_qos2_;
   using Subscriptions = std::map<std::string, SubscriptionRecord>;
-  std::unique_ptr<Subscriptions> subscriptions_;
-  Persistence* store_ = nullptr;
-  uint64_t last_seq_ = 0;
-  void save_session_locked();
-  static constexpr util::TimePoint kNever = util::TimePoint::min();
-  util::TimePoint disconnected_at_ = kNever;  // kNever while online (or never connected)
+
+  /// Everything that changes after construction, reachable only under the session's lock.
+  /// Memory per idle session matters at the edge: pointers first, small fields last, so that
+  /// the 4-byte lock fits in the tail padding (util::Guarded), and state most sessions never
+  /// use (incoming QoS 2, subscriptions, Extra) is allocated on first use.
+  struct State {
+    explicit State(protocol::Version v) : version(v) {}
+    Link link;
+    std::unique_ptr<Extra> extra;
+    util::RingQueue<Outbound> queue;
+    uint64_t queued_bytes = 0;  // payload bytes of the queue's in-memory messages
+    std::vector<Inflight> inflight;  // in send order; small (bounded by the receive window)
+    std::unique_ptr<std::set<uint16_t>> incoming_qos2;
+    std::unique_ptr<Subscriptions> subscriptions;
+    util::TimePoint disconnected_at = kNever;  // kNever while online (or never connected)
+    /// The worker of the connection that attached (debug builds; empty otherwise).
+    [[no_unique_address]] util::ThreadChecker owner_thread;
+    uint32_t expiry_interval = 0;
+    uint16_t last_packet_id = 0;
+    /// AccessControl generation the queue was last checked against (0: not known to be).
+    uint16_t acl_generation = 0;
+    protocol::Version version;
+    bool revoked : 1 = false;
+    bool takeover_requested : 1 = false;
+    bool wake_pending : 1 = false;
+    bool deauthorized : 1 = false;
+
+    Extra& more() {
+      if (!extra) extra = std::make_unique<Extra>();
+      return *extra;
+    }
+    uint32_t on_disk() const { return extra ? extra->on_disk : 0; }
+  };
+  // The lock lives in the state's tail padding: guarding the state costs an idle session nothing.
+  static_assert(sizeof(util::Guarded<State, util::CompactMutex>) == sizeof(State));
+
+  bool over_limits(const State& s, const Outbound& out) const;
+  uint16_t next_packet_id(State& s);
+  void save_session(const State& s);
+  /// Entries entering (n > 0) or leaving (n < 0) memory, charged to the budget.
+  void charge_entries(int64_t n) const {
+    if (n && services_ && services_->memory) services_->memory->adjust(n * static_cast<int64_t>(kEntryBytes));
+  }
+  /// Drops queued messages the current ACL does not let this client read; called when the
+  /// queue was checked against older tables.
+  void recheck_access(State& s);
+  /// Counts a drop for a full queue; true if it is time to log (then `total` is the count).
+  bool count_drop(State& s, uint64_t& total);
+  void log_drops(uint64_t total) const;
+  void paged_in(std::vector<RestoredOutbound> rows, uint32_t asked);
+
+  const std::string client_id_;
+  const uint64_t id_;
+  QueueLimits limits_;  // read and replaced (set_limits) under the state's lock
+  const SessionServices* const services_;
+  // Until ACLs or reauthorization need it, every session shares one anonymous identity (no
+  // allocation).
+  std::atomic<std::shared_ptr<const ClientIdentity>> identity_{anonymous_identity()};
+  static std::shared_ptr<const ClientIdentity> anonymous_identity();
+  Persistence* store_ = nullptr;  // set before the session is shared
+  util::Guarded<State, util::CompactMutex> state_;
 };
 
 }  // namespace musqratt::broker

@@ -164,7 +164,7 @@ void SessionDriver::handle_connect(pr::Connect& c, util::TimePoint now) {
   }
 
   if (c.will) {
-    auto m = std::make_shared<Message>();
+    auto m = broker_.new_message();
     m->topic = std::move(c.will->topic);
     m->payload = std::move(c.will->payload);
     m->qos = c.will->qos;
@@ -181,7 +181,7 @@ void SessionDriver::handle_connect(pr::Connect& c, util::TimePoint now) {
   ConnectResult r = broker_.connect(
       ConnectRequest{c.client_id, c.clean_start, session_expiry_, c.version, Link{waker_, token_}}, now);
   session_ = r.session;
-  if (broker_.access().acl_enabled()) session_->set_identity(identity);  // read only by ACL checks
+  broker_.set_identity(session_, identity, rare_ && rare_->certificate_username);  // for ACL and reload checks
   state_ = State::Connected;
   broker_.stats().add(Counter::ClientsConnected);
   broker_.stats().add(Counter::ClientsConnectedEver);
@@ -276,7 +276,7 @@ void SessionDriver::on_publish(pr::Publish& p) {
     if (p.qos == 2) engine_.send_ack(pr::PacketType::Pubrec, p.packet_id, denied);
     return;
   }
-  auto m = std::make_shared<Message>();
+  auto m = broker_.new_message();
   m->topic = std::move(p.topic);
   m->payload = std::move(p.payload);
   m->qos = p.qos;
@@ -286,11 +286,14 @@ void SessionDriver::on_publish(pr::Publish& p) {
   if (expiry) m->expires_at = now + util::Seconds(*expiry);
   if (v5()) m->properties = forwarded_properties(std::move(p.properties));
   RouteResult r = broker_.publish(m, now);
-  Reason reason = (r.receivers == 0 && !r.held)
-                      ? pr::reason_for(engine_.version(), p.qos == 2 ? pr::PacketType::Pubrec : pr::PacketType::Puback,
-                                       Reason::NoMatchingSubscribers)
-                      : Reason::Success;
-  if (p.qos == 2) session_->incoming_qos2_add(p.packet_id);
+  Reason wanted = r.refused                       ? Reason::QuotaExceeded  // memory budget spent
+                  : (r.receivers == 0 && !r.held) ? Reason::NoMatchingSubscribers
+                                                  : Reason::Success;
+  Reason reason = wanted == Reason::Success
+                      ? Reason::Success
+                      : pr::reason_for(engine_.version(), p.qos == 2 ? pr::PacketType::Pubrec : pr::PacketType::Puback, wanted);
+  // A refused QoS 2 message ends its exchange with the error PUBREC: no state to keep.
+  if (p.qos == 2 && !pr::is_error(reason)) session_->incoming_qos2_add(p.packet_id);
   // With persistence, the acknowledgement waits until everything this publish stored is
   // durable: a message acknowledged is a message that survives kill -9.
   uint64_t durable = r.durable_seq ? broker_.persistence()->last_issued() : 0;
@@ -480,6 +483,11 @@ void SessionDriver::on_wake(util::TimePoint now) {
   }
   if (state_ != State::Connected || engine_.closing()) return;
   flush_deferred_acks();
+  if (session_->deauthorized()) {
+    fail(Reason::NotAuthorized, "credentials withdrawn by a reload");  // 5.0: DISCONNECT 0x87
+    end_connection(now);
+    return;
+  }
   if (!session_->is_owner(token_) || session_->takeover_requested()) {
     // [MQTT-3.1.4-2, 3.1.1], [MQTT-3.1.4-3, 5.0]: another connection took the session over.
     if (v5()) {

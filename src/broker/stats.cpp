@@ -1,14 +1,8 @@
 #include "broker/stats.h"
 
 namespace musqratt::broker {
-namespace {
-thread_local unsigned t_slot = 0;
-}
-
-void Stats::set_thread_slot(unsigned slot) { t_slot = slot % kSlots; }
-
 void Stats::add(Counter c, int64_t n) {
-  slots_[t_slot].v[static_cast<unsigned>(c)].fetch_add(n, std::memory_order_relaxed);
+  slots_[thread_slot_].v[static_cast<unsigned>(c)].fetch_add(n, std::memory_order_relaxed);
 }
 
 uint64_t Stats::get(Counter c) const {

@@ -10,6 +10,7 @@ namespace musqratt::broker {
 enum class Counter : unsigned {
   MessagesReceived, MessagesSent, BytesReceived, BytesSent, PublishDropped,
   ClientsConnected, ClientsTotal, ClientsConnectedEver, HoldDropped, HoldDelivered,
+  MemoryRefused,  // publishes refused or dropped because the memory budget was spent
   ConnectionsRefusedExhausted,  // accept failed for lack of descriptors or memory
   Count
 };
@@ -18,7 +19,10 @@ class Stats {
  public:
   static constexpr unsigned kSlots = 64;
   /// The slot the calling thread adds to (set by each worker when it starts).
-  static void set_thread_slot(unsigned slot);
+  static void set_thread_slot(unsigned slot) { thread_slot_ = slot % kSlots; }
+  /// The calling thread's slot (0 for threads that never set one). Other per-thread counters
+  /// (the memory budget) use the same slots. Inline: it is read on the publish path.
+  static unsigned thread_slot() { return thread_slot_; }
 
   void add(Counter c, int64_t n = 1);
   uint64_t get(Counter c) const;
@@ -28,6 +32,7 @@ class Stats {
     std::array<std::atomic<int64_t>, static_cast<unsigned>(Counter::Count)> v{};
   };
   std::array<Slot, kSlots> slots_{};
+  static inline thread_local unsigned thread_slot_ = 0;
 };
 
 }  // namespace musqratt::broker

@@ -95,10 +95,10 @@ TEST(RetainedStore, Expiry) {
   EXPECT_EQ(s.expire(T0 + 1000h), 0u);
 }
 
-// ------------------------------------------------------------------ HoldStore
+// ------------------------------------------------------------------ HeldMessages (the hold, unlocked)
 
-TEST(HoldStore, TakeMatchingReturnsPublishOrderAndEmpties) {
-  HoldStore h(HoldLimits{100, 0});
+TEST(HeldMessages, TakeMatchingReturnsPublishOrderAndEmpties) {
+  HeldMessages h(HoldLimits{100, 0});
   h.hold(msg("jobs/a", "a1"));
   h.hold(msg("jobs/b", "b1"));
   h.hold(msg("jobs/a", "a2"));
@@ -119,16 +119,16 @@ TEST(HoldStore, TakeMatchingReturnsPublishOrderAndEmpties) {
   EXPECT_EQ(h.topic_count(), 0u);
 }
 
-TEST(HoldStore, TakeMatchingSingleTopicFilter) {
-  HoldStore h(HoldLimits{100, 0});
+TEST(HeldMessages, TakeMatchingSingleTopicFilter) {
+  HeldMessages h(HoldLimits{100, 0});
   for (int i = 0; i < 5; ++i) h.hold(msg("t", std::to_string(i)));
   h.hold(msg("t/sub", "s"));
   EXPECT_EQ(payloads(h.take_matching("t", T0)), (Strs{"0", "1", "2", "3", "4"}));
   EXPECT_EQ(h.message_count(), 1u);
 }
 
-TEST(HoldStore, PerTopicLimitDropsOldest) {
-  HoldStore h(HoldLimits{3, 0});
+TEST(HeldMessages, PerTopicLimitDropsOldest) {
+  HeldMessages h(HoldLimits{3, 0});
   EXPECT_EQ(h.hold(msg("t", "1")), 0u);
   EXPECT_EQ(h.hold(msg("t", "2")), 0u);
   EXPECT_EQ(h.hold(msg("t", "3")), 0u);
@@ -140,8 +140,8 @@ TEST(HoldStore, PerTopicLimitDropsOldest) {
   EXPECT_EQ(payloads(h.take_matching("u", T0)), (Strs{"u1"}));
 }
 
-TEST(HoldStore, PerTopicLimitOfOne) {
-  HoldStore h(HoldLimits{1, 0});
+TEST(HeldMessages, PerTopicLimitOfOne) {
+  HeldMessages h(HoldLimits{1, 0});
   h.hold(msg("t", "1"));
   EXPECT_EQ(h.hold(msg("t", "2")), 1u);
   EXPECT_EQ(h.message_count(), 1u);
@@ -149,9 +149,9 @@ TEST(HoldStore, PerTopicLimitOfOne) {
   EXPECT_EQ(payloads(h.take_matching("t", T0)), (Strs{"2"}));
 }
 
-TEST(HoldStore, ByteLimitDropsGloballyOldest) {
+TEST(HeldMessages, ByteLimitDropsGloballyOldest) {
   const uint64_t one = msg("aa", "xxxxxxxxxx")->footprint();
-  HoldStore h(HoldLimits{0, one * 3});
+  HeldMessages h(HoldLimits{0, one * 3});
   h.hold(msg("aa", "xxxxxxxxx1"));
   h.hold(msg("bb", "xxxxxxxxx2"));
   h.hold(msg("aa", "xxxxxxxxx3"));
@@ -162,16 +162,16 @@ TEST(HoldStore, ByteLimitDropsGloballyOldest) {
   EXPECT_EQ(payloads(h.take_matching("#", T0)), (Strs{"xxxxxxxxx2", "xxxxxxxxx3", "xxxxxxxxx4"}));
 }
 
-TEST(HoldStore, ByteLimitKeepsASingleOversizedMessage) {
-  HoldStore h(HoldLimits{0, 10});
+TEST(HeldMessages, ByteLimitKeepsASingleOversizedMessage) {
+  HeldMessages h(HoldLimits{0, 10});
   h.hold(msg("a", "small"));
   EXPECT_EQ(h.hold(msg("b", std::string(100, 'x'))), 1u);  // drops the older one
   EXPECT_EQ(h.message_count(), 1u);
   EXPECT_EQ(payloads(h.take_matching("b", T0)).size(), 1u);
 }
 
-TEST(HoldStore, Expiry) {
-  HoldStore h(HoldLimits{100, 0});
+TEST(HeldMessages, Expiry) {
+  HeldMessages h(HoldLimits{100, 0});
   h.hold(msg("t", "short", T0 + 5s));
   h.hold(msg("t", "long", T0 + 60s));
   h.hold(msg("u", "short-u", T0 + 5s));
@@ -182,8 +182,8 @@ TEST(HoldStore, Expiry) {
   EXPECT_EQ(payloads(h.take_matching("#", T0 + 10s)), (Strs{"long"}));
 }
 
-TEST(HoldStore, TakeMatchingSkipsExpiredButRemovesThem) {
-  HoldStore h(HoldLimits{100, 0});
+TEST(HeldMessages, TakeMatchingSkipsExpiredButRemovesThem) {
+  HeldMessages h(HoldLimits{100, 0});
   h.hold(msg("t", "old", T0 + 5s));
   h.hold(msg("t", "fresh"));
   EXPECT_EQ(payloads(h.take_matching("t", T0 + 10s)), (Strs{"fresh"}));
@@ -191,8 +191,8 @@ TEST(HoldStore, TakeMatchingSkipsExpiredButRemovesThem) {
   EXPECT_EQ(h.byte_count(), 0u);
 }
 
-TEST(HoldStore, DollarTopicsNotTakenByHash) {
-  HoldStore h(HoldLimits{100, 0});
+TEST(HeldMessages, DollarTopicsNotTakenByHash) {
+  HeldMessages h(HoldLimits{100, 0});
   h.hold(msg("$SYS/x", "sys"));
   EXPECT_TRUE(h.take_matching("#", T0).empty());
   EXPECT_EQ(payloads(h.take_matching("$SYS/#", T0)), (Strs{"sys"}));

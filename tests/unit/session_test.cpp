@@ -257,8 +257,9 @@ TEST(SessionOffline, Qos0NotKeptOffline) {
   RecordingWaker w;
   Session s("c", 1, Version::V5, QueueLimits{});
   Link l;
-  // Never attached: offline.
-  EXPECT_EQ(s.deliver(ob(msg("t", "q0", 0), 0), l), Session::DeliverResult::Dropped);
+  // Never attached: offline. Not kept, and not a drop of a full queue either.
+  EXPECT_EQ(s.deliver(ob(msg("t", "q0", 0), 0), l), Session::DeliverResult::NotQueued);
+  EXPECT_EQ(s.dropped_count(), 0u);
   EXPECT_EQ(s.deliver(ob(msg("t", "q1", 1), 1), l), Session::DeliverResult::Queued);
   EXPECT_FALSE(l);
   // Online QoS 0 queued, then dropped on detach; QoS 1 stays.
@@ -328,7 +329,7 @@ TEST_F(SessionTest, OwnershipDetachAndRevoke) {
   EXPECT_FALSE(session.is_owner(20));
   EXPECT_FALSE(session.online());
   Link l;
-  EXPECT_EQ(session.deliver(ob(msg("t", "x"), 1), l), Session::DeliverResult::Dropped);
+  EXPECT_EQ(session.deliver(ob(msg("t", "x"), 1), l), Session::DeliverResult::NotQueued);
 }
 
 TEST_F(SessionTest, ExpiresAt) {

@@ -1,0 +1,14 @@
+#pragma once
+// Gives freed heap memory back to the operating system. glibc keeps freed chunks (and, once a
+// large block has been freed, serves later large blocks from the heap instead of mmap), so a
+// process that once held a gigabyte of queued messages keeps that RSS after the queues drain
+// unless asked to trim.
+
+namespace musqratt::util {
+
+/// Returns free pages of every malloc arena to the kernel (glibc: malloc_trim(0)); a no-op
+/// where the C library offers no such call. Costs a walk over the free lists: call it after
+/// large frees, not per message. Thread: any.
+void release_free_memory();
+
+}  // namespace musqratt::util
