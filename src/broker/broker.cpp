@@ -359,10 +359,11 @@ bool Broker::subscribe(const SessionPtr& session, const protocol::Subscription& 
   // (0 always, 1 only for a new subscription, 2 never) [MQTT-3.3.1-9..11].
   uint8_t rh = sub.options.retain_handling;
   if (!shared && (rh == 0 || (rh == 1 && is_new))) {
-    retained_.for_each_matching(filter, now, [&](const MessagePtr& m) {
-      if (std::find(held.begin(), held.end(), m) != held.end()) return;
+    // Collected under the retained store's shared lock, delivered after it is released.
+    for (const MessagePtr& m : retained_.matching(filter, now)) {
+      if (std::find(held.begin(), held.end(), m) != held.end()) continue;
       deliver(self, m, true, wakes);
-    });
+    }
   }
   if (hold_lock.owns_lock()) hold_lock.unlock();
   wake_all(wakes);
