@@ -463,6 +463,12 @@ void Broker::publish_sys(util::TimePoint now) {
   put("$SYS/broker/topics/count", tree_.node_count());
   put("$SYS/broker/hold/messages", held_count());
   put("$SYS/broker/hold/dropped", stats_.get(Counter::HoldDropped));
+  if (store_) {
+    StoreStatus st = store_->status();
+    put("$SYS/broker/store/disk_full", st.disk_full ? 1 : 0);
+    put("$SYS/broker/store/writes_refused", st.writes_refused);
+    put("$SYS/broker/store/writes_waiting", st.writes_waiting);
+  }
 }
 
 }  // namespace musqratt::broker

@@ -1,6 +1,7 @@
 #include "store/backlog.h"
 
 #include <algorithm>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace musqratt::store {
@@ -23,7 +24,6 @@ void Backlog::erase(List::iterator it) {
 void Backlog::clear() {
   ops_.clear();
   by_row_.clear();
-  last_read_.clear();
   write_bytes_ = 0;
 }
 
@@ -31,19 +31,13 @@ void Backlog::append(Op op) {
   if (op.holds == 0) op.holds = op.number;
   OpTarget t = target_of(op.body);
   if (t.kind == Kind::Read) {
-    last_read_[std::string(t.owner)] = op.number;
     ops_.push_back(std::move(op));
     return;
-  }
-  uint64_t barrier = 0;
-  if (t.client_scoped()) {
-    auto r = last_read_.find(std::string(t.owner));
-    if (r != last_read_.end()) barrier = r->second;
   }
   if (t.whole_owner) {
     for (auto it = ops_.begin(); it != ops_.end();) {
       OpTarget o = target_of(it->body);
-      if (o.kind != Kind::Read && o.client_scoped() && o.owner == t.owner && it->number > barrier) {
+      if (o.kind != Kind::Read && o.client_scoped() && o.owner == t.owner) {
         op.holds = std::min(op.holds, it->holds);
         auto gone = it++;
         erase(gone);
@@ -57,7 +51,7 @@ void Backlog::append(Op op) {
   }
   std::string key = row_key(t);
   auto f = by_row_.find(key);
-  if (f != by_row_.end() && f->second->number > barrier) {
+  if (f != by_row_.end()) {
     op.holds = std::min(op.holds, f->second->holds);
     erase(f->second);
   }
@@ -70,10 +64,10 @@ std::vector<Backlog::List::iterator> Backlog::hoistable() {
   std::vector<List::iterator> out;
   // What the operations left behind block, by row and by client.
   std::unordered_set<std::string> rows;
-  std::unordered_set<std::string_view> any_of_client;   // some S/B/Q/I row of the client
-  std::unordered_set<std::string_view> queue_changes;   // some Q row of the client (or all)
-  std::unordered_set<std::string_view> whole_client;    // a SessionDelete
-  std::unordered_set<std::string_view> queue_reads;     // a read of the client's queue
+  std::unordered_set<std::string_view> any_of_client;  // some S/B/Q/I row of the client
+  std::unordered_map<std::string_view, std::vector<const Op*>> queue_waiting;  // Q rows of the client
+  std::unordered_set<std::string_view> whole_client;   // a SessionDelete
+  std::unordered_set<std::string_view> queue_reads;    // a read of the client's queue
   for (auto it = ops_.begin(); it != ops_.end(); ++it) {
     if (it->done) continue;
     OpTarget t = target_of(it->body);
@@ -83,7 +77,12 @@ std::vector<Backlog::List::iterator> Backlog::hoistable() {
       case Kind::Write:
         break;
       case Kind::Read:
-        go = !queue_changes.contains(t.owner) && !whole_client.contains(t.owner);
+        go = !whole_client.contains(t.owner);
+        if (go) {
+          auto w = queue_waiting.find(t.owner);
+          if (w != queue_waiting.end()) it->overlay = w->second;
+          else it->overlay.clear();
+        }
         break;
       case Kind::Delete:
         if (t.whole_owner) {
@@ -106,11 +105,10 @@ std::vector<Backlog::List::iterator> Backlog::hoistable() {
     } else if (t.whole_owner) {
       whole_client.insert(t.owner);
       any_of_client.insert(t.owner);
-      queue_changes.insert(t.owner);
     } else {
       rows.insert(key.empty() ? row_key(t) : std::move(key));
       if (t.client_scoped()) any_of_client.insert(t.owner);
-      if (t.table == 'Q') queue_changes.insert(t.owner);
+      if (t.table == 'Q') queue_waiting[t.owner].push_back(&*it);
     }
   }
   return out;

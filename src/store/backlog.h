@@ -28,14 +28,17 @@ class Backlog {
   /// replaced: its effect would be overwritten anyway (every write stores the whole row), and
   /// the newcomer inherits its `holds`, so an acknowledgement that waited for the old one now
   /// waits for the new one. A SessionDelete replaces every earlier operation on the client's
-  /// rows. Nothing is replaced across a read of the same client, which must see it.
+  /// rows. A read of the queue between them cannot tell: a queue row is written or deleted
+  /// again only once its message is in memory, below the range of any read still waiting.
   void append(Op op);
 
   /// The operations that may be applied now, ahead of the others, in order: deletes of rows no
-  /// waiting operation before them touches, and reads of queues no waiting operation before
-  /// them changes. Applying them first leaves the same rows as applying everything in order,
-  /// and a read sees what it would have seen in order (a deleted queue row is never in the
-  /// range of a read: the session had it in memory).
+  /// waiting operation before them touches, and reads of queues. Applying them first leaves
+  /// the same rows as applying everything in order. A read is given the waiting operations
+  /// before it that change rows of its queue (Op::overlay): laid over the database, they make
+  /// the page it would have read in order, so a session keeps draining its stored queue while
+  /// new messages for it wait to be written. A deleted queue row is never in the range of a
+  /// read (the session had it in memory).
   std::vector<List::iterator> hoistable();
 
   void erase(List::iterator it);
@@ -53,8 +56,6 @@ class Backlog {
   List ops_;
   // The latest write/delete per row (by row_key), for replacing.
   std::unordered_map<std::string, List::iterator> by_row_;
-  // The number of the latest read of each client's queue: nothing older is replaced.
-  std::unordered_map<std::string, uint64_t> last_read_;
   size_t write_bytes_ = 0;
 };
 

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,6 +35,13 @@ bool ReserveFile::ensure() {
   ::close(fd);
   if (!ok) ::unlink(path_.c_str());  // never keep a partial reserve that takes the last blocks
   return present_ = ok;
+}
+
+uint64_t ReserveFile::filesystem_free() const {
+  std::string dir = path_.substr(0, path_.find_last_of('/') + 1);
+  struct statvfs st{};
+  if (statvfs(dir.empty() ? "." : dir.c_str(), &st) != 0) return 0;
+  return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
 }
 
 void ReserveFile::release() {

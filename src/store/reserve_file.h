@@ -20,6 +20,8 @@ class ReserveFile {
   /// Deletes the file, giving its space to the database.
   void release();
   bool present() const { return present_; }
+  /// Bytes the filesystem holding the file has free for us (0 if unknown).
+  uint64_t filesystem_free() const;
   uint64_t bytes() const { return bytes_; }
 
  private:

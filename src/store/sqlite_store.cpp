@@ -62,6 +62,10 @@ constexpr int kAutoCheckpointPages = 1000;
 constexpr int64_t kWalSizeLimit = 4 << 20;
 
 constexpr auto kRetryInterval = std::chrono::seconds(1);
+// Writing resumes through the filesystem (rather than free pages inside the database) once
+// it has this much free besides the reserve: room for the log to grow to its usual size, so
+// that the store does not go back and forth at the edge of a full disk.
+constexpr uint64_t kResumeMargin = static_cast<uint64_t>(kWalSizeLimit);
 constexpr auto kFullLogInterval = std::chrono::seconds(30);
 
 uint8_t pack_options(const protocol::SubscribeOptions& o) {
@@ -416,7 +420,10 @@ broker::StoreStatus SqliteStore::status() const {
 
 void SqliteStore::issue(OpBody body) {
   std::lock_guard lock(mu_);
-  pending_.push_back(Op{std::move(body), ++issued_});
+  Op op;
+  op.body = std::move(body);
+  op.number = ++issued_;
+  pending_.push_back(std::move(op));
   if (pending_.size() == 1) cv_.notify_one();
 }
 
@@ -517,8 +524,11 @@ void SqliteStore::enter_disk_full(const char* why) {
   bool was_full = disk_full_.exchange(true, std::memory_order_acq_rel);
   if (!was_full) {
     full_since_ = now;
+    // Said once per interval, however often the disk fills and frees again meanwhile.
+    bool quiet = last_full_report_ != Clock::time_point{} && now - last_full_report_ < kFullLogInterval;
     next_full_log_ = now + kFullLogInterval;
-    LOG_ERROR("persistence: cannot write to %s (%s): holding back %zu operation(s) and the acknowledgements of "
+    if (!quiet) last_full_report_ = now;
+    if (!quiet) LOG_ERROR("persistence: cannot write to %s (%s): holding back %zu operation(s) and the acknowledgements of "
               "QoS 1/2 messages that wait for them; stored messages are still delivered; retrying every %lld s",
               options_.dir.c_str(), why, backlog_.size(), static_cast<long long>(kRetryInterval.count()));
   }
@@ -526,7 +536,7 @@ void SqliteStore::enter_disk_full(const char* why) {
   next_retry_ = now + kRetryInterval;
   // The reserve's space lets SQLite finish its checkpoint and log the deletes that free room.
   if (reserve_.present()) reserve_.release();
-  if (db_ && writer_.joinable()) checkpoint();
+  if (db_) checkpoint();
   waiting_.store(backlog_.size(), std::memory_order_relaxed);
 }
 
@@ -546,17 +556,22 @@ void SqliteStore::work_while_full(Clock::time_point now) {
     if (!ops.empty()) {
       Outcome out = transact(ops);
       if (out == Outcome::Failed) fail("a delete");
-      if (out == Outcome::Ok) {
-        for (auto it : its) backlog_.erase(it);
+      bool deleted = false, read = false;
+      for (auto it : its) {
+        bool is_read = std::holds_alternative<op::LoadQueued>(it->body);
+        if (is_read ? !it->done : out != Outcome::Ok) continue;
+        (is_read ? read : deleted) = true;
+        backlog_.erase(it);
+      }
+      LOG_DEBUG("persistence: full disk: %zu operation(s) could go ahead (%s), %zu still waiting", its.size(),
+                out == Outcome::Ok ? "written" : last_error_.c_str(), backlog_.size());
+      if (deleted) {
         if (pragma_int("PRAGMA auto_vacuum") == 2) exec_rc("PRAGMA incremental_vacuum");  // give the space back
         checkpoint();
-        next_hoist_ = now;
         next_retry_ = std::min(next_retry_, now);  // room may have come back: try at once
-      } else {
-        for (auto it : its)
-          if (it->done) backlog_.erase(it);
-        next_hoist_ = now + kRetryInterval;
       }
+      // Again at once while it gets somewhere; otherwise with the retries.
+      next_hoist_ = deleted || read ? now : now + kRetryInterval;
     }
   }
   if (now >= next_retry_) {
@@ -567,11 +582,14 @@ void SqliteStore::work_while_full(Clock::time_point now) {
     int64_t free_pages = pragma_int("PRAGMA freelist_count");
     int64_t need_pages = static_cast<int64_t>(2 * backlog_.write_bytes()) / page_size_ + 16;
     bool at_cap = max_pages_ && pragma_int("PRAGMA page_count") + need_pages > max_pages_;
-    bool room = free_pages >= need_pages || (!at_cap && reserve_.ensure());
+    bool fs_room = !at_cap && reserve_.ensure() && reserve_.filesystem_free() >= kResumeMargin;
+    bool room = free_pages >= need_pages || fs_room;
     if (room) {
       ops.clear();
-      for (Op& op : backlog_.ops())
+      for (Op& op : backlog_.ops()) {
+        op.overlay.clear();  // in order now: reads see everything before them in the database
         if (!op.done) ops.push_back(&op);
+      }
       Outcome out = transact(ops);
       if (out == Outcome::Failed) fail("a write");
       if (out == Outcome::Ok) {
@@ -584,13 +602,16 @@ void SqliteStore::work_while_full(Clock::time_point now) {
           auto cur = it++;
           if (cur->done) backlog_.erase(cur);
         }
-        if (reserve_.present()) reserve_.release();
         checkpoint();
       }
     }
+    // While the disk is full, the reserve's space belongs to the store's deletes and
+    // checkpoints; it was only taken back to see whether the filesystem has room again.
+    if (disk_full_.load(std::memory_order_relaxed) && reserve_.present()) reserve_.release();
   }
   if (disk_full_.load(std::memory_order_relaxed) && now >= next_full_log_) {
     next_full_log_ = now + kFullLogInterval;
+    last_full_report_ = now;
     LOG_WARN("persistence: disk still full after %.0f s: %zu operation(s) waiting, %llu held back since start",
              seconds_since(full_since_), backlog_.size(),
              static_cast<unsigned long long>(refused_.load(std::memory_order_relaxed)));
@@ -671,6 +692,35 @@ int SqliteStore::save_message(const MessagePtr& m) {
   int rc = s.run();
   if (rc == SQLITE_OK) saved_messages_.insert(m->id);
   return rc;
+}
+
+/// The page a read issued after `waiting` would have seen: the rows they change replaced by
+/// what they make of them (a queued message written, or nothing), in seq order, cut to the
+/// read's limit. `rows` holds the database's rows from the read's start, `limit + waiting`
+/// of them (or all): enough that the rows they hide cannot shorten the page.
+void SqliteStore::overlay_page(const std::vector<const Op*>& waiting, const op::LoadQueued& read,
+                               std::vector<broker::RestoredOutbound>& rows) {
+  std::map<uint64_t, const Op*> latest;  // seq -> the last waiting operation on that row
+  for (const Op* w : waiting) {
+    if (const auto* save = std::get_if<op::OutboundSave>(&w->body)) latest[save->seq] = w;
+    else if (const auto* del = std::get_if<op::OutboundDelete>(&w->body)) latest[del->seq] = w;
+  }
+  std::erase_if(rows, [&](const broker::RestoredOutbound& r) { return latest.contains(r.seq); });
+  for (const auto& [seq, w] : latest) {
+    const auto* save = std::get_if<op::OutboundSave>(&w->body);
+    if (!save || seq < read.from_seq || save->state != OutboundState::Queued || !save->msg) continue;
+    broker::RestoredOutbound o;
+    o.seq = seq;
+    o.msg = save->msg;
+    o.qos = save->qos;
+    o.retain = save->retain;
+    o.subscription_ids = unpack_ids(save->subscription_ids.data(), static_cast<int>(save->subscription_ids.size()));
+    o.state = save->state;
+    o.packet_id = save->packet_id;
+    rows.push_back(std::move(o));
+  }
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.seq < b.seq; });
+  if (read.limit && rows.size() > read.limit) rows.resize(read.limit);
 }
 
 // ---------------------------------------------------------------- applying operations
@@ -780,7 +830,10 @@ int SqliteStore::apply(Op& op) {
           [&](op::LoadQueued& o) {
             if (op.done) return SQLITE_OK;
             std::vector<broker::RestoredOutbound> rows;
-            if (int rc = read_queued(o.client, o.from_seq, o.limit, rows); rc != SQLITE_OK) return rc;
+            // Ahead of waiting changes to this queue, read as many more rows as they could hide.
+            uint32_t limit = o.limit ? o.limit + static_cast<uint32_t>(op.overlay.size()) : 0;
+            if (int rc = read_queued(o.client, o.from_seq, limit, rows); rc != SQLITE_OK) return rc;
+            if (!op.overlay.empty()) overlay_page(op.overlay, o, rows);
             op.done = true;  // handed over once, whatever becomes of this transaction
             o.done(std::move(rows));
             return SQLITE_OK;

@@ -140,6 +140,8 @@ class SqliteStore : public broker::Persistence {
   broker::RestoredState read_all();
   int read_queued(const std::string& client_id, uint64_t from_seq, uint32_t limit,
                   std::vector<broker::RestoredOutbound>& out);
+  static void overlay_page(const std::vector<const Op*>& waiting, const op::LoadQueued& read,
+                           std::vector<broker::RestoredOutbound>& rows);
 
   const StoreOptions options_;
   std::string path_;
@@ -154,7 +156,7 @@ class SqliteStore : public broker::Persistence {
   // The disk-full state (writer thread, except the atomics).
   Backlog backlog_;
   uint64_t taken_ = 0;  // operations taken from pending_ so far
-  Clock::time_point full_since_{}, next_hoist_{}, next_retry_{}, next_full_log_{};
+  Clock::time_point full_since_{}, next_hoist_{}, next_retry_{}, next_full_log_{}, last_full_report_{};
   std::atomic<bool> disk_full_{false};
   std::atomic<uint64_t> refused_{0};
   std::atomic<uint64_t> waiting_{0};

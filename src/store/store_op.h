@@ -99,6 +99,9 @@ struct Op {
   uint64_t holds = 0;
   /// A read that has run (it is never run twice, even if its transaction is rolled back).
   bool done = false;
+  /// A read run ahead of waiting operations: those of them that change rows of its queue, to
+  /// be laid over what the database holds (see Backlog::hoistable). Empty otherwise.
+  std::vector<const Op*> overlay;
 };
 
 /// What an operation touches, for ordering operations while some of them cannot be written.
