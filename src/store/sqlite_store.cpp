@@ -52,6 +52,23 @@ CREATE TABLE wills(client_id TEXT PRIMARY KEY, msg_id INTEGER NOT NULL, fire_at 
 INSERT INTO meta(key, value) VALUES('format', '1');
 )SQL";
 
+// Indexes that let the garbage collector ask "is this message still referred to?" for one
+// message at a time (a file of format 1 made before them gets them at open, when it can).
+constexpr const char* kReferenceIndexes = R"SQL(
+CREATE INDEX IF NOT EXISTS retained_msg ON retained(msg_id);
+CREATE INDEX IF NOT EXISTS held_msg ON held(msg_id);
+CREATE INDEX IF NOT EXISTS wills_msg ON wills(msg_id);
+)SQL";
+
+// Deletes message ?1 unless a row still refers to it.
+constexpr const char* kCollectOne =
+    "DELETE FROM messages WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM queue WHERE msg_id = ?1) "
+    "AND NOT EXISTS (SELECT 1 FROM retained WHERE msg_id = ?1) AND NOT EXISTS (SELECT 1 FROM held WHERE msg_id = ?1) "
+    "AND NOT EXISTS (SELECT 1 FROM wills WHERE msg_id = ?1)";
+// Messages checked per collection besides the candidates, walking the whole table over
+// time: what a crash left unreferenced between a delete and its collection.
+constexpr int kSweepPerCollection = 2000;
+
 // A transaction stays below these, so the WAL it needs stays small (a full disk must still
 // have room for one) and acknowledgements of a large batch start before its end.
 constexpr size_t kMaxOpsPerTransaction = 4096;
@@ -170,6 +187,7 @@ void SqliteStore::create_or_check_schema(const std::string& path) {
     exec("PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL;");
     exec("BEGIN");
     exec(kSchema);
+    exec(kReferenceIndexes);
     exec("COMMIT");
     return;
   }
@@ -187,6 +205,9 @@ void SqliteStore::create_or_check_schema(const std::string& path) {
     throw std::runtime_error("persistence: " + path + " is in store format " + format + ", which this version cannot read (it reads format " +
                              std::to_string(kFormat) + "); run the version that wrote it, or move the directory away to start empty");
   exec("PRAGMA journal_mode=WAL;");
+  if (sqlite3_exec(db_, kReferenceIndexes, nullptr, nullptr, nullptr) != SQLITE_OK)
+    LOG_WARN("persistence: cannot add indexes to %s (%s); garbage collection is slower until they are", path.c_str(),
+             sqlite3_errmsg(db_));
 }
 
 broker::RestoredState SqliteStore::open() {
@@ -657,6 +678,7 @@ void SqliteStore::writer_loop() {
       last_gc = Clock::now();
     }
   }
+  collect_garbage();  // leave no unreferenced message behind a clean stop
   if (!backlog_.empty()) {
     work_while_full(Clock::now() + kRetryInterval);  // one last try
     if (!backlog_.empty())
@@ -665,15 +687,49 @@ void SqliteStore::writer_loop() {
   }
 }
 
+// Messages are shared by the rows that refer to them. Rather than scanning the whole table
+// (seconds with a million stored), the collector checks the messages whose last reference may
+// have gone (every delete returns its msg_id) and a slice of the table, one at a time through
+// the msg_id indexes.
 void SqliteStore::collect_garbage() {
-  int rc = exec_rc("DELETE FROM messages WHERE id NOT IN (SELECT msg_id FROM queue UNION SELECT msg_id FROM retained "
-                   "UNION SELECT msg_id FROM held UNION SELECT msg_id FROM wills)");
-  // Re-saving is idempotent (INSERT OR IGNORE); operations still waiting insert theirs again.
-  saved_messages_.clear();
-  if (rc != SQLITE_OK) {
-    if (classify(rc) == Outcome::Failed) LOG_WARN("persistence: garbage collection: %s", last_error_.c_str());
-    return;
+  int rc = exec_rc("BEGIN");
+  int64_t swept_to = gc_cursor_;
+  {
+    Query one = query(kCollectOne);
+    for (size_t i = 0; rc == SQLITE_OK && i < gc_candidates_.size(); ++i) {
+      sqlite3_bind_int64(one, 1, gc_candidates_[i]);
+      rc = one.run();
+      sqlite3_reset(one);
+    }
   }
+  if (rc == SQLITE_OK) {
+    std::vector<int64_t> slice;
+    {
+      Query ids = query("SELECT id FROM messages WHERE id > ? ORDER BY id LIMIT ?");
+      sqlite3_bind_int64(ids, 1, gc_cursor_);
+      sqlite3_bind_int(ids, 2, kSweepPerCollection);
+      while (sqlite3_step(ids) == SQLITE_ROW) slice.push_back(sqlite3_column_int64(ids, 0));
+    }
+    swept_to = slice.size() < static_cast<size_t>(kSweepPerCollection) ? 0 : slice.back();
+    Query one = query(kCollectOne);
+    for (size_t i = 0; rc == SQLITE_OK && i < slice.size(); ++i) {
+      sqlite3_bind_int64(one, 1, slice[i]);
+      rc = one.run();
+      sqlite3_reset(one);
+    }
+  }
+  if (rc == SQLITE_OK) rc = exec_rc("COMMIT");
+  Outcome out = classify(rc);
+  if (out != Outcome::Ok) {
+    if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    if (out == Outcome::Failed) LOG_WARN("persistence: garbage collection: %s", last_error_.c_str());
+    saved_messages_.clear();
+    return;  // the candidates stay for the next time
+  }
+  gc_candidates_.clear();
+  gc_cursor_ = swept_to;
+  // A message collected here may be saved again by a later operation: insert it anew.
+  saved_messages_.clear();
   if (!disk_full_.load(std::memory_order_relaxed) && !reserve_.present()) reserve_.ensure();
 }
 
@@ -723,6 +779,20 @@ void SqliteStore::overlay_page(const std::vector<const Op*>& waiting, const op::
   if (read.limit && rows.size() > read.limit) rows.resize(read.limit);
 }
 
+int SqliteStore::run_collecting(Query& q) {
+  int rc;
+  while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+    if (sqlite3_column_count(q) > 0) gc_candidates_.push_back(sqlite3_column_int64(q, 0));
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+int SqliteStore::forget_previous(const char* select_sql, const std::string& key, int64_t int_key) {
+  Query q = query(select_sql);
+  if (!key.empty()) bind_text(q, 1, key);
+  else sqlite3_bind_int64(q, 1, int_key);
+  return run_collecting(q);
+}
+
 // ---------------------------------------------------------------- applying operations
 
 int SqliteStore::apply(Op& op) {
@@ -737,10 +807,11 @@ int SqliteStore::apply(Op& op) {
           },
           [&](const op::SessionDelete& o) {
             for (const char* sql : {"DELETE FROM sessions WHERE client_id=?", "DELETE FROM subscriptions WHERE client_id=?",
-                                    "DELETE FROM queue WHERE client_id=?", "DELETE FROM incoming_qos2 WHERE client_id=?"}) {
+                                    "DELETE FROM queue WHERE client_id=? RETURNING msg_id",
+                                    "DELETE FROM incoming_qos2 WHERE client_id=?"}) {
               Query s = query(sql);
               bind_text(s, 1, o.client);
-              if (int rc = s.run(); rc != SQLITE_OK) return rc;
+              if (int rc = run_collecting(s); rc != SQLITE_OK) return rc;
             }
             return SQLITE_OK;
           },
@@ -773,10 +844,10 @@ int SqliteStore::apply(Op& op) {
             return s.run();
           },
           [&](const op::OutboundDelete& o) {
-            Query s = query("DELETE FROM queue WHERE client_id=? AND seq=?");
+            Query s = query("DELETE FROM queue WHERE client_id=? AND seq=? RETURNING msg_id");
             bind_text(s, 1, o.client);
             sqlite3_bind_int64(s, 2, static_cast<int64_t>(o.seq));
-            return s.run();
+            return run_collecting(s);
           },
           [&](const op::Qos2Save& o) {
             Query s = query("INSERT OR IGNORE INTO incoming_qos2(client_id, packet_id) VALUES(?,?)");
@@ -792,30 +863,36 @@ int SqliteStore::apply(Op& op) {
           },
           [&](const op::RetainedSave& o) {
             if (int rc = save_message(o.msg); rc != SQLITE_OK) return rc;
+            if (int rc = forget_previous("SELECT msg_id FROM retained WHERE topic=?", o.msg->topic, 0); rc != SQLITE_OK)
+              return rc;
             Query s = query("INSERT OR REPLACE INTO retained(topic, msg_id) VALUES(?,?)");
             bind_text(s, 1, o.msg->topic);
             sqlite3_bind_int64(s, 2, static_cast<int64_t>(o.msg->id));
             return s.run();
           },
           [&](const op::RetainedDelete& o) {
-            Query s = query("DELETE FROM retained WHERE topic=?");
+            Query s = query("DELETE FROM retained WHERE topic=? RETURNING msg_id");
             bind_text(s, 1, o.topic);
-            return s.run();
+            return run_collecting(s);
           },
           [&](const op::HeldSave& o) {
             if (int rc = save_message(o.msg); rc != SQLITE_OK) return rc;
+            if (int rc = forget_previous("SELECT msg_id FROM held WHERE seq=?", {}, static_cast<int64_t>(o.seq)); rc != SQLITE_OK)
+              return rc;
             Query s = query("INSERT OR REPLACE INTO held(seq, msg_id) VALUES(?,?)");
             sqlite3_bind_int64(s, 1, static_cast<int64_t>(o.seq));
             sqlite3_bind_int64(s, 2, static_cast<int64_t>(o.msg->id));
             return s.run();
           },
           [&](const op::HeldDelete& o) {
-            Query s = query("DELETE FROM held WHERE seq=?");
+            Query s = query("DELETE FROM held WHERE seq=? RETURNING msg_id");
             sqlite3_bind_int64(s, 1, static_cast<int64_t>(o.seq));
-            return s.run();
+            return run_collecting(s);
           },
           [&](const op::WillSave& o) {
             if (int rc = save_message(o.msg); rc != SQLITE_OK) return rc;
+            if (int rc = forget_previous("SELECT msg_id FROM wills WHERE client_id=?", o.client, 0); rc != SQLITE_OK)
+              return rc;
             Query s = query("INSERT OR REPLACE INTO wills(client_id, msg_id, fire_at) VALUES(?,?,?)");
             bind_text(s, 1, o.client);
             sqlite3_bind_int64(s, 2, static_cast<int64_t>(o.msg->id));
@@ -823,9 +900,9 @@ int SqliteStore::apply(Op& op) {
             return s.run();
           },
           [&](const op::WillDelete& o) {
-            Query s = query("DELETE FROM wills WHERE client_id=?");
+            Query s = query("DELETE FROM wills WHERE client_id=? RETURNING msg_id");
             bind_text(s, 1, o.client);
-            return s.run();
+            return run_collecting(s);
           },
           [&](op::LoadQueued& o) {
             if (op.done) return SQLITE_OK;

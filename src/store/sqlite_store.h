@@ -136,6 +136,11 @@ class SqliteStore : public broker::Persistence {
   void checkpoint();
   void publish_committed(uint64_t upto);
   void collect_garbage();
+  /// Steps `q` to its end, keeping the msg_id each result row returns as a candidate for
+  /// garbage collection.
+  int run_collecting(Query& q);
+  /// The message a row about to be replaced refers to becomes a candidate.
+  int forget_previous(const char* select_sql, const std::string& key, int64_t int_key);
   [[noreturn]] void fail(const char* what);
   broker::RestoredState read_all();
   int read_queued(const std::string& client_id, uint64_t from_seq, uint32_t limit,
@@ -150,6 +155,8 @@ class SqliteStore : public broker::Persistence {
   sqlite3* db_ = nullptr;
   std::map<std::string, sqlite3_stmt*> statements_;  // writer thread only
   std::unordered_set<uint64_t> saved_messages_;       // writer thread only
+  std::vector<int64_t> gc_candidates_;                // writer thread only: messages maybe unreferenced
+  int64_t gc_cursor_ = 0;                             // writer thread only: where the sweep goes on
   ReserveFile reserve_;                               // writer thread only (after open)
   std::string last_error_;                            // writer thread only
 
