@@ -1,18 +1,90 @@
 #include "broker/retained_store.h"
 
-#include <map>
+#include <algorithm>
 #include <mutex>
+#include <unordered_map>
 
 namespace musqratt::broker {
 
-/// One topic level. A leaf costs its map entry (key and this struct); only levels with
-/// children allocate a map of their own.
-struct RetainedStore::Node {
-  using Children = std::map<std::string, Node, std::less<>>;
-  MessagePtr msg;
-  std::unique_ptr<Children> children;
-  bool empty() const { return !msg && (!children || children->empty()); }
+/// The levels below one level: a short vector searched in place while there are few (most
+/// levels have a handful of children, and a leaf none), a hash map once there are many (a
+/// lookup then touches two or three cache lines where a search tree touches one per
+/// comparison, and with half a million retained messages a '+' level is memory-bound).
+class RetainedStore::Children {
+ public:
+  Node* find(std::string_view level);
+  const Node* find(std::string_view level) const;
+  Node& get_or_add(std::string_view level);
+  void erase(std::string_view level);
+  bool empty() const;
+  /// Calls f(level, node) for each child, in no particular order.
+  template <typename F>
+  void for_each(F&& f) const;
+
+ private:
+  static constexpr size_t kFew = 8;
+  struct LevelHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using Map = std::unordered_map<std::string, Node, LevelHash, std::equal_to<>>;
+  std::vector<std::pair<std::string, Node>> few_;
+  std::unique_ptr<Map> many_;
 };
+
+/// One topic level: its retained message, if any, and the levels below.
+struct RetainedStore::Node {
+  MessagePtr msg;
+  Children children;
+  bool empty() const { return !msg && children.empty(); }
+};
+
+const RetainedStore::Node* RetainedStore::Children::find(std::string_view level) const {
+  return const_cast<Children*>(this)->find(level);
+}
+
+bool RetainedStore::Children::empty() const { return few_.empty() && (!many_ || many_->empty()); }
+
+template <typename F>
+void RetainedStore::Children::for_each(F&& f) const {
+  for (const auto& [level, node] : few_) f(std::string_view(level), node);
+  if (many_)
+    for (const auto& [level, node] : *many_) f(std::string_view(level), node);
+}
+
+RetainedStore::Node* RetainedStore::Children::find(std::string_view level) {
+  if (many_) {
+    auto it = many_->find(level);
+    return it == many_->end() ? nullptr : &it->second;
+  }
+  for (auto& [l, node] : few_)
+    if (l == level) return &node;
+  return nullptr;
+}
+
+RetainedStore::Node& RetainedStore::Children::get_or_add(std::string_view level) {
+  if (Node* n = find(level)) return *n;
+  if (!many_ && few_.size() < kFew) return few_.emplace_back(std::string(level), Node{}).second;
+  if (!many_) {
+    many_ = std::make_unique<Map>();
+    for (auto& [l, node] : few_) many_->emplace(std::move(l), std::move(node));
+    few_.clear();
+    few_.shrink_to_fit();
+  }
+  return many_->emplace(std::string(level), Node{}).first->second;
+}
+
+void RetainedStore::Children::erase(std::string_view level) {
+  if (many_) {
+    auto it = many_->find(level);
+    if (it != many_->end()) many_->erase(it);
+    if (many_->empty()) many_.reset();
+    return;
+  }
+  auto it = std::find_if(few_.begin(), few_.end(), [&](const auto& c) { return c.first == level; });
+  if (it != few_.end()) few_.erase(it);
+  if (few_.empty()) few_.shrink_to_fit();
+}
 
 namespace {
 
@@ -57,12 +129,7 @@ void RetainedStore::put(const MessagePtr& msg) {
     // Removing goes through the message stored for the topic, if any.
     const Node* node = root_.get();
     for_each_level(msg->topic, [&](std::string_view level, bool) {
-      if (!node || !node->children) {
-        node = nullptr;
-        return;
-      }
-      auto c = node->children->find(level);
-      node = c == node->children->end() ? nullptr : &c->second;
+      if (node) node = node->children.find(level);
     });
     MessagePtr gone;
     if (node && node->msg) gone = remove_locked(node->msg.get());
@@ -70,12 +137,7 @@ void RetainedStore::put(const MessagePtr& msg) {
     return;
   }
   Node* node = root_.get();
-  for_each_level(msg->topic, [&](std::string_view level, bool) {
-    if (!node->children) node->children = std::make_unique<Node::Children>();
-    auto c = node->children->find(level);
-    if (c == node->children->end()) c = node->children->emplace(std::string(level), Node{}).first;
-    node = &c->second;
-  });
+  for_each_level(msg->topic, [&](std::string_view level, bool) { node = &node->children.get_or_add(level); });
   if (node->msg) {
     unindex_locked(*node->msg);
   } else {
@@ -89,34 +151,26 @@ void RetainedStore::put(const MessagePtr& msg) {
 }
 
 MessagePtr RetainedStore::remove_locked(const Message* msg) {
-  // The path from the root, to prune levels left without a message or children.
-  thread_local std::vector<std::pair<Node*, Node::Children::iterator>> path;
+  // The path from the root (each level and the node holding it), to prune the levels left
+  // without a message or children. The levels are views into msg->topic, kept alive below.
+  thread_local std::vector<std::pair<Node*, std::string_view>> path;
   path.clear();
   Node* node = root_.get();
-  bool found = true;
   for_each_level(msg->topic, [&](std::string_view level, bool) {
-    if (!found) return;
-    if (!node->children) {
-      found = false;
-      return;
-    }
-    auto c = node->children->find(level);
-    if (c == node->children->end()) {
-      found = false;
-      return;
-    }
-    path.push_back({node, c});
-    node = &c->second;
+    if (!node) return;
+    path.push_back({node, level});
+    node = node->children.find(level);
   });
-  if (!found || node->msg.get() != msg) return nullptr;
+  if (!node || node->msg.get() != msg) return nullptr;
   unindex_locked(*msg);
   MessagePtr gone = std::move(node->msg);
   count_.fetch_sub(1, std::memory_order_relaxed);
+  // Bottom up: erasing a level moves its siblings, never the levels above it.
   for (auto it = path.rbegin(); it != path.rend(); ++it) {
-    auto [parent, child] = *it;
-    if (!child->second.empty()) break;
-    parent->children->erase(child);
-    if (parent->children->empty()) parent->children.reset();
+    auto [parent, level] = *it;
+    Node* child = parent->children.find(level);
+    if (!child || !child->empty()) break;
+    parent->children.erase(level);
   }
   update_next_due_locked();
   return gone;
@@ -133,8 +187,8 @@ void RetainedStore::collect_matching(std::string_view filter, util::TimePoint no
 
   std::shared_lock lock(mu_);
   // Depth-first with an explicit stack (a topic may have thousands of levels): a node and the
-  // index of the filter level to match against its children; pushed in reverse so that
-  // children come out in byte order. '#' frames (subtree == true) emit a whole subtree.
+  // index of the filter level to match against its children. '#' frames (subtree == true)
+  // emit a whole subtree.
   struct Frame {
     const Node* node;
     size_t level;
@@ -150,8 +204,7 @@ void RetainedStore::collect_matching(std::string_view filter, util::TimePoint no
     const bool at_root = f.node == root_.get();
     if (f.subtree) {
       emit(n);
-      if (n.children)
-        for (auto it = n.children->rbegin(); it != n.children->rend(); ++it) stack.push_back({&it->second, 0, true});
+      n.children.for_each([&](std::string_view, const Node& child) { stack.push_back({&child, 0, true}); });
       continue;
     }
     if (f.level == levels.size()) {
@@ -163,19 +216,18 @@ void RetainedStore::collect_matching(std::string_view filter, util::TimePoint no
       // "a/#" matches "a" itself [MQTT-4.7.1-2], then everything below it; at the first level
       // not the topics starting with '$' [MQTT-4.7.2-1].
       if (!at_root) emit(n);
-      if (n.children)
-        for (auto it = n.children->rbegin(); it != n.children->rend(); ++it)
-          if (!(at_root && is_dollar(it->first))) stack.push_back({&it->second, 0, true});
+      n.children.for_each([&](std::string_view l, const Node& child) {
+        if (!(at_root && is_dollar(l))) stack.push_back({&child, 0, true});
+      });
       continue;
     }
-    if (!n.children) continue;
     if (level == "+") {
-      for (auto it = n.children->rbegin(); it != n.children->rend(); ++it)
-        if (!(at_root && is_dollar(it->first))) stack.push_back({&it->second, f.level + 1, false});
+      n.children.for_each([&](std::string_view l, const Node& child) {
+        if (!(at_root && is_dollar(l))) stack.push_back({&child, f.level + 1, false});
+      });
       continue;
     }
-    auto c = n.children->find(level);
-    if (c != n.children->end()) stack.push_back({&c->second, f.level + 1, false});
+    if (const Node* c = n.children.find(level)) stack.push_back({c, f.level + 1, false});
   }
 }
 

@@ -34,9 +34,9 @@ class RetainedStore {
   /// Stores `msg` for its topic, or removes the topic's message if the payload is empty.
   void put(const MessagePtr& msg);
 
-  /// Appends to `out` every unexpired retained message whose topic matches `filter`, in level
-  /// order (children of a level by byte order, a level's own message before those below it).
-  /// Topics starting with '$' are matched only by filters that name their first level
+  /// Appends to `out` every unexpired retained message whose topic matches `filter`, in no
+  /// particular order (the same for the same tree). Topics starting with '$' are matched only
+  /// by filters that name their first level
   /// [MQTT-4.7.2-1]. The cost is the number of tree nodes the filter can reach, not the
   /// number of retained messages. The lock is released on return: callers deliver (or stream
   /// the result under flow control) without holding anything.
@@ -53,6 +53,7 @@ class RetainedStore {
 
  private:
   struct Node;
+  class Children;
   /// Takes `msg` out if it is still the message stored for its topic (null otherwise), and
   /// prunes the levels it leaves empty. Exclusive lock held.
   MessagePtr remove_locked(const Message* msg);
