@@ -176,6 +176,7 @@ void SqliteStore::create_or_check_schema(const std::string& path) {
     if (sqlite3_prepare_v2(db_, "SELECT count(*) FROM sqlite_master", -1, &s, nullptr) != SQLITE_OK ||
         sqlite3_step(s) != SQLITE_ROW) {
       std::string msg = sqlite3_errmsg(db_);
+      if ((sqlite3_errcode(db_) & 0xff) == SQLITE_BUSY) msg += " (another broker has it open)";
       sqlite3_finalize(s);
       throw std::runtime_error("persistence: cannot read " + path + ": " + msg);
     }
