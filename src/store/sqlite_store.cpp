@@ -65,6 +65,10 @@ constexpr const char* kCollectOne =
     "DELETE FROM messages WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM queue WHERE msg_id = ?1) "
     "AND NOT EXISTS (SELECT 1 FROM retained WHERE msg_id = ?1) AND NOT EXISTS (SELECT 1 FROM held WHERE msg_id = ?1) "
     "AND NOT EXISTS (SELECT 1 FROM wills WHERE msg_id = ?1)";
+// Free pages returned to the filesystem per step (bounding the log it takes and the time),
+// and free pages kept when the disk is not full.
+constexpr int64_t kVacuumPagesPerStep = 2048;
+constexpr int64_t kKeepFreePages = 1024;
 // Messages checked per collection besides the candidates, walking the whole table over
 // time: what a crash left unreferenced between a delete and its collection.
 constexpr int kSweepPerCollection = 2000;
@@ -588,7 +592,7 @@ void SqliteStore::work_while_full(Clock::time_point now) {
       LOG_DEBUG("persistence: full disk: %zu operation(s) could go ahead (%s), %zu still waiting", its.size(),
                 out == Outcome::Ok ? "written" : last_error_.c_str(), backlog_.size());
       if (deleted) {
-        if (pragma_int("PRAGMA auto_vacuum") == 2) exec_rc("PRAGMA incremental_vacuum");  // give the space back
+        give_back_space(0);
         checkpoint();
         next_retry_ = std::min(next_retry_, now);  // room may have come back: try at once
       }
@@ -729,6 +733,9 @@ void SqliteStore::collect_garbage() {
   }
   gc_candidates_.clear();
   gc_cursor_ = swept_to;
+  // After a backlog has drained, give most of its pages back to the filesystem, a slice at a
+  // time; a few free pages are kept for the next writes.
+  give_back_space(kKeepFreePages);
   // A message collected here may be saved again by a later operation: insert it anew.
   saved_messages_.clear();
   if (!disk_full_.load(std::memory_order_relaxed) && !reserve_.present()) reserve_.ensure();
@@ -778,6 +785,15 @@ void SqliteStore::overlay_page(const std::vector<const Op*>& waiting, const op::
   }
   std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.seq < b.seq; });
   if (read.limit && rows.size() > read.limit) rows.resize(read.limit);
+}
+
+void SqliteStore::give_back_space(int64_t keep_pages) {
+  if (pragma_int("PRAGMA auto_vacuum") != 2) return;  // a store made before incremental vacuum
+  int64_t free_pages = pragma_int("PRAGMA freelist_count");
+  if (free_pages <= keep_pages) return;
+  int64_t n = std::min<int64_t>(free_pages - keep_pages, kVacuumPagesPerStep);
+  // A write like any other: on a full disk it may fail, and is tried again later.
+  exec_rc(("PRAGMA incremental_vacuum(" + std::to_string(n) + ")").c_str());
 }
 
 int SqliteStore::run_collecting(Query& q) {

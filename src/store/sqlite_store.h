@@ -136,6 +136,9 @@ class SqliteStore : public broker::Persistence {
   void checkpoint();
   void publish_committed(uint64_t upto);
   void collect_garbage();
+  /// Returns free pages beyond `keep_pages` to the filesystem (incremental vacuum), a bounded
+  /// number per call.
+  void give_back_space(int64_t keep_pages);
   /// Steps `q` to its end, keeping the msg_id each result row returns as a candidate for
   /// garbage collection.
   int run_collecting(Query& q);
