@@ -256,7 +256,9 @@ bool CommandRunner::cmd_pub(const Words& args) {
   if (!r) return fail(r.error());
   std::string detail = strformat("qos {}", *qos);
   if (*qos > 0) detail += strformat(", packet id {}", r->packet_id);
-  if (r->reason != 0) detail += ", " + describe_reason_v5(r->reason);
+  if (r->reason != 0)
+    detail += ", " + describe_reason(r->reason, e->connection->options().version,
+                                     *qos == 1 ? protocol::PacketType::Puback : protocol::PacketType::Pubrec);
   Output::get().line(strformat("published {} ({})", topic, detail));
   return true;
 }

@@ -73,7 +73,7 @@ std::expected<bool, std::string> Connection::connect(Seconds timeout) {
   if (connack_received_ && connack_code_ == 0) return session_present_;
   std::string error;
   if (connack_received_)
-    error = "connection refused: " + describe_connack(connack_code_, options_.version);
+    error = "connection refused: " + describe_reason(connack_code_, options_.version, protocol::PacketType::Connack);
   else if (!socket_open_)
     error = strformat("connection to {}:{} closed before CONNACK", options_.host, options_.port);
   else
@@ -144,10 +144,8 @@ std::expected<int, std::string> Connection::subscribe(const std::string& filter,
   auto ack = wait_ack(mid, timeout, "SUBACK");
   if (!ack) return std::unexpected(ack.error());
   if (ack->reason >= 0x80)
-    return std::unexpected(strformat(
-        "subscription to '{}' refused: {}", filter,
-        options_.version == 5 ? describe_reason_v5(ack->reason)
-                              : strformat("failure (0x{:02x})", ack->reason)));
+    return std::unexpected(strformat("subscription to '{}' refused: {}", filter,
+                                     describe_reason(ack->reason, options_.version, protocol::PacketType::Suback)));
   return ack->reason;
 }
 
@@ -186,7 +184,9 @@ std::expected<Connection::Published, std::string> Connection::publish(
   if (!ack) return std::unexpected(ack.error());
   if (ack->reason >= 0x80)
     return std::unexpected(
-        strformat("publish to '{}' rejected: {}", topic, describe_reason_v5(ack->reason)));
+        strformat("publish to '{}' rejected: {}", topic,
+                  describe_reason(ack->reason, options_.version,
+                                  qos == 1 ? protocol::PacketType::Puback : protocol::PacketType::Pubrec)));
   return Published{mid, ack->reason};
 }
 
@@ -218,7 +218,7 @@ void Connection::on_disconnect(mosquitto*, void* self, int rc, const mqtt5__prop
   }
   if (report) {
     // rc is a server DISCONNECT reason (>= 0x80) or a libmosquitto error.
-    std::string why = rc >= 0x80 ? describe_reason_v5(rc) : describe_mosq_error(rc);
+    std::string why = rc >= 0x80 ? describe_reason(rc, 5, protocol::PacketType::Disconnect) : describe_mosq_error(rc);
     Output::get().note(strformat("disconnected {}: connection lost: {}", c->name_, why));
   }
 }

@@ -2,34 +2,25 @@
 
 #include <mosquitto.h>
 
-#include <cctype>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+
+#include "protocol/reason_table.h"
 #include "strformat.hpp"
 
 namespace musqratt::cli {
-namespace {
 
-std::string lowercase(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-}  // namespace
-
-std::string describe_reason_v5(int code) {
-  return strformat("{} (0x{:02x})", lowercase(mosquitto_reason_string(code)), code);
-}
-
-std::string describe_connack(int code, int version) {
-  if (version == 5) return describe_reason_v5(code);
-  static constexpr const char* v3[] = {"accepted",
-                                       "unacceptable protocol version",
-                                       "identifier rejected",
-                                       "server unavailable",
-                                       "bad user name or password",
-                                       "not authorized"};
-  const char* text = code >= 0 && code <= 5 ? v3[code] : "unknown return code";
+std::string describe_reason(int code, int version, protocol::PacketType type) {
+  namespace pr = protocol;
+  const char* text = "unknown reason";
+  if (code >= 0 && code <= 0xFF) {
+    auto byte = static_cast<uint8_t>(code);
+    pr::Version v = version == 5 ? pr::Version::V5 : pr::Version::V311;
+    // A code the packet does not define still gets its 5.0 name, if it has one.
+    auto reason = pr::reason_from_wire(byte, v, type);
+    text = reason ? pr::reason_name(*reason, v, type) : pr::reason_name(static_cast<pr::Reason>(byte));
+  }
   return strformat("{} (0x{:02x})", text, code);
 }
 

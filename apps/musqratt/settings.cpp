@@ -1,8 +1,10 @@
 #include "settings.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <functional>
+#include <type_traits>
+#include <variant>
 #include <limits>
 #include <stdexcept>
 #include <toml++/toml.h>
@@ -10,75 +12,80 @@
 namespace musqratt::app {
 namespace {
 
-enum class Kind { Bool, U16, U32, U64, Text, TextList };
+/// Where an option lives in Settings, typed: the compiler checks that a key declared as a
+/// 16-bit number really names a 16-bit field, so no option can write over its neighbour.
+template <class T>
+using FieldRef = T& (*)(Settings&);
+using Field = std::variant<FieldRef<bool>, FieldRef<uint8_t>, FieldRef<uint16_t>, FieldRef<uint32_t>,
+                           FieldRef<uint64_t>, FieldRef<std::string>, FieldRef<std::vector<std::string>>>;
 
 struct Option {
   const char* key;
-  Kind kind;
   const char* help;
-  std::function<void*(Settings&)> field;
+  Field field;
+  uint64_t max = 0;  // numbers: largest value accepted (0 = the type's own maximum)
 };
 
 std::vector<Option> option_table() {
   using S = Settings;
   return {
-      {"listen", Kind::TextList, "listener address HOST:PORT (repeatable; port 0 = any free port)", [](S& s) -> void* { return &s.listen; }},
-      {"threads", Kind::U32, "worker threads (0 = number of cores)", [](S& s) -> void* { return &s.threads; }},
-      {"transport", Kind::Text, "network backend of the workers: epoll, io_uring or dpdk (lwIP over DPDK, one worker; needs a MUSQRATT_DPDK build)", [](S& s) -> void* { return &s.transport; }},
-      {"log_level", Kind::Text, "trace, debug, info, warn, error or off", [](S& s) -> void* { return &s.log_level; }},
-      {"max_packet_size", Kind::U32, "largest packet accepted from a client, bytes (announced in CONNACK)", [](S& s) -> void* { return &s.broker.max_packet_size; }},
-      {"receive_maximum", Kind::U16, "incoming QoS 1/2 messages in flight per client (announced in CONNACK)", [](S& s) -> void* { return &s.broker.receive_maximum; }},
-      {"max_inflight", Kind::U16, "outgoing QoS 1/2 messages in flight per client", [](S& s) -> void* { return &s.broker.max_inflight; }},
-      {"topic_alias_maximum", Kind::U16, "topic aliases a client may use towards the broker (0 = none)", [](S& s) -> void* { return &s.broker.topic_alias_maximum; }},
-      {"maximum_qos", Kind::U16, "highest QoS accepted and granted (0, 1 or 2)", [](S& s) -> void* { return &s.broker.maximum_qos; }},
-      {"retain_available", Kind::Bool, "whether retained messages are supported", [](S& s) -> void* { return &s.broker.retain_available; }},
-      {"max_queued_messages", Kind::U32, "messages queued per client beyond those in flight (0 = unlimited); newer messages are dropped when full", [](S& s) -> void* { return &s.broker.max_queued_messages; }},
-      {"max_queued_bytes", Kind::U64, "payload bytes queued per client (0 = unlimited)", [](S& s) -> void* { return &s.broker.max_queued_bytes; }},
-      {"queue_qos0_offline", Kind::Bool, "queue QoS 0 messages for offline persistent sessions", [](S& s) -> void* { return &s.broker.queue_qos0_offline; }},
-      {"session_expiry_default", Kind::U32, "session expiry for MQTT 3.1/3.1.1 clients with clean session 0, seconds (4294967295 = never)", [](S& s) -> void* { return &s.broker.session_expiry_default; }},
-      {"max_session_expiry", Kind::U32, "largest session expiry granted, seconds (announced in CONNACK when it cuts)", [](S& s) -> void* { return &s.broker.max_session_expiry; }},
-      {"max_keepalive", Kind::U16, "largest keep-alive accepted from MQTT 5 clients, seconds (announced as Server Keep Alive)", [](S& s) -> void* { return &s.broker.max_keepalive; }},
-      {"server_keepalive", Kind::U16, "keep-alive imposed on MQTT 5 clients, seconds (0 = the client's own)", [](S& s) -> void* { return &s.broker.server_keepalive; }},
-      {"connect_timeout", Kind::U32, "seconds a new connection may take to send CONNECT", [](S& s) -> void* { return &s.broker.connect_timeout; }},
-      {"default_message_expiry", Kind::U32, "expiry for messages published without one, seconds (0 = none)", [](S& s) -> void* { return &s.broker.default_message_expiry; }},
-      {"max_message_expiry", Kind::U32, "cap on any message's expiry, seconds (0 = no cap)", [](S& s) -> void* { return &s.broker.max_message_expiry; }},
-      {"max_connections", Kind::U32, "concurrent client connections (0 = unlimited)", [](S& s) -> void* { return &s.broker.max_connections; }},
-      {"max_connections_per_ip", Kind::U32, "concurrent connections from one IP address (0 = unlimited)", [](S& s) -> void* { return &s.broker.max_connections_per_ip; }},
-      {"max_publish_rate", Kind::U32, "PUBLISH packets per second per client, in bursts of up to one second's worth; beyond it the client is disconnected (5.0: 0x96) (0 = unlimited)", [](S& s) -> void* { return &s.broker.max_publish_rate; }},
-      {"max_subscriptions_per_client", Kind::U32, "subscriptions per session (0 = unlimited)", [](S& s) -> void* { return &s.broker.max_subscriptions_per_client; }},
-      {"max_topic_levels", Kind::U32, "levels in a topic name or filter (0 = unlimited)", [](S& s) -> void* { return &s.broker.max_topic_levels; }},
-      {"max_topic_length", Kind::U32, "bytes in a topic name or filter", [](S& s) -> void* { return &s.broker.max_topic_length; }},
-      {"hold_unsubscribed", Kind::TextList, "topic filters whose messages are held while no one subscribes (repeatable)", [](S& s) -> void* { return &s.broker.hold_unsubscribed; }},
-      {"hold_max_messages_per_topic", Kind::U32, "held messages per topic; the oldest is dropped beyond it", [](S& s) -> void* { return &s.broker.hold_max_messages_per_topic; }},
-      {"hold_max_bytes", Kind::U64, "held bytes in the whole broker; the oldest are dropped beyond it", [](S& s) -> void* { return &s.broker.hold_max_bytes; }},
-      {"hold_default_expiry", Kind::U32, "expiry for held messages that carry none, seconds (0 = none)", [](S& s) -> void* { return &s.broker.hold_default_expiry; }},
-      {"tls_listen", Kind::TextList, "TLS listener address HOST:PORT (repeatable)", [](S& s) -> void* { return &s.tls_listen; }},
-      {"tls_cert", Kind::Text, "PEM certificate chain of the TLS listeners", [](S& s) -> void* { return &s.tls_cert; }},
-      {"tls_key", Kind::Text, "PEM private key of tls_cert", [](S& s) -> void* { return &s.tls_key; }},
-      {"tls_ca", Kind::Text, "PEM CA bundle that client certificates are verified against (empty = none requested)", [](S& s) -> void* { return &s.tls_ca; }},
-      {"tls_require_certificate", Kind::Bool, "refuse TLS clients without a valid certificate (needs tls_ca)", [](S& s) -> void* { return &s.tls_require_certificate; }},
-      {"tls_use_identity_as_username", Kind::Bool, "a verified client certificate's CN becomes the MQTT user name, with no password", [](S& s) -> void* { return &s.tls_use_identity_as_username; }},
-      {"password_file", Kind::Text, "password file (USER:HASH lines, managed with `musqratt-cli passwd`); empty = none", [](S& s) -> void* { return &s.broker.password_file; }},
-      {"acl_file", Kind::Text, "ACL file of topic rules; when set, anything not allowed is denied", [](S& s) -> void* { return &s.broker.acl_file; }},
-      {"allow_anonymous", Kind::Text, "auto, true or false; auto allows clients without a user name only when every listener is on loopback and no password file is set", [](S& s) -> void* { return &s.allow_anonymous; }},
-      {"persistence", Kind::Bool, "keep sessions, queued/in-flight QoS 1/2 messages, retained and held messages and pending wills on disk", [](S& s) -> void* { return &s.persistence; }},
-      {"persistence_dir", Kind::Text, "directory of the database (created if missing)", [](S& s) -> void* { return &s.persistence_dir; }},
-      {"persistence_sync", Kind::Text, "always (commit as soon as anything waits) or batch (commit every persistence_sync_interval ms); QoS 1/2 are acknowledged only once committed either way", [](S& s) -> void* { return &s.persistence_sync; }},
-      {"persistence_sync_interval", Kind::U32, "milliseconds between commits with persistence_sync = batch", [](S& s) -> void* { return &s.persistence_sync_interval; }},
-      {"persistence_memory_queue", Kind::U32, "queued messages of one persistent session held in memory; the rest wait on disk and are read back as the queue drains (0 = all in memory)", [](S& s) -> void* { return &s.persistence_memory_queue; }},
-      {"persistence_max_size", Kind::U64, "bytes the database may grow to (0 = as far as the disk allows); reaching it is handled like a full disk", [](S& s) -> void* { return &s.persistence_max_size; }},
-      {"sys_interval", Kind::U32, "seconds between $SYS updates (0 = off)", [](S& s) -> void* { return &s.broker.sys_interval; }},
-      {"uring_sqpoll", Kind::Bool, "transport io_uring: a kernel thread polls the submission queues (IORING_SETUP_SQPOLL, one thread shared by the workers), so busy workers submit without system calls; falls back to plain rings if the kernel refuses", [](S& s) -> void* { return &s.uring_sqpoll; }},
-      {"uring_sqpoll_idle_ms", Kind::U32, "transport io_uring with uring_sqpoll: milliseconds without submissions after which the polling thread sleeps (it spins until then)", [](S& s) -> void* { return &s.uring_sqpoll_idle_ms; }},
-      {"dpdk_eal_args", Kind::Text, "transport dpdk: DPDK EAL arguments, e.g. \"--no-huge --no-pci --vdev=net_af_packet0,iface=veth1\"", [](S& s) -> void* { return &s.dpdk_eal_args; }},
-      {"dpdk_port", Kind::U16, "transport dpdk: DPDK port id", [](S& s) -> void* { return &s.dpdk_port; }},
-      {"dpdk_ip", Kind::Text, "transport dpdk: IPv4 address of the lwIP interface (required)", [](S& s) -> void* { return &s.dpdk_ip; }},
-      {"dpdk_netmask", Kind::Text, "transport dpdk: netmask of the lwIP interface", [](S& s) -> void* { return &s.dpdk_netmask; }},
-      {"dpdk_gateway", Kind::Text, "transport dpdk: default gateway (empty = none)", [](S& s) -> void* { return &s.dpdk_gateway; }},
-      {"dpdk_mac", Kind::Text, "transport dpdk: MAC address aa:bb:cc:dd:ee:ff (empty = the port's own)", [](S& s) -> void* { return &s.dpdk_mac; }},
-      {"dpdk_mtu", Kind::U16, "transport dpdk: MTU of the port and the lwIP interface", [](S& s) -> void* { return &s.dpdk_mtu; }},
-      {"dpdk_idle_sleep_us", Kind::U32, "transport dpdk: microseconds to sleep when the poll loop is idle (0 = busy-poll)", [](S& s) -> void* { return &s.dpdk_idle_sleep_us; }},
-      {"dpdk_queues", Kind::U16, "transport dpdk: RX/TX queue pairs of the port (1 to what the port supports); the one lwIP worker polls every RX queue, RSS spreads flows over them where the port has it", [](S& s) -> void* { return &s.dpdk_queues; }},
+      {"listen", "listener address HOST:PORT (repeatable; port 0 = any free port)", [](S& s) -> auto& { return s.listen; }},
+      {"threads", "worker threads (0 = number of cores)", [](S& s) -> auto& { return s.threads; }, 1024},
+      {"transport", "network backend of the workers: epoll, io_uring or dpdk (lwIP over DPDK, one worker; needs a MUSQRATT_DPDK build)", [](S& s) -> auto& { return s.transport; }},
+      {"log_level", "trace, debug, info, warn, error or off", [](S& s) -> auto& { return s.log_level; }},
+      {"max_packet_size", "largest packet accepted from a client, bytes (announced in CONNACK)", [](S& s) -> auto& { return s.broker.max_packet_size; }},
+      {"receive_maximum", "incoming QoS 1/2 messages in flight per client (announced in CONNACK)", [](S& s) -> auto& { return s.broker.receive_maximum; }},
+      {"max_inflight", "outgoing QoS 1/2 messages in flight per client", [](S& s) -> auto& { return s.broker.max_inflight; }},
+      {"topic_alias_maximum", "topic aliases a client may use towards the broker (0 = none)", [](S& s) -> auto& { return s.broker.topic_alias_maximum; }},
+      {"maximum_qos", "highest QoS accepted and granted (0, 1 or 2)", [](S& s) -> auto& { return s.broker.maximum_qos; }, 2},
+      {"retain_available", "whether retained messages are supported", [](S& s) -> auto& { return s.broker.retain_available; }},
+      {"max_queued_messages", "messages queued per client beyond those in flight (0 = unlimited); newer messages are dropped when full", [](S& s) -> auto& { return s.broker.max_queued_messages; }},
+      {"max_queued_bytes", "payload bytes queued per client (0 = unlimited)", [](S& s) -> auto& { return s.broker.max_queued_bytes; }},
+      {"queue_qos0_offline", "queue QoS 0 messages for offline persistent sessions", [](S& s) -> auto& { return s.broker.queue_qos0_offline; }},
+      {"session_expiry_default", "session expiry for MQTT 3.1/3.1.1 clients with clean session 0, seconds (4294967295 = never)", [](S& s) -> auto& { return s.broker.session_expiry_default; }},
+      {"max_session_expiry", "largest session expiry granted, seconds (announced in CONNACK when it cuts)", [](S& s) -> auto& { return s.broker.max_session_expiry; }},
+      {"max_keepalive", "largest keep-alive accepted from MQTT 5 clients, seconds (announced as Server Keep Alive)", [](S& s) -> auto& { return s.broker.max_keepalive; }},
+      {"server_keepalive", "keep-alive imposed on MQTT 5 clients, seconds (0 = the client's own)", [](S& s) -> auto& { return s.broker.server_keepalive; }},
+      {"connect_timeout", "seconds a new connection may take to send CONNECT", [](S& s) -> auto& { return s.broker.connect_timeout; }},
+      {"default_message_expiry", "expiry for messages published without one, seconds (0 = none)", [](S& s) -> auto& { return s.broker.default_message_expiry; }},
+      {"max_message_expiry", "cap on any message's expiry, seconds (0 = no cap)", [](S& s) -> auto& { return s.broker.max_message_expiry; }},
+      {"max_connections", "concurrent client connections (0 = unlimited)", [](S& s) -> auto& { return s.broker.max_connections; }},
+      {"max_connections_per_ip", "concurrent connections from one IP address (0 = unlimited)", [](S& s) -> auto& { return s.broker.max_connections_per_ip; }},
+      {"max_publish_rate", "PUBLISH packets per second per client, in bursts of up to one second's worth; beyond it the client is disconnected (5.0: 0x96) (0 = unlimited)", [](S& s) -> auto& { return s.broker.max_publish_rate; }},
+      {"max_subscriptions_per_client", "subscriptions per session (0 = unlimited)", [](S& s) -> auto& { return s.broker.max_subscriptions_per_client; }},
+      {"max_topic_levels", "levels in a topic name or filter (0 = unlimited)", [](S& s) -> auto& { return s.broker.max_topic_levels; }},
+      {"max_topic_length", "bytes in a topic name or filter", [](S& s) -> auto& { return s.broker.max_topic_length; }},
+      {"hold_unsubscribed", "topic filters whose messages are held while no one subscribes (repeatable)", [](S& s) -> auto& { return s.broker.hold_unsubscribed; }},
+      {"hold_max_messages_per_topic", "held messages per topic; the oldest is dropped beyond it", [](S& s) -> auto& { return s.broker.hold_max_messages_per_topic; }},
+      {"hold_max_bytes", "held bytes in the whole broker; the oldest are dropped beyond it", [](S& s) -> auto& { return s.broker.hold_max_bytes; }},
+      {"hold_default_expiry", "expiry for held messages that carry none, seconds (0 = none)", [](S& s) -> auto& { return s.broker.hold_default_expiry; }},
+      {"tls_listen", "TLS listener address HOST:PORT (repeatable)", [](S& s) -> auto& { return s.tls_listen; }},
+      {"tls_cert", "PEM certificate chain of the TLS listeners", [](S& s) -> auto& { return s.tls_cert; }},
+      {"tls_key", "PEM private key of tls_cert", [](S& s) -> auto& { return s.tls_key; }},
+      {"tls_ca", "PEM CA bundle that client certificates are verified against (empty = none requested)", [](S& s) -> auto& { return s.tls_ca; }},
+      {"tls_require_certificate", "refuse TLS clients without a valid certificate (needs tls_ca)", [](S& s) -> auto& { return s.tls_require_certificate; }},
+      {"tls_use_identity_as_username", "a verified client certificate's CN becomes the MQTT user name, with no password", [](S& s) -> auto& { return s.tls_use_identity_as_username; }},
+      {"password_file", "password file (USER:HASH lines, managed with `musqratt-cli passwd`); empty = none", [](S& s) -> auto& { return s.broker.password_file; }},
+      {"acl_file", "ACL file of topic rules; when set, anything not allowed is denied", [](S& s) -> auto& { return s.broker.acl_file; }},
+      {"allow_anonymous", "auto, true or false; auto allows clients without a user name only when every listener is on loopback and no password file is set", [](S& s) -> auto& { return s.allow_anonymous; }},
+      {"persistence", "keep sessions, queued/in-flight QoS 1/2 messages, retained and held messages and pending wills on disk", [](S& s) -> auto& { return s.persistence; }},
+      {"persistence_dir", "directory of the database (created if missing)", [](S& s) -> auto& { return s.persistence_dir; }},
+      {"persistence_sync", "always (commit as soon as anything waits) or batch (commit every persistence_sync_interval ms); QoS 1/2 are acknowledged only once committed either way", [](S& s) -> auto& { return s.persistence_sync; }},
+      {"persistence_sync_interval", "milliseconds between commits with persistence_sync = batch", [](S& s) -> auto& { return s.persistence_sync_interval; }},
+      {"persistence_memory_queue", "queued messages of one persistent session held in memory; the rest wait on disk and are read back as the queue drains (0 = all in memory)", [](S& s) -> auto& { return s.persistence_memory_queue; }},
+      {"persistence_max_size", "bytes the database may grow to (0 = as far as the disk allows); reaching it is handled like a full disk", [](S& s) -> auto& { return s.persistence_max_size; }},
+      {"sys_interval", "seconds between $SYS updates (0 = off)", [](S& s) -> auto& { return s.broker.sys_interval; }},
+      {"uring_sqpoll", "transport io_uring: a kernel thread polls the submission queues (IORING_SETUP_SQPOLL, one thread shared by the workers), so busy workers submit without system calls; falls back to plain rings if the kernel refuses", [](S& s) -> auto& { return s.uring_sqpoll; }},
+      {"uring_sqpoll_idle_ms", "transport io_uring with uring_sqpoll: milliseconds without submissions after which the polling thread sleeps (it spins until then)", [](S& s) -> auto& { return s.uring_sqpoll_idle_ms; }},
+      {"dpdk_eal_args", "transport dpdk: DPDK EAL arguments, e.g. \"--no-huge --no-pci --vdev=net_af_packet0,iface=veth1\"", [](S& s) -> auto& { return s.dpdk_eal_args; }},
+      {"dpdk_port", "transport dpdk: DPDK port id", [](S& s) -> auto& { return s.dpdk_port; }},
+      {"dpdk_ip", "transport dpdk: IPv4 address of the lwIP interface (required)", [](S& s) -> auto& { return s.dpdk_ip; }},
+      {"dpdk_netmask", "transport dpdk: netmask of the lwIP interface", [](S& s) -> auto& { return s.dpdk_netmask; }},
+      {"dpdk_gateway", "transport dpdk: default gateway (empty = none)", [](S& s) -> auto& { return s.dpdk_gateway; }},
+      {"dpdk_mac", "transport dpdk: MAC address aa:bb:cc:dd:ee:ff (empty = the port's own)", [](S& s) -> auto& { return s.dpdk_mac; }},
+      {"dpdk_mtu", "transport dpdk: MTU of the port and the lwIP interface", [](S& s) -> auto& { return s.dpdk_mtu; }},
+      {"dpdk_idle_sleep_us", "transport dpdk: microseconds to sleep when the poll loop is idle (0 = busy-poll)", [](S& s) -> auto& { return s.dpdk_idle_sleep_us; }},
+      {"dpdk_queues", "transport dpdk: RX/TX queue pairs of the port (1 to what the port supports); the one lwIP worker polls every RX queue, RSS spreads flows over them where the port has it", [](S& s) -> auto& { return s.dpdk_queues; }},
   };
 }
 
@@ -103,29 +110,28 @@ bool parse_bool(const std::string& text, const std::string& name) {
   throw std::runtime_error(name + ": expected true or false, got '" + text + "'");
 }
 
+template <class T>
+constexpr bool kIsNumber = std::is_integral_v<T> && !std::is_same_v<T, bool>;
+
+bool is_list(const Option& opt) { return std::holds_alternative<FieldRef<std::vector<std::string>>>(opt.field); }
+
 /// Sets `opt` from text; a list option appends (the caller clears it on first use).
 void assign_text(const Option& opt, Settings& s, const std::string& text, const std::string& name) {
-  void* f = opt.field(s);
-  switch (opt.kind) {
-    case Kind::Bool: *static_cast<bool*>(f) = parse_bool(text, name); break;
-    case Kind::U16: {
-      uint64_t v = parse_uint(text, 65535, name);
-      if (std::string(opt.key) == "maximum_qos") {
-        if (v > 2) throw std::runtime_error(name + ": expected 0, 1 or 2");
-        *static_cast<uint8_t*>(f) = static_cast<uint8_t>(v);
-      } else {
-        *static_cast<uint16_t*>(f) = static_cast<uint16_t>(v);
-      }
-      break;
-    }
-    case Kind::U32:
-      if (std::string(opt.key) == "threads") *static_cast<unsigned*>(f) = static_cast<unsigned>(parse_uint(text, 1024, name));
-      else *static_cast<uint32_t*>(f) = static_cast<uint32_t>(parse_uint(text, 0xFFFFFFFFull, name));
-      break;
-    case Kind::U64: *static_cast<uint64_t*>(f) = parse_uint(text, std::numeric_limits<uint64_t>::max(), name); break;
-    case Kind::Text: *static_cast<std::string*>(f) = text; break;
-    case Kind::TextList: static_cast<std::vector<std::string>*>(f)->push_back(text); break;
-  }
+  std::visit(
+      [&](auto ref) {
+        auto& field = ref(s);
+        using T = std::remove_reference_t<decltype(field)>;
+        if constexpr (std::is_same_v<T, bool>) {
+          field = parse_bool(text, name);
+        } else if constexpr (kIsNumber<T>) {
+          field = static_cast<T>(parse_uint(text, opt.max ? opt.max : std::numeric_limits<T>::max(), name));
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          field = text;
+        } else {
+          field.push_back(text);
+        }
+      },
+      opt.field);
 }
 
 std::string node_text(const toml::node& n, const std::string& name) {
@@ -148,8 +154,8 @@ void load_toml(const std::string& path, Settings& s, const std::vector<Option>& 
     auto opt = std::find_if(table.begin(), table.end(), [&](const Option& o) { return key == o.key; });
     if (opt == table.end()) throw std::runtime_error(path + ": unknown key '" + key + "'");
     std::string name = path + ": " + key;
-    if (opt->kind == Kind::TextList) {
-      auto* list = static_cast<std::vector<std::string>*>(opt->field(s));
+    if (is_list(*opt)) {
+      auto* list = &std::get<FieldRef<std::vector<std::string>>>(opt->field)(s);
       list->clear();
       if (const toml::array* arr = node.as_array()) {
         for (const auto& item : *arr) list->push_back(node_text(item, name));
@@ -172,7 +178,9 @@ void print_help(const std::vector<Option>& table) {
          "  --help                 print this help and exit\n");
   for (const auto& o : table) {
     std::string flag = flag_of(o.key);
-    const char* arg = o.kind == Kind::Bool ? " BOOL" : (o.kind == Kind::Text || o.kind == Kind::TextList) ? " VALUE" : " N";
+    const char* arg = std::holds_alternative<FieldRef<bool>>(o.field) ? " BOOL"
+                      : std::holds_alternative<FieldRef<std::string>>(o.field) || is_list(o) ? " VALUE"
+                                                                                             : " N";
     printf("  %-34s %s\n", (flag + arg).c_str(), o.help);
   }
 }
@@ -188,24 +196,23 @@ std::string toml_quote(const std::string& v) {
 
 /// The value of `opt` in `s`, as TOML.
 std::string toml_value(const Option& opt, Settings& s) {
-  void* f = opt.field(s);
-  switch (opt.kind) {
-    case Kind::Bool: return *static_cast<bool*>(f) ? "true" : "false";
-    case Kind::U16:
-      if (std::string(opt.key) == "maximum_qos") return std::to_string(*static_cast<uint8_t*>(f));
-      return std::to_string(*static_cast<uint16_t*>(f));
-    case Kind::U32:
-      if (std::string(opt.key) == "threads") return std::to_string(*static_cast<unsigned*>(f));
-      return std::to_string(*static_cast<uint32_t*>(f));
-    case Kind::U64: return std::to_string(*static_cast<uint64_t*>(f));
-    case Kind::Text: return toml_quote(*static_cast<std::string*>(f));
-    case Kind::TextList: {
-      std::string out = "[";
-      for (const auto& v : *static_cast<std::vector<std::string>*>(f)) out += (out.size() > 1 ? ", " : "") + toml_quote(v);
-      return out + "]";
-    }
-  }
-  return {};
+  return std::visit(
+      [&](auto ref) -> std::string {
+        auto& field = ref(s);
+        using T = std::remove_reference_t<decltype(field)>;
+        if constexpr (std::is_same_v<T, bool>) {
+          return field ? "true" : "false";
+        } else if constexpr (kIsNumber<T>) {
+          return std::to_string(field);
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          return toml_quote(field);
+        } else {
+          std::string out = "[";
+          for (const auto& v : field) out += (out.size() > 1 ? ", " : "") + toml_quote(v);
+          return out + "]";
+        }
+      },
+      opt.field);
 }
 
 /// Every setting as a commented TOML file that --config reads back unchanged.
@@ -298,8 +305,8 @@ ParseOutcome parse_settings(int argc, char** argv, Settings& s) {
         if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
         value = argv[++i];
       }
-      if (opt->kind == Kind::TextList && std::find(lists_seen.begin(), lists_seen.end(), a) == lists_seen.end()) {
-        static_cast<std::vector<std::string>*>(opt->field(s))->clear();  // flags replace the file's list
+      if (is_list(*opt) && std::find(lists_seen.begin(), lists_seen.end(), a) == lists_seen.end()) {
+        std::get<FieldRef<std::vector<std::string>>>(opt->field)(s).clear();  // flags replace the file's list
         lists_seen.push_back(a);
       }
       assign_text(*opt, s, value, a);

@@ -88,14 +88,15 @@ ConnectResult Broker::connect(const ConnectRequest& req, util::TimePoint) {
   std::vector<Link> wakes;
   {
     std::lock_guard lock(registry_mu_);
-    // A new connection before the will delay passed cancels the will [MQTT-3.1.3-9].
+    // A new connection before the will delay passed cancels the will [MQTT-3.1.3-9, 5.0].
     size_t cancelled = std::erase_if(pending_wills_, [&](const PendingWill& w) { return w.client_id == req.client_id; });
     if (cancelled && store_) store_->will_deleted(req.client_id);
     auto it = sessions_.find(req.client_id);
     if (it != sessions_.end()) {
       SessionPtr existing = *it;
       if (req.clean_start) {
-        // [MQTT-3.1.2-4]: discard the old session; its connection (if any) is told to go.
+        // [MQTT-3.1.2-4, 5.0], [MQTT-3.1.2-6, 3.1.1]: discard the old session; its connection
+        // (if any) is told to go.
         Link old = existing->revoke();
         if (old) wakes.push_back(old);
         end_session_locked(existing);
@@ -149,7 +150,7 @@ void Broker::disconnect(const SessionPtr& session, uint64_t token, std::optional
   if (!will) return;
   bool revoked = session->revoked();
   // Publish now unless a delay applies to a session that lives on; a session that ends (or
-  // was discarded by a clean-start takeover) sends its will at once [MQTT-3.1.3-9].
+  // was discarded by a clean-start takeover) sends its will at once [MQTT-3.1.2-8, 5.0].
   if (will->delay == 0 || ends || revoked) {
     publish_will(will->msg, now);
     return;
@@ -218,8 +219,9 @@ void Broker::deliver(const Match& m, const MessagePtr& msg, bool retained_on_sub
   Outbound out;
   out.msg = msg;
   out.qos = std::min(msg->qos, m.sub.options.qos);
-  // Retain flag: set for retained messages sent on subscribe [MQTT-3.3.1-8]; otherwise only
-  // with Retain As Published [MQTT-3.3.1-12] / [MQTT-3.3.1-13].
+  // Retain flag: set for retained messages sent on subscribe ([MQTT-3.3.1-8, 3.1.1], 5.0 section
+  // 3.3.1.3); otherwise only with Retain As Published ([MQTT-3.3.1-12], [MQTT-3.3.1-13], 5.0;
+  // 3.1.1 always clears it, [MQTT-3.3.1-9, 3.1.1]).
   out.retain = retained_on_subscribe || (m.sub.options.retain_as_published && msg->retain);
   if (m.sub.subscription_id) out.subscription_ids.push_back(m.sub.subscription_id);
   out.share_filter = m.share_filter;
@@ -239,13 +241,14 @@ size_t Broker::route(const MessagePtr& msg) {
     // Read rules are checked per message, so a wide filter never leaks a denied topic.
     std::erase_if(matches, [&](const Match& m) { return !access_.can_receive(*m.sub.session->identity(), msg->topic); });
   }
-  // No Local [MQTT-3.8.3-3]: not to the publisher's own non-shared subscriptions.
+  // No Local [MQTT-3.8.3-3, 5.0]: not to the publisher's own non-shared subscriptions.
   std::erase_if(matches, [&](const Match& m) {
     return m.sub.options.no_local && !m.share_filter && m.sub.session->id() == msg->origin;
   });
   if (matches.size() > 1) {
     // Overlapping subscriptions of one session: one copy, highest QoS, every identifier
-    // [MQTT-3.3.4-2] / [MQTT-3.3.4-3]. Shared matches stay separate deliveries.
+    // ([MQTT-3.3.4-2], [MQTT-3.3.4-3], 5.0; [MQTT-3.3.5-1, 3.1.1]). Shared matches stay separate
+    // deliveries.
     std::sort(matches.begin(), matches.end(), [](const Match& a, const Match& b) {
       if (a.sub.session != b.sub.session) return a.sub.session < b.sub.session;
       return !a.share_filter && b.share_filter;
@@ -355,8 +358,9 @@ bool Broker::subscribe(const SessionPtr& session, const protocol::Subscription& 
       if (session->deliver(std::move(out), wake) == Session::DeliverResult::QueuedWake) wakes.push_back(wake);
     }
   }
-  // Retained messages: not for shared subscriptions [MQTT-3.8.4-?], and per Retain Handling
-  // (0 always, 1 only for a new subscription, 2 never) [MQTT-3.3.1-9..11].
+  // Retained messages: not for shared subscriptions (5.0 sections 3.8.4 and 4.8.2, statements
+  // without id), and per Retain Handling (0 always, 1 only for a new subscription, 2 never)
+  // [MQTT-3.3.1-9..11, 5.0].
   uint8_t rh = sub.options.retain_handling;
   if (!shared && (rh == 0 || (rh == 1 && is_new))) {
     // Collected under the retained store's shared lock, delivered after it is released.
@@ -408,7 +412,7 @@ void Broker::housekeeping(util::TimePoint now) {
     }
     for (const auto& s : expired) {
       LOG_INFO("session '%s' expired", s->client_id().c_str());
-      // Its will, if still pending, goes out when the session ends [MQTT-3.1.2-8].
+      // Its will, if still pending, goes out when the session ends [MQTT-3.1.2-8, 5.0].
       for (auto it = pending_wills_.begin(); it != pending_wills_.end();) {
         if (it->client_id == s->client_id()) {
           due_wills.push_back(it->msg);
@@ -458,6 +462,7 @@ void Broker::publish_sys(util::TimePoint now) {
   put("$SYS/broker/messages/dropped", stats_.get(Counter::PublishDropped));
   put("$SYS/broker/bytes/received", stats_.get(Counter::BytesReceived));
   put("$SYS/broker/bytes/sent", stats_.get(Counter::BytesSent));
+  put("$SYS/broker/connections/refused_exhausted", stats_.get(Counter::ConnectionsRefusedExhausted));
   put("$SYS/broker/subscriptions/count", tree_.subscription_count());
   put("$SYS/broker/retained/count", retained_.size());
   put("$SYS/broker/topics/count", tree_.node_count());

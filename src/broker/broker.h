@@ -1,7 +1,7 @@
 #pragma once
 // The broker: routes messages between sessions. It owns the topic tree, the retained store,
 // the hold for unsubscribed topics, the session registry and pending wills. It knows the
-// protocol's values but nothing of connections or sockets; ClientHandler drives it.
+// protocol's values but nothing of connections or sockets; SessionDriver drives it.
 #include <cstdint>
 #include <memory>
 #include <mutex>

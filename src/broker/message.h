@@ -20,7 +20,7 @@ struct Message {
   /// Properties forwarded to receivers (payload format, content type, response topic,
   /// correlation data, user properties), or null when there are none — most messages — which
   /// keeps a queued message small. Message expiry lives in `expires_at` instead, because what
-  /// is forwarded is the remaining interval [MQTT-3.3.2-6].
+  /// is forwarded is the remaining interval [MQTT-3.3.2-6, 5.0].
   std::shared_ptr<const protocol::Properties> properties;
   std::optional<util::TimePoint> expires_at;
   /// Session id of the publisher, for No Local; 0 for messages the broker makes itself.

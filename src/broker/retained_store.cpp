@@ -213,8 +213,8 @@ void RetainedStore::collect_matching(std::string_view filter, util::TimePoint no
     }
     std::string_view level = levels[f.level];
     if (level == "#") {
-      // "a/#" matches "a" itself [MQTT-4.7.1-2], then everything below it; at the first level
-      // not the topics starting with '$' [MQTT-4.7.2-1].
+      // "a/#" matches "a" itself (section 4.7.1.2), then everything below it; at the first level
+      // not the topics starting with '$' [MQTT-4.7.2-1, 3.1.1 and 5.0].
       if (!at_root) emit(n);
       n.children.for_each([&](std::string_view l, const Node& child) {
         if (!(at_root && is_dollar(l))) stack.push_back({&child, 0, true});

@@ -1,6 +1,7 @@
 #pragma once
 // Retained messages, one per topic (section 3.3.1.3). Read on SUBSCRIBE, written on PUBLISH
-// with RETAIN; an empty payload removes the topic's message [MQTT-3.3.1-6].
+// with RETAIN; an empty payload removes the topic's message ([MQTT-3.3.1-6, 5.0],
+// [MQTT-3.3.1-10, 3.1.1]).
 //
 // Kept in a tree with one node per topic level, so a SUBSCRIBE visits only the branches its
 // filter can match (a leading wildcard no longer means a scan of every retained topic), and
@@ -36,10 +37,10 @@ class RetainedStore {
 
   /// Appends to `out` every unexpired retained message whose topic matches `filter`, in no
   /// particular order (the same for the same tree). Topics starting with '$' are matched only
-  /// by filters that name their first level
-  /// [MQTT-4.7.2-1]. The cost is the number of tree nodes the filter can reach, not the
-  /// number of retained messages. The lock is released on return: callers deliver (or stream
-  /// the result under flow control) without holding anything.
+  /// by filters that name their first level [MQTT-4.7.2-1, 3.1.1 and 5.0]. The cost is the
+  /// number of tree nodes the filter can reach, not the number of retained messages. The lock
+  /// is released on return: callers deliver (or stream the result under flow control) without
+  /// holding anything.
   void collect_matching(std::string_view filter, util::TimePoint now, std::vector<MessagePtr>& out) const;
   std::vector<MessagePtr> matching(std::string_view filter, util::TimePoint now) const;
   /// Calls `visit` for each message collect_matching finds, after the lock is released.

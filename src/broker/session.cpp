@@ -245,7 +245,7 @@ void Session::resend_inflight(uint64_t token, std::vector<Sendable>& out) {
     if (f.state == InflightState::AwaitPubcomp) {
       s.kind = Sendable::Kind::Pubrel;
     } else {
-      s.dup = true;  // [MQTT-3.3.1-1]
+      s.dup = true;  // [MQTT-3.3.1-1, 3.1.1 and 5.0]
       s.out = f.out;
     }
     out.push_back(std::move(s));
@@ -310,7 +310,7 @@ bool Session::on_pubrec(uint16_t packet_id, bool error) {
   if (it == inflight_.end() || it->state == InflightState::AwaitPuback) return false;
   if (error) {
     if (store_ && it->out.seq) store_->outbound_deleted(client_id_, it->out.seq);
-    inflight_.erase(it);  // [MQTT-4.3.3]: a failing PUBREC ends the exchange
+    inflight_.erase(it);  // a failing PUBREC ends the exchange [MQTT-4.4.0-2, 5.0]
   } else {
     it->state = InflightState::AwaitPubcomp;
     if (store_ && it->out.seq) store_->outbound_saved(client_id_, it->out.seq, it->out, OutboundState::AwaitPubcomp, packet_id);

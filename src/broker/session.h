@@ -107,10 +107,10 @@ class Session {
   bool revoked() const;
 
   /// After a resumed connection: every in-flight message again, in order (PUBLISH with DUP,
-  /// or PUBREL) [MQTT-4.4.0-1].
+  /// or PUBREL) [MQTT-4.4.0-1, 3.1.1 and 5.0].
   void resend_inflight(uint64_t token, std::vector<Sendable>& out);
   /// Moves queued messages out while the receive window allows; assigns packet ids.
-  /// Expired messages are dropped here [MQTT-3.3.2-5]. Does nothing unless `token` owns the
+  /// Expired messages are dropped here [MQTT-3.3.2-5, 5.0]. Does nothing unless `token` owns the
   /// session, so a connection being taken over cannot swallow messages.
   void take_sendable(uint64_t token, std::vector<Sendable>& out, size_t window, size_t max_count,
                      util::TimePoint now);
@@ -122,7 +122,7 @@ class Session {
   /// A message that could not be sent (too large for the client): treat as delivered.
   void drop_inflight(uint16_t packet_id);
 
-  // Incoming QoS 2 (packet ids awaiting PUBREL) [MQTT-4.3.3].
+  // Incoming QoS 2 (packet ids awaiting PUBREL), section 4.3.3.
   bool incoming_qos2_seen(uint16_t packet_id) const;
   void incoming_qos2_add(uint16_t packet_id);
   bool incoming_qos2_release(uint16_t packet_id);

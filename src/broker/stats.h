@@ -9,7 +9,9 @@ namespace musqratt::broker {
 
 enum class Counter : unsigned {
   MessagesReceived, MessagesSent, BytesReceived, BytesSent, PublishDropped,
-  ClientsConnected, ClientsTotal, ClientsConnectedEver, HoldDropped, HoldDelivered, Count
+  ClientsConnected, ClientsTotal, ClientsConnectedEver, HoldDropped, HoldDelivered,
+  ConnectionsRefusedExhausted,  // accept failed for lack of descriptors or memory
+  Count
 };
 
 class Stats {

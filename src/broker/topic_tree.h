@@ -49,7 +49,8 @@ class TopicTree {
                        const std::function<bool(const Session*)>& prefer_member) const;
 
   /// Chooses a member of one shared group other than `exclude`, for messages a leaving member
-  /// had not finished [MQTT-4.8.2-6 spirit]. Returns false if the group has no other member.
+  /// had not finished (5.0 section 4.8.2 asks this for QoS 1 messages; a statement without id).
+  /// Returns false if the group has no other member.
   bool pick_shared_member(const std::string& share_filter, const Session* exclude, Match& out) const;
 
   bool has_subscribers(std::string_view topic) const;

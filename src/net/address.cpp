@@ -12,8 +12,8 @@
 
 namespace musqratt::net {
 
-std::expected<Endpoint, std::string> parse_endpoint(const std::string& text) {
-  Endpoint ep;
+std::expected<HostPort, std::string> parse_endpoint(const std::string& text) {
+  HostPort ep;
   std::string port;
   if (!text.empty() && text[0] == '[') {
     auto close = text.find(']');
@@ -35,12 +35,12 @@ std::expected<Endpoint, std::string> parse_endpoint(const std::string& text) {
   return ep;
 }
 
-std::string format_endpoint(const Endpoint& ep) {
+std::string format_endpoint(const HostPort& ep) {
   if (ep.host.find(':') != std::string::npos) return "[" + ep.host + "]:" + std::to_string(ep.port);
   return ep.host + ":" + std::to_string(ep.port);
 }
 
-std::expected<int, std::string> open_listener(Endpoint& ep) {
+std::expected<int, std::string> open_listener(HostPort& ep) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;

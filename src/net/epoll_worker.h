@@ -1,62 +1,54 @@
 #pragma once
 // The epoll worker: one thread, one epoll loop owning its connections for their whole life
-// (FlashMQ's model). Wake-ups from other threads arrive through WorkerBase's inbox and an eventfd.
+// (FlashMQ's model). Wake-ups from other threads arrive through WorkerBase's inbox and an
+// eventfd. The connection life cycle is ConnectionDriver's; this file is only epoll and
+// socket calls.
 #include <cstdint>
-#include <memory>
-#include <unordered_map>
+#include <optional>
+#include <string_view>
 #include <vector>
 
-#include "broker/broker.h"
-#include "broker/client_handler.h"
-#include "net/tls_stream.h"
-#include "net/worker_base.h"
+#include "net/accept_throttle.h"
+#include "net/connection_driver.h"
+#include "net/listener.h"
 
 namespace musqratt::net {
 
+/// A connection's epoll state.
+struct EpollIo {
+  int fd = -1;
+  bool want_write = false;  // EPOLLOUT armed
+};
+
 /// The epoll transport's worker. Thread: everything but the WorkerBase wake API runs on the
 /// worker's own thread.
-class EpollWorker : public WorkerBase {
+class EpollWorker final : public ConnectionDriver<EpollWorker, EpollIo> {
  public:
-  EpollWorker(unsigned index, broker::Broker& broker, std::vector<int> listeners);
+  EpollWorker(unsigned index, broker::Broker& broker, std::vector<Listener> listeners);
   ~EpollWorker() override;
+
+  // The transport's part of ConnectionDriver.
+  std::optional<size_t> write_some(Connection& c, std::string_view bytes);
+  std::optional<size_t> write_final(Connection& c, std::string_view bytes) { return write_some(c, bytes); }
+  bool drained(const Connection&) const { return true; }  // the kernel holds what was sent
+  void set_write_interest(Connection& c, bool want);
+  bool shutdown_write(Connection& c);
+  bool release(Connection& c);
 
  protected:
   void run() override;
   void notify() override;
-  bool supports_tls() const override { return true; }
 
  private:
-  /// Lives in its node of connections_, handler included: one allocation per connection.
-  struct Connection {
-    Connection(int socket, uint64_t tok, broker::Broker& broker, broker::Waker* waker, std::string peer,
-               util::TimePoint now)
-        : fd(socket), token(tok), handler(broker, waker, tok, std::move(peer), now) {}
-    int fd;
-    uint64_t token;
-    bool want_write = false;  // EPOLLOUT armed
-    bool dirty = false;       // has output or is closing: visit at the end of the turn
-    std::unique_ptr<TlsStream> tls;  // TLS listeners only
-    broker::ClientHandler handler;
-  };
+  void accept_from(size_t listener, util::TimePoint now);
+  void read_from(Connection& c, util::TimePoint now);
+  void set_listening(bool on);
 
-  void accept_from(int listener, util::TimePoint now);
-  /// Returns false if the connection was closed (and destroyed).
-  bool read_from(Connection& c, util::TimePoint now);
-  void mark_dirty(Connection& c);
-  /// Writes pending output; closes the connection if it is done. Returns false if closed.
-  bool flush(Connection& c, util::TimePoint now);
-  bool flush_tls(Connection& c, util::TimePoint now);
-  void arm_write(Connection& c, bool pending);
-  void close_connection(Connection& c, util::TimePoint now);
-  void process_wakes(std::vector<uint64_t>& tokens, util::TimePoint now) override;
-  void tick(util::TimePoint now) override;
-  void shutdown_connections();
-
-  const std::vector<int> listeners_;
+  const std::vector<Listener> listeners_;
   int epoll_fd_ = -1;
   int event_fd_ = -1;
-  std::unordered_map<uint64_t, Connection> connections_;
-  std::vector<uint64_t> dirty_;
+  AcceptThrottle throttle_;
+  bool listening_ = true;
 };
 
 }  // namespace musqratt::net

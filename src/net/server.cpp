@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include "net/mqtt_endpoint.h"
+#include "net/tls_layer.h"
 #include "net/transport.h"
 #include "util/log.h"
 
@@ -11,43 +13,42 @@ Server::Server(broker::Broker& broker, ServerOptions options) : broker_(broker),
 
 Server::~Server() {
   stop();
-  for (int fd : listener_fds_) close(fd);
+  for (const Listener& l : listeners_) close(l.fd);
+}
+
+std::string Server::open(const std::string& address, std::string description, EndpointFactory factory) {
+  auto ep = parse_endpoint(address);
+  if (!ep) return ep.error();
+  auto fd = open_listener(*ep);
+  if (!fd) return fd.error();
+  listeners_.push_back(Listener{*fd, std::move(description), std::move(factory)});
+  endpoints_.push_back(*ep);
+  return {};
 }
 
 std::string Server::start() {
   if (options_.user_level_worker) return start_user_level();
-  for (const auto& text : options_.listen) {
-    auto ep = parse_endpoint(text);
-    if (!ep) return ep.error();
-    auto fd = open_listener(*ep);
-    if (!fd) return fd.error();
-    listener_fds_.push_back(*fd);
-    endpoints_.push_back(*ep);
-  }
+  for (const auto& text : options_.listen)
+    if (std::string err = open(text, "mqtt, tcp", mqtt_endpoints(broker_)); !err.empty()) return err;
   if (!options_.tls_listen.empty()) {
     auto ctx = TlsServerContext::create(options_.tls);
     if (!ctx) return ctx.error();
     tls_context_ = *ctx;
-    for (const auto& text : options_.tls_listen) {
-      auto ep = parse_endpoint(text);
-      if (!ep) return ep.error();
-      auto fd = open_listener(*ep);
-      if (!fd) return fd.error();
-      listener_fds_.push_back(*fd);
-      tls_listeners_[*fd] = tls_context_;
-      tls_endpoints_.push_back(*ep);
-    }
+    for (const auto& text : options_.tls_listen)
+      if (std::string err = open(text, "mqtt, tls", tls_endpoints(tls_context_, mqtt_endpoints(broker_))); !err.empty())
+        return err;
   }
+  for (auto& extra : options_.extra_listeners)
+    if (std::string err = open(extra.address, extra.description, extra.make_endpoint); !err.empty()) return err;
+  if (listeners_.empty()) return "no listener configured";
   unsigned n = options_.threads ? options_.threads : 1;
   auto transport = resolve_transport(options_.transport, options_.uring);
   if (!transport) return transport.error();
   options_.transport = *transport;  // "epoll" when io_uring fell back
   for (unsigned i = 0; i < n; ++i) {
-    auto w = make_worker(options_.transport, i, broker_, listener_fds_, options_.uring,
+    auto w = make_worker(options_.transport, i, broker_, listeners_, options_.uring,
                          workers_.empty() ? nullptr : workers_.front().get());
     if (!w) return w.error();
-    if (!(*w)->set_tls_listeners(&tls_listeners_))
-      return "TLS listeners need a kernel-socket transport (transport = \"" + options_.transport + "\")";
     workers_.push_back(std::move(*w));
   }
   std::vector<WorkerBase*> peers;
@@ -55,8 +56,8 @@ std::string Server::start() {
   for (auto& w : workers_) w->set_peers(peers);
   for (auto& w : workers_) w->start();
   housekeeping_ = std::thread([this] { housekeeping_loop(); });
-  for (const auto& ep : endpoints_) LOG_INFO("listening on %s (mqtt, tcp)", format_endpoint(ep).c_str());
-  for (const auto& ep : tls_endpoints_) LOG_INFO("listening on %s (mqtt, tls)", format_endpoint(ep).c_str());
+  for (size_t i = 0; i < listeners_.size(); ++i)
+    LOG_INFO("listening on %s (%s)", format_endpoint(endpoints_[i]).c_str(), listeners_[i].description.c_str());
   LOG_INFO("%u %s worker thread(s) started", n, options_.transport.c_str());
   return {};
 }

@@ -13,6 +13,8 @@
 
 #include "broker/broker.h"
 #include "net/address.h"
+#include "net/listener.h"
+#include "net/tls.h"
 #include "net/transport.h"
 #include "net/worker_base.h"
 
@@ -28,6 +30,13 @@ struct ServerOptions {
   std::vector<std::string> tls_listen;  // HOST:PORT each, speaking MQTT over TLS
   TlsSettings tls;
   UringSettings uring;
+  /// Listeners the app composes itself (WebSocket, HTTP, ...): address, description, factory.
+  struct ExtraListener {
+    std::string address;
+    std::string description;
+    EndpointFactory make_endpoint;
+  };
+  std::vector<ExtraListener> extra_listeners;
 };
 
 class Server {
@@ -38,20 +47,23 @@ class Server {
   /// Opens listeners and starts threads. Returns an error message on failure.
   std::string start();
   void stop();
-  const std::vector<Endpoint>& endpoints() const { return endpoints_; }
+  const std::vector<HostPort>& endpoints() const { return endpoints_; }
+  /// The TLS context of the TLS listeners (null without any): stream layers the app composes
+  /// over TLS use it too.
+  std::shared_ptr<TlsServerContext> tls_context() const { return tls_context_; }
   /// Re-reads TLS certificates and keys (SIGHUP); connections already open keep theirs.
   std::string reload_tls();
 
  private:
   void housekeeping_loop();
   std::string start_user_level();
+  /// Opens `address` and adds it to the listeners.
+  std::string open(const std::string& address, std::string description, EndpointFactory factory);
 
   broker::Broker& broker_;
   ServerOptions options_;
-  std::vector<int> listener_fds_;
-  std::vector<Endpoint> endpoints_;
-  TlsListeners tls_listeners_;
-  std::vector<Endpoint> tls_endpoints_;
+  std::vector<Listener> listeners_;
+  std::vector<HostPort> endpoints_;  // in the order of listeners_
   std::shared_ptr<TlsServerContext> tls_context_;
   std::vector<std::unique_ptr<WorkerBase>> workers_;
   std::thread housekeeping_;

@@ -1,6 +1,6 @@
 #pragma once
 // TLS for kernel-socket listeners, with OpenSSL over memory BIOs: the socket moves ciphertext,
-// TlsConnection turns it into the plaintext the ClientHandler consumes and back, so the
+// TlsConnection turns it into the plaintext the SessionDriver consumes and back, so the
 // protocol core never knows TLS is there.
 #include <openssl/ssl.h>
 

@@ -41,7 +41,7 @@ std::expected<std::string, std::string> resolve_transport(const std::string& tra
 
 std::expected<std::unique_ptr<WorkerBase>, std::string> make_worker(const std::string& transport, unsigned index,
                                                                     broker::Broker& broker,
-                                                                    const std::vector<int>& listeners,
+                                                                    const std::vector<Listener>& listeners,
                                                                     [[maybe_unused]] const UringSettings& uring,
                                                                     [[maybe_unused]] const WorkerBase* first) {
   if (transport == "epoll") return std::make_unique<EpollWorker>(index, broker, listeners);

@@ -1,12 +1,13 @@
 #pragma once
 // Chooses the event loop that kernel-socket workers run: "epoll" (default) or "io_uring" (when
 // built with liburing; falls back to epoll when the kernel refuses it). Every one drives the
-// same broker::ClientHandler.
+// same broker::SessionDriver.
 #include <expected>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "net/listener.h"
 #include "net/worker_base.h"
 
 namespace musqratt::net {
@@ -28,7 +29,7 @@ std::expected<std::string, std::string> resolve_transport(const std::string& tra
 /// `first` is the first worker made, if any: SQPOLL rings share its kernel polling thread.
 std::expected<std::unique_ptr<WorkerBase>, std::string> make_worker(const std::string& transport, unsigned index,
                                                                     broker::Broker& broker,
-                                                                    const std::vector<int>& listeners,
+                                                                    const std::vector<Listener>& listeners,
                                                                     const UringSettings& uring,
                                                                     const WorkerBase* first);
 

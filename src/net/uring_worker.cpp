@@ -20,10 +20,10 @@ namespace {
 // CQE user data: a connection's address with the operation in the low bits (Connection is
 // 16-byte aligned), or one of these small loop tags.
 constexpr uint64_t kEventTag = 1;
-constexpr uint64_t kCancelTag = 2;  // results of cancel requests: ignored
+constexpr uint64_t kCancelTag = 2;  // results of cancel requests and shutdowns: ignored
 constexpr uint64_t kAcceptTagBase = 16;  // + listener position
 constexpr uint64_t kMaxTag = 1 << 16;
-constexpr uint64_t kOpMask = 0xF;
+constexpr uint64_t kOpMask = 0x7;  // Connection is at least 8-byte aligned
 
 constexpr unsigned kSqEntries = 1024;
 constexpr unsigned kCqEntries = 16384;
@@ -105,7 +105,7 @@ std::expected<void, std::string> UringWorker::probe_sqpoll() {
 }
 
 std::expected<std::unique_ptr<UringWorker>, std::string> UringWorker::create(unsigned index, broker::Broker& broker,
-                                                                             std::vector<int> listeners,
+                                                                             std::vector<Listener> listeners,
                                                                              const UringSettings& settings,
                                                                              int attach_fd) {
   std::unique_ptr<UringWorker> w(new UringWorker(index, broker, std::move(listeners)));
@@ -129,8 +129,8 @@ std::expected<std::unique_ptr<UringWorker>, std::string> UringWorker::create(uns
   return w;
 }
 
-UringWorker::UringWorker(unsigned index, broker::Broker& broker, std::vector<int> listeners)
-    : WorkerBase(index, broker), listeners_(std::move(listeners)),
+UringWorker::UringWorker(unsigned index, broker::Broker& broker, std::vector<Listener> listeners)
+    : ConnectionDriver(index, broker), listeners_(std::move(listeners)),
       accept_armed_(listeners_.size(), false),
       accept_rotating_(listeners_.size(), false) {}
 
@@ -209,9 +209,9 @@ void UringWorker::arm_event_read() {
 void UringWorker::arm_accept(size_t i) {
   io_uring_sqe* sqe = get_sqe();
   if (multishot_accept_)
-    io_uring_prep_multishot_accept(sqe, listeners_[i], nullptr, nullptr, SOCK_CLOEXEC);
+    io_uring_prep_multishot_accept(sqe, listeners_[i].fd, nullptr, nullptr, SOCK_CLOEXEC);
   else
-    io_uring_prep_accept(sqe, listeners_[i], nullptr, nullptr, SOCK_CLOEXEC);
+    io_uring_prep_accept(sqe, listeners_[i].fd, nullptr, nullptr, SOCK_CLOEXEC);
   io_uring_sqe_set_data64(sqe, kAcceptTagBase + i);
   accept_armed_[i] = true;
 }
@@ -219,26 +219,26 @@ void UringWorker::arm_accept(size_t i) {
 void UringWorker::arm_recv(Connection& c) {
   io_uring_sqe* sqe = get_sqe();
   if (multishot_recv_) {
-    io_uring_prep_recv_multishot(sqe, c.fd, nullptr, 0, 0);
+    io_uring_prep_recv_multishot(sqe, c.io.fd, nullptr, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = kBufGroup;
   } else {
-    if (c.recv_buf.empty()) c.recv_buf.resize(kSingleRecv);
-    io_uring_prep_recv(sqe, c.fd, c.recv_buf.data(), c.recv_buf.size(), 0);
+    if (c.io.recv_buf.empty()) c.io.recv_buf.resize(kSingleRecv);
+    io_uring_prep_recv(sqe, c.io.fd, c.io.recv_buf.data(), c.io.recv_buf.size(), 0);
   }
   io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(&c) | kRecv);
-  c.recv_armed = true;
-  ++c.ops;
+  c.io.recv_armed = true;
+  ++c.io.ops;
 }
 
-void UringWorker::mark_dirty(Connection& c) {
-  if (!c.dirty) {
-    c.dirty = true;
-    dirty_.push_back(c.token);
-  }
+void UringWorker::cancel(Connection& c, Op op) {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_cancel64(sqe, reinterpret_cast<uint64_t>(&c) | op, 0);
+  io_uring_sqe_set_data64(sqe, kCancelTag);
 }
 
 void UringWorker::run() {
+  static_assert(alignof(Connection) >= 8, "op tags live in the low bits of a Connection's address");
   if (ring_disabled_) {
     // SINGLE_ISSUER binds the ring to the thread that enables it: this one.
     // (liburing 2.3 declares io_uring_enable_rings() but does not export it.)
@@ -265,30 +265,46 @@ void UringWorker::run() {
       std::vector<uint64_t> backlog;
       backlog.swap(rx_backlog_);
       for (uint64_t t : backlog) {
-        auto it = connections_.find(t);
-        if (it == connections_.end() || it->second->closed) continue;
-        it->second->in_backlog = false;
-        drain_rx(*it->second, now);
+        Connection* c = find(t);
+        if (c == nullptr || c->released) continue;
+        c->io.in_backlog = false;
+        drain_rx(*c, now);
       }
     }
     unsigned n = io_uring_peek_batch_cqe(&ring_, cqes, kCqeBatch);
     for (unsigned i = 0; i < n; ++i) handle_cqe(*cqes[i], now);
     io_uring_cq_advance(&ring_, n);
     run_local_work(now);
-    if (now >= accept_retry_at_)
+    if (now >= accept_retry_at_ && !throttle_.paused(now))
       for (size_t i = 0; i < listeners_.size(); ++i)
         if (!accept_armed_[i]) arm_accept(i);
-    // One send submission (and recv re-arm) per connection per loop turn.
-    for (size_t i = 0; i < dirty_.size(); ++i) {
-      auto it = connections_.find(dirty_[i]);
-      if (it == connections_.end()) continue;
-      it->second->dirty = false;
-      flush(*it->second, now);
-    }
-    dirty_.clear();
+    // One send submission per connection per loop turn, then recvs to re-arm.
+    flush_dirty(now);
+    for (uint64_t t : to_rearm_)
+      if (Connection* c = find(t)) rearm(*c);
+    to_rearm_.clear();
     flush_remote_wakes();
   }
-  shutdown_connections();
+  // Let sends in flight finish (briefly), so the shutdown notices follow them in order.
+  draining_ = true;
+  util::TimePoint deadline = util::now() + util::Millis(200);
+  auto sending = [this] {
+    for (auto& [token, c] : connections_)
+      if (!c.released && c.io.send_inflight) return true;
+    return false;
+  };
+  while (sending() && util::now() < deadline) {
+    __kernel_timespec ts{};
+    ts.tv_nsec = 10'000'000;
+    io_uring_cqe* first = nullptr;
+    io_uring_submit_and_wait_timeout(&ring_, &first, 1, &ts, nullptr);
+    unsigned n = io_uring_peek_batch_cqe(&ring_, cqes, kCqeBatch);
+    for (unsigned i = 0; i < n; ++i)
+      if (io_uring_cqe_get_data64(cqes[i]) >= kMaxTag) handle_cqe(*cqes[i], util::now());
+    io_uring_cq_advance(&ring_, n);
+  }
+  shutdown_connections(util::now());
+  io_uring_submit(&ring_);
 }
 
 void UringWorker::handle_cqe(const io_uring_cqe& cqe, util::TimePoint now) {
@@ -308,14 +324,9 @@ void UringWorker::handle_cqe(const io_uring_cqe& cqe, util::TimePoint now) {
   }
   auto* c = reinterpret_cast<Connection*>(data & ~kOpMask);
   switch (data & kOpMask) {
-    case kRecv:
-      handle_recv(*c, cqe, now);
-      break;
-    case kSend:
-      handle_send(*c, cqe, now);
-      break;
-    default:
-      break;
+    case kRecv: handle_recv(*c, cqe, now); break;
+    case kSend: handle_send(*c, cqe, now); break;
+    default: break;
   }
 }
 
@@ -329,13 +340,21 @@ void UringWorker::handle_accept(size_t i, const io_uring_cqe& cqe, util::TimePoi
     if (err == EINVAL && multishot_accept_) {
       LOG_INFO("worker %u: io_uring multishot accept unsupported: single-shot accept", index_);
       multishot_accept_ = false;
+    } else if (AcceptThrottle::is_exhaustion(err)) {
+      throttle_.on_exhausted(listeners_[i].fd, err, broker_.stats(), now);
+      if (accept_armed_[i]) {  // stop the multishot accept until the pause is over
+        io_uring_sqe* sqe = get_sqe();
+        io_uring_prep_cancel64(sqe, kAcceptTagBase + i, 0);
+        io_uring_sqe_set_data64(sqe, kCancelTag);
+      }
     } else if (err != EAGAIN && err != EINTR && err != ECONNABORTED && err != ECANCELED) {
       LOG_WARN("accept failed: %s", errno_text(err).c_str());
-      accept_retry_at_ = now + util::Millis(100);  // EMFILE and the like: do not spin
+      accept_retry_at_ = now + util::Millis(100);
     }
     return;
   }
-  if (accept_armed_[i] && !accept_rotating_[i] && connections_.size() >= kRotateFrom) {
+  throttle_.on_accepted();
+  if (accept_armed_[i] && !accept_rotating_[i] && connection_count() >= kRotateFrom) {
     // A listener's multishot accept keeps its place in the socket's wait queue, so the
     // worker that armed first would take every connection. Once it has a few, re-arming
     // puts it behind the others: connections spread over the workers. (A client's
@@ -349,248 +368,172 @@ void UringWorker::handle_accept(size_t i, const io_uring_cqe& cqe, util::TimePoi
   int fd = cqe.res;
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  auto c = std::make_unique<Connection>();
-  c->fd = fd;
-  c->token = next_token();
   std::string peer = peer_name(fd);
-  c->handler = std::make_unique<broker::ClientHandler>(broker_, this, c->token, peer, now);
-  c->tls = tls_stream_for(tls_listeners_, listeners_[i]);
   LOG_DEBUG("worker %u: accepted connection from %s", index_, peer.c_str());
-  Connection& ref = *c;
-  connections_.emplace(c->token, std::move(c));
-  arm_recv(ref);
+  UringIo io;
+  io.fd = fd;
+  Connection& c = add(next_token(), std::move(io), listeners_[i], std::move(peer), now);
+  arm_recv(c);
 }
 
 void UringWorker::handle_recv(Connection& c, const io_uring_cqe& cqe, util::TimePoint now) {
   bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
-  if (!more) c.recv_armed = false;
+  if (!more) {
+    c.io.recv_armed = false;
+    if (!c.released) to_rearm_.push_back(c.token);
+  }
   int res = cqe.res;
-  if (!more && !c.closed) mark_dirty(c);  // flush() re-arms it
   if (res > 0) {
     if (cqe.flags & IORING_CQE_F_BUFFER) {
       uint16_t bid = static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
-      if (c.closed || draining_) {
+      if (c.released || draining_) {
         recycle_buffer(bid);
       } else {
-        c.rx_queue.emplace_back(bid, static_cast<uint32_t>(res));
+        c.io.rx_queue.emplace_back(bid, static_cast<uint32_t>(res));
         drain_rx(c, now);
-        if (more && !c.recv_cancelling && c.rx_queue.size() - c.rx_head >= kMaxHeld) {
-          io_uring_sqe* sqe = get_sqe();
-          io_uring_prep_cancel64(sqe, reinterpret_cast<uint64_t>(&c) | kRecv, 0);
-          io_uring_sqe_set_data64(sqe, kCancelTag);
-          c.recv_cancelling = true;
+        if (more && !c.io.recv_cancelling && c.io.rx_queue.size() - c.io.rx_head >= kMaxHeld) {
+          cancel(c, kRecv);
+          c.io.recv_cancelling = true;
         }
       }
-    } else if (!c.closed && !draining_) {
-      deliver(c, {c.recv_buf.data(), static_cast<size_t>(res)}, now);  // marks it dirty: the recv to re-arm
+    } else if (!c.released && !draining_) {
+      received(c, {c.io.recv_buf.data(), static_cast<size_t>(res)}, now);
     }
-  } else if (res == -ECANCELED && c.recv_cancelling) {
-    // stopped because too many buffers were held: re-armed by flush() once they are consumed
-  } else if (!c.closed) {
+  } else if (res == -ECANCELED && c.io.recv_cancelling) {
+    // stopped because too many buffers were held: re-armed once they are consumed
+  } else if (!c.released) {
     int err = -res;
-    if ((res == 0 || (err != ENOBUFS && err != EAGAIN && err != EINTR)) && c.rx_head < c.rx_queue.size() &&
-        !draining_) {
+    bool transient = err == ENOBUFS || err == EAGAIN || err == EINTR;
+    if ((res == 0 || !transient) && c.io.rx_head < c.io.rx_queue.size() && !draining_) {
       drain_rx(c, now, /*all=*/true);  // what came before the end of the stream goes first
     }
-    if (res == 0) {
-      close_connection(c, now);  // orderly shutdown by the peer
-    } else if (err == ENOBUFS || err == EAGAIN || err == EINTR) {
-      mark_dirty(c);  // out of provided buffers (or spurious): re-armed at the turn's end
+    if (c.released) {
+      // closed while its last input was handled
+    } else if (res == 0) {
+      ended(c, now);  // orderly shutdown by the peer
+    } else if (transient) {
+      // out of provided buffers (or spurious): re-armed at the turn's end
     } else if (err == EINVAL && multishot_recv_) {
       LOG_INFO("worker %u: io_uring multishot recv refused: single-shot recv per turn", index_);
       multishot_recv_ = false;
-      mark_dirty(c);
     } else {
-      close_connection(c, now);
+      ended(c, now);
     }
   }
   if (!more) {
-    c.recv_cancelling = false;
+    c.io.recv_cancelling = false;
     op_done(c);
   }
 }
 
 void UringWorker::drain_rx(Connection& c, util::TimePoint now, bool all) {
-  if (c.rx_turn != turn_) {
-    c.rx_turn = turn_;
-    c.rx_bytes = 0;
+  UringIo& io = c.io;
+  if (io.rx_turn != turn_) {
+    io.rx_turn = turn_;
+    io.rx_bytes = 0;
   }
-  while (c.rx_head < c.rx_queue.size() && (all || c.rx_bytes < kReadBudget)) {
-    auto [bid, len] = c.rx_queue[c.rx_head++];
-    deliver(c, {buf_base_ + size_t{bid} * kBufSize, len}, now);
+  while (io.rx_head < io.rx_queue.size() && (all || io.rx_bytes < kReadBudget) && !c.released) {
+    auto [bid, len] = io.rx_queue[io.rx_head++];
+    received(c, {buf_base_ + size_t{bid} * kBufSize, len}, now);
     recycle_buffer(bid);
-    c.rx_bytes += len;
+    io.rx_bytes += len;
   }
-  if (c.rx_head == c.rx_queue.size()) {
-    c.rx_queue.clear();
-    c.rx_head = 0;
-  } else if (!c.in_backlog) {
-    c.in_backlog = true;
+  if (c.released) return;
+  if (io.rx_head == io.rx_queue.size()) {
+    io.rx_queue.clear();
+    io.rx_head = 0;
+    if (!io.recv_armed) to_rearm_.push_back(c.token);
+  } else if (!io.in_backlog) {
+    io.in_backlog = true;
     rx_backlog_.push_back(c.token);
   }
 }
 
-void UringWorker::deliver(Connection& c, std::span<const uint8_t> bytes, util::TimePoint now) {
-  if (!c.tls) {
-    c.handler->on_bytes(bytes, now);
-  } else if (!c.tls_failed && c.tls->receive(bytes, *c.handler, now)) {
-    c.tls_failed = true;  // flush() sends the queued alert, if any, then closes
-  }
-  mark_dirty(c);
+void UringWorker::release_rx(Connection& c) {
+  for (size_t i = c.io.rx_head; i < c.io.rx_queue.size(); ++i) recycle_buffer(c.io.rx_queue[i].first);
+  c.io.rx_queue.clear();
+  c.io.rx_head = 0;
 }
 
-void UringWorker::release_rx(Connection& c) {
-  for (size_t i = c.rx_head; i < c.rx_queue.size(); ++i) recycle_buffer(c.rx_queue[i].first);
-  c.rx_queue.clear();
-  c.rx_head = 0;
+void UringWorker::rearm(Connection& c) {
+  if (c.released || c.io.recv_armed || draining_) return;
+  if (c.io.rx_queue.size() - c.io.rx_head <= kMaxHeld / 2) arm_recv(c);
+}
+
+void UringWorker::submit_send(Connection& c) {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_send(sqe, c.io.fd, c.io.send_buf.data() + c.io.send_off, c.io.send_buf.size() - c.io.send_off,
+                     MSG_NOSIGNAL);
+  io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(&c) | kSend);
+  c.io.send_inflight = true;
+  ++c.io.ops;
+}
+
+std::optional<size_t> UringWorker::write_some(Connection& c, std::string_view bytes) {
+  UringIo& io = c.io;
+  if (io.send_inflight) return 0;  // its completion marks the connection dirty
+  if (io.send_off < io.send_buf.size()) {  // a short send: the rest goes first
+    submit_send(c);
+    return 0;
+  }
+  // The copy is stable while the kernel reads it; the Endpoint's own buffer may grow and
+  // move meanwhile.
+  io.send_buf.assign(bytes.data(), bytes.size());
+  io.send_off = 0;
+  submit_send(c);
+  return bytes.size();
 }
 
 void UringWorker::handle_send(Connection& c, const io_uring_cqe& cqe, util::TimePoint now) {
-  c.send_inflight = false;
-  if (!c.closed) {
+  c.io.send_inflight = false;
+  if (!c.released) {
     int res = cqe.res;
     if (res >= 0) {
-      c.send_off += static_cast<size_t>(res);
-      if (!c.tls) {  // TLS plaintext was consumed when it was encrypted
-        broker::ClientHandler& h = *c.handler;
-        h.consume_output(static_cast<size_t>(res));
-        if (h.pending_output().empty()) h.on_output_drained(now);  // may encode more queued messages
+      c.io.send_off += static_cast<size_t>(res);
+      if (c.io.send_off >= c.io.send_buf.size()) {
+        c.io.send_buf.clear();
+        c.io.send_off = 0;
       }
       mark_dirty(c);
     } else if (res == -EAGAIN || res == -EINTR) {
       mark_dirty(c);
     } else {
-      close_connection(c, now);
+      close_now(c, now);  // broken; the node stays until op_done below
     }
   }
   op_done(c);
 }
 
-void UringWorker::flush(Connection& c, util::TimePoint now) {
-  if (c.closed) return;
-  broker::ClientHandler& h = *c.handler;
-  if (!c.send_inflight) {
-    if (c.send_off >= c.send_buf.size()) fill_send_buf(c, now);
-    // else: a short send; the rest of the copy is still the head of the output.
-    if (c.send_off < c.send_buf.size()) {
-      io_uring_sqe* sqe = get_sqe();
-      io_uring_prep_send(sqe, c.fd, c.send_buf.data() + c.send_off, c.send_buf.size() - c.send_off, MSG_NOSIGNAL);
-      io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(&c) | kSend);
-      c.send_inflight = true;
-      ++c.ops;
-    } else if (h.closing() || c.tls_failed) {
-      close_connection(c, now);
-      return;
-    }
-  }
-  if (!c.recv_armed && !c.tls_failed && c.rx_queue.size() - c.rx_head <= kMaxHeld / 2) arm_recv(c);
+std::optional<size_t> UringWorker::write_final(Connection& c, std::string_view bytes) {
+  // The ring is about to stop: a plain send, behind what a short send left over.
+  if (c.io.send_inflight) return std::nullopt;
+  std::string out = c.io.send_buf.substr(std::min(c.io.send_off, c.io.send_buf.size()));
+  c.io.send_buf.clear();
+  c.io.send_off = 0;
+  out.append(bytes);
+  ssize_t n = send(c.io.fd, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (n < static_cast<ssize_t>(out.size())) return std::nullopt;
+  return bytes.size();
 }
 
-void UringWorker::fill_send_buf(Connection& c, util::TimePoint now) {
-  // The buffer is stable while the kernel reads it; the handler's own buffer (and the TLS
-  // one) may grow and move meanwhile.
-  c.send_off = 0;
-  if (c.tls) {
-    if (!c.tls_failed) c.tls->encrypt_output(*c.handler, now);
-    c.tls->take_unsent(c.send_buf);
-  } else {
-    std::string_view out = c.handler->pending_output();
-    c.send_buf.assign(out.data(), out.size());
-  }
+bool UringWorker::shutdown_write(Connection& c) {
+  // Synchronous: it only queues a FIN behind the data already in the socket.
+  return shutdown(c.io.fd, SHUT_WR) == 0;
 }
 
-void UringWorker::close_connection(Connection& c, util::TimePoint now) {
-  if (c.closed) return;
-  c.closed = true;
+bool UringWorker::release(Connection& c) {
   // Outstanding requests keep the socket open and (sends) read send_buf: cancel them; the
   // connection is freed when their last CQE arrives.
-  if (c.recv_armed) {
-    io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_cancel64(sqe, reinterpret_cast<uint64_t>(&c) | kRecv, 0);
-    io_uring_sqe_set_data64(sqe, kCancelTag);
-  }
-  if (c.send_inflight) {
-    io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_cancel64(sqe, reinterpret_cast<uint64_t>(&c) | kSend, 0);
-    io_uring_sqe_set_data64(sqe, kCancelTag);
-  }
+  if (c.io.recv_armed) cancel(c, kRecv);
+  if (c.io.send_inflight) cancel(c, kSend);
   release_rx(c);
-  close(c.fd);
-  c.fd = -1;
-  c.handler->on_closed(now);
-  if (c.ops == 0) connections_.erase(c.token);
+  close(c.io.fd);
+  c.io.fd = -1;
+  return c.io.ops == 0;
 }
 
 void UringWorker::op_done(Connection& c) {
-  if (--c.ops == 0 && c.closed) connections_.erase(c.token);
-}
-
-void UringWorker::process_wakes(std::vector<uint64_t>& tokens, util::TimePoint now) {
-  for (uint64_t t : tokens) {
-    auto it = connections_.find(t);
-    if (it == connections_.end() || it->second->closed) continue;
-    it->second->handler->on_wake(now);
-    mark_dirty(*it->second);
-  }
-}
-
-void UringWorker::tick(util::TimePoint now) {
-  for (auto& [token, c] : connections_) {
-    if (c->closed) continue;
-    c->handler->on_tick(now);
-    if (c->handler->closing()) mark_dirty(*c);
-  }
-}
-
-void UringWorker::shutdown_connections() {
-  // Let sends in flight finish (briefly), so the shutdown notice follows them in order.
-  draining_ = true;
-  util::TimePoint deadline = util::now() + util::Millis(200);
-  io_uring_cqe* cqes[kCqeBatch];
-  auto sending = [this] {
-    for (auto& [token, c] : connections_)
-      if (!c->closed && c->send_inflight) return true;
-    return false;
-  };
-  while (sending() && util::now() < deadline) {
-    __kernel_timespec ts{};
-    ts.tv_nsec = 10'000'000;
-    io_uring_cqe* first = nullptr;
-    io_uring_submit_and_wait_timeout(&ring_, &first, 1, &ts, nullptr);
-    unsigned n = io_uring_peek_batch_cqe(&ring_, cqes, kCqeBatch);
-    for (unsigned i = 0; i < n; ++i) {
-      uint64_t data = io_uring_cqe_get_data64(cqes[i]);
-      if (data >= kMaxTag) handle_cqe(*cqes[i], util::now());
-    }
-    io_uring_cq_advance(&ring_, n);
-  }
-  util::TimePoint now = util::now();
-  std::vector<uint64_t> tokens;
-  for (auto& [token, c] : connections_)
-    if (!c->closed) tokens.push_back(token);
-  for (uint64_t t : tokens) {
-    auto it = connections_.find(t);
-    if (it == connections_.end() || it->second->closed) continue;
-    Connection& c = *it->second;
-    c.handler->on_shutdown();
-    if (!c.send_inflight) {
-      // Best effort, the socket closes next. TLS: the rest of the ciphertext copy, then the
-      // shutdown notice encrypted behind it (one send, so nothing can come between them).
-      std::string tls_out;
-      if (c.tls) {
-        tls_out.assign(c.send_buf, std::min(c.send_off, c.send_buf.size()));
-        c.tls->encrypt_output(*c.handler, now);
-        tls_out += c.tls->unsent();
-      }
-      std::string_view out = c.tls ? std::string_view(tls_out) : c.handler->pending_output();
-      if (!out.empty()) {
-        ssize_t ignored = send(c.fd, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-        (void)ignored;
-      }
-    }
-    close_connection(c, now);
-  }
-  io_uring_submit(&ring_);
+  if (--c.io.ops == 0 && c.released) forget(c.token);
 }
 
 }  // namespace musqratt::net

@@ -1,6 +1,6 @@
 #pragma once
 // The io_uring worker: one thread, one ring owning its connections for their whole life, driving
-// broker::ClientHandler exactly as the epoll worker does (one read and one write submission per
+// broker::SessionDriver exactly as the epoll worker does (one read and one write submission per
 // connection per loop turn, back-pressure through the handler's pending output).
 //
 // Accepts: a multishot accept on every shared listener (several workers arm one each).
@@ -17,21 +17,39 @@
 #include <cstdint>
 #include <expected>
 #include <memory>
+#include <optional>
 #include <string>
-#include <unordered_map>
+#include <string_view>
 #include <vector>
 
-#include "broker/broker.h"
-#include "broker/client_handler.h"
-#include "net/tls_stream.h"
+#include "net/accept_throttle.h"
+#include "net/connection_driver.h"
 #include "net/transport.h"
-#include "net/worker_base.h"
 
 namespace musqratt::net {
 
+/// A connection's io_uring state.
+struct UringIo {
+  int fd = -1;
+  bool recv_armed = false;       // a recv (single or multishot) is outstanding
+  bool send_inflight = false;    // send_buf is owned by the kernel until the CQE
+  bool recv_cancelling = false;  // too many buffers held: the multishot recv is being stopped
+  bool in_backlog = false;
+  unsigned ops = 0;              // outstanding requests that carry this connection's address
+  std::string send_buf;          // a stable copy of output taken from the Endpoint
+  size_t send_off = 0;           // bytes of send_buf already sent
+  std::vector<uint8_t> recv_buf; // single-shot mode only
+  // Multishot mode: provided buffers received but not yet given to the Endpoint (the read
+  // budget of the turn was spent), oldest first; the head is rx_queue[rx_head].
+  std::vector<std::pair<uint16_t, uint32_t>> rx_queue;  // (buffer id, length)
+  size_t rx_head = 0;
+  uint64_t rx_turn = 0;   // the turn rx_bytes belongs to
+  size_t rx_bytes = 0;    // bytes given to the Endpoint in that turn
+};
+
 /// The io_uring transport's worker. Thread: everything but the WorkerBase wake API runs on the
 /// worker's own thread.
-class UringWorker : public WorkerBase {
+class UringWorker final : public ConnectionDriver<UringWorker, UringIo> {
  public:
   /// Creates the ring; fails with the reason when the kernel refuses io_uring (seccomp, sysctl
   /// kernel.io_uring_disabled, ENOSYS), so the caller can fall back to epoll. With
@@ -39,7 +57,7 @@ class UringWorker : public WorkerBase {
   /// `attach_fd` when there is one (IORING_SETUP_ATTACH_WQ); if the kernel refuses SQPOLL the
   /// ring is made without it and the reason logged.
   static std::expected<std::unique_ptr<UringWorker>, std::string> create(unsigned index, broker::Broker& broker,
-                                                                         std::vector<int> listeners,
+                                                                         std::vector<Listener> listeners,
                                                                          const UringSettings& settings,
                                                                          int attach_fd);
   /// Whether io_uring can be used at all here; the error text says why not.
@@ -49,68 +67,43 @@ class UringWorker : public WorkerBase {
   ~UringWorker() override;
   int ring_fd() const { return ring_ok_ ? ring_.ring_fd : -1; }
 
+  // The transport's part of ConnectionDriver.
+  std::optional<size_t> write_some(Connection& c, std::string_view bytes);
+  std::optional<size_t> write_final(Connection& c, std::string_view bytes);
+  void set_write_interest(Connection&, bool) {}  // a send's completion marks the connection dirty
+  bool drained(const Connection& c) const { return !c.io.send_inflight && c.io.send_off >= c.io.send_buf.size(); }
+  bool shutdown_write(Connection& c);
+  bool release(Connection& c);
+
  protected:
   void run() override;
   void notify() override;
-  bool supports_tls() const override { return true; }
 
  private:
-  enum Op : uint64_t { kRecv = 1, kSend = 2, kCancel = 3 };
-  struct alignas(16) Connection {
-    int fd = -1;
-    uint64_t token = 0;
-    bool dirty = false;          // has output, is closing or needs a recv: visit at turn end
-    bool closed = false;         // socket gone, on_closed() called; freed when ops drain
-    bool recv_armed = false;     // a recv (single or multishot) is outstanding
-    bool send_inflight = false;  // send_buf is owned by the kernel until the CQE
-    unsigned ops = 0;            // outstanding requests that carry this connection's address
-    std::string send_buf;        // a stable copy of the head of the handler's output
-    size_t send_off = 0;         // bytes of send_buf already sent (and consumed)
-    std::vector<uint8_t> recv_buf;  // single-shot mode only
-    // Multishot mode: provided buffers received but not yet fed to the handler (the read
-    // budget of the turn was spent), oldest first; the head is rx_queue[rx_head].
-    std::vector<std::pair<uint16_t, uint32_t>> rx_queue;  // (buffer id, length)
-    size_t rx_head = 0;
-    uint64_t rx_turn = 0;        // the turn rx_bytes belongs to
-    size_t rx_bytes = 0;         // bytes fed to the handler in that turn
-    bool recv_cancelling = false;  // too many buffers held: the multishot recv is being stopped
-    bool in_backlog = false;
-    std::unique_ptr<broker::ClientHandler> handler;
-    // TLS listeners only. send_buf then holds ciphertext taken from `tls`, whose plaintext was
-    // consumed from the handler when it was encrypted.
-    std::unique_ptr<TlsStream> tls;
-    bool tls_failed = false;  // fatal TLS error: send the alert that is queued, then close
-  };
+  enum Op : uint64_t { kRecv = 1, kSend = 2 };
 
-  UringWorker(unsigned index, broker::Broker& broker, std::vector<int> listeners);
+  UringWorker(unsigned index, broker::Broker& broker, std::vector<Listener> listeners);
   io_uring_sqe* get_sqe();
   void setup_buffer_ring();
   void arm_event_read();
   void arm_accept(size_t listener);
   void arm_recv(Connection& c);
+  void submit_send(Connection& c);
   void handle_cqe(const io_uring_cqe& cqe, util::TimePoint now);
   void handle_accept(size_t listener, const io_uring_cqe& cqe, util::TimePoint now);
   void handle_recv(Connection& c, const io_uring_cqe& cqe, util::TimePoint now);
   void handle_send(Connection& c, const io_uring_cqe& cqe, util::TimePoint now);
   void recycle_buffer(uint16_t bid);
-  /// Hands received bytes to the handler, through TLS on a TLS connection.
-  void deliver(Connection& c, std::span<const uint8_t> bytes, util::TimePoint now);
-  /// Refills the empty send buffer: a copy of the handler's output, or TLS ciphertext.
-  void fill_send_buf(Connection& c, util::TimePoint now);
-  /// Feeds queued buffers to the handler within the turn's read budget.
+  /// Gives queued buffers to the Endpoint within the turn's read budget.
   void drain_rx(Connection& c, util::TimePoint now, bool all = false);
   void release_rx(Connection& c);
-  void mark_dirty(Connection& c);
-  /// Submits pending output; closes the connection once it is done.
-  void flush(Connection& c, util::TimePoint now);
-  void close_connection(Connection& c, util::TimePoint now);
-  /// Drops one outstanding op; frees a closed connection when none remain.
+  /// Re-arms the recv of connections visited this turn (after ConnectionDriver's flush).
+  void rearm(Connection& c);
+  /// Drops one outstanding op; frees a released connection when none remain.
   void op_done(Connection& c);
-  void process_wakes(std::vector<uint64_t>& tokens, util::TimePoint now) override;
-  void tick(util::TimePoint now) override;
-  void shutdown_connections();
+  void cancel(Connection& c, Op op);
 
-  const std::vector<int> listeners_;
+  const std::vector<Listener> listeners_;
   io_uring ring_{};
   bool ring_ok_ = false;
   bool ring_disabled_ = false;  // created with IORING_SETUP_R_DISABLED: enable on the worker
@@ -121,16 +114,16 @@ class UringWorker : public WorkerBase {
   bool multishot_accept_ = true;
   std::vector<bool> accept_armed_;
   std::vector<bool> accept_rotating_;  // a cancel is on its way to re-arm at the tail
+  AcceptThrottle throttle_;
   util::TimePoint accept_retry_at_{};
   // Provided-buffer ring for multishot recv.
   bool multishot_recv_ = false;
   io_uring_buf_ring* buf_ring_ = nullptr;
   size_t buf_ring_bytes_ = 0;
   uint8_t* buf_base_ = nullptr;
-  std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;
-  std::vector<uint64_t> dirty_;
   std::vector<uint64_t> inbox_swap_;
   std::vector<uint64_t> rx_backlog_;  // connections with queued received buffers
+  std::vector<uint64_t> to_rearm_;    // connections whose recv may need re-arming
   uint64_t turn_ = 0;
 };
 

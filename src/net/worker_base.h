@@ -12,7 +12,6 @@
 
 #include "broker/broker.h"
 #include "broker/waker.h"
-#include "net/tls.h"
 
 namespace musqratt::net {
 
@@ -30,18 +29,9 @@ class WorkerBase : public broker::Waker {
   /// Thread: any.
   void wake(uint64_t token) override;
 
-  /// Gives the worker the TLS contexts of listeners that speak TLS (before start()). Returns
-  /// false if there are some and this transport cannot do TLS.
-  bool set_tls_listeners(const TlsListeners* listeners) {
-    tls_listeners_ = listeners;
-    return supports_tls() || listeners == nullptr || listeners->empty();
-  }
-
  protected:
   /// The event loop; returns when stop_requested().
   virtual void run() = 0;
-  /// Kernel-socket transports serve TLS listeners through TlsStream; user-level stacks do not.
-  virtual bool supports_tls() const { return false; }
   /// Makes run() return from its wait soon (eventfd write, ring message, ...). Thread: any.
   virtual void notify() = 0;
 
@@ -64,7 +54,6 @@ class WorkerBase : public broker::Waker {
 
   const unsigned index_;
   broker::Broker& broker_;
-  const TlsListeners* tls_listeners_ = nullptr;  // listener fd -> context; see tls_stream_for()
 
  private:
   void post(const std::vector<uint64_t>& tokens);

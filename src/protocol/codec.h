@@ -8,6 +8,7 @@
 #include <string>
 
 #include "protocol/packets.h"
+#include "protocol/reason_table.h"
 
 namespace musqratt::protocol {
 

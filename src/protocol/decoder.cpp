@@ -1,5 +1,7 @@
 // Packet body decoding, one function per packet type, each enforcing the fixed-header flag
-// rules and body layout of its section of the specification.
+// rules and body layout of its section of the specification. Spec statement ids name the
+// specification they come from (3.1.1 and 5.0 number their statements differently); reason
+// codes are checked against protocol/reason_table.h.
 #include "protocol/codec.h"
 #include "protocol/property_codec.h"
 #include "protocol/wire.h"
@@ -23,24 +25,25 @@ Result decode_connect(wire::Reader& in) {
   Connect c;
   uint8_t level, flags;
   if (!in.utf8(c.protocol_name) || !in.u8(level)) return truncated(in);
-  // [MQTT-3.1.2-1] / [MQTT-3.1.2-2]: unknown name or level gets CONNACK 0x01 / 0x84.
+  // [MQTT-3.1.2-1], [MQTT-3.1.2-2] (3.1.1 and 5.0): an unknown name or level is answered with
+  // CONNACK 0x01 (3.1.1) or 0x84 (5.0).
   if (!((c.protocol_name == "MQTT" && (level == 4 || level == 5)) ||
         (c.protocol_name == "MQIsdp" && level == 3)))
     return std::unexpected(DecodeError{Reason::UnsupportedProtocolVersion, "unsupported protocol name or level"});
   c.version = static_cast<Version>(level);
   if (!in.u8(flags) || !in.u16(c.keep_alive)) return truncated(in);
-  if (flags & 0x01) return malformed("reserved CONNECT flag set");  // [MQTT-3.1.2-3]
+  if (flags & 0x01) return malformed("reserved CONNECT flag set");  // [MQTT-3.1.2-3, 3.1.1 and 5.0]
   c.clean_start = flags & 0x02;
   bool will_flag = flags & 0x04;
   uint8_t will_qos = (flags >> 3) & 0x03;
   bool will_retain = flags & 0x20;
   bool password_flag = flags & 0x40;
   bool username_flag = flags & 0x80;
-  if (will_qos == 3) return malformed("will QoS 3");  // [MQTT-3.1.2-14]
-  if (!will_flag && (will_qos != 0 || will_retain))
-    return malformed("will QoS/retain without will flag");  // [MQTT-3.1.2-11], [MQTT-3.1.2-13]
+  if (will_qos == 3) return malformed("will QoS 3");  // [MQTT-3.1.2-14, 3.1.1], [MQTT-3.1.2-12, 5.0]
+  // [MQTT-3.1.2-11], [MQTT-3.1.2-13], [MQTT-3.1.2-15] (3.1.1); [MQTT-3.1.2-11], [MQTT-3.1.2-13] (5.0).
+  if (!will_flag && (will_qos != 0 || will_retain)) return malformed("will QoS/retain without will flag");
   if (c.version != Version::V5 && password_flag && !username_flag)
-    return malformed("password without user name");  // [MQTT-3.1.2-22]
+    return malformed("password without user name");  // [MQTT-3.1.2-22, 3.1.1]
   DecodeError err;
   if (c.version == Version::V5 && !decode_properties(in, PropertyContext::Connect, c.properties, err))
     return std::unexpected(err);
@@ -74,16 +77,11 @@ Result decode_connack(wire::Reader& in, Version v) {
   if (!in.u8(flags) || !in.u8(code)) return truncated(in);
   if (flags & 0xFE) return malformed("reserved CONNACK flags set");
   c.session_present = flags & 1;
-  if (v == Version::V5) {
-    c.reason = static_cast<Reason>(code);
-  } else {
-    // 3.1.1 return codes 0..5 [MQTT-3.2.2-4], as the 5.0 reason codes they stand for.
-    static constexpr Reason kV311[] = {Reason::Success, Reason::UnsupportedProtocolVersion,
-                                       Reason::ClientIdentifierNotValid, Reason::ServerUnavailable,
-                                       Reason::BadUserNameOrPassword, Reason::NotAuthorized};
-    if (code > 5) return malformed("invalid CONNACK return code");
-    c.reason = kV311[code];
-  }
+  // 5.0: a code of table 3-1 [MQTT-3.2.2-8, 5.0]; 3.1/3.1.1: return codes 0..5 (table 3.1,
+  // 6..255 reserved), read as the 5.0 reasons they stand for.
+  auto reason = reason_from_wire(code, v, PacketType::Connack);
+  if (!reason) return malformed("invalid CONNACK reason code");
+  c.reason = *reason;
   DecodeError err;
   if (v == Version::V5 && !decode_properties(in, PropertyContext::Connack, c.properties, err))
     return std::unexpected(err);
@@ -96,12 +94,12 @@ Result decode_publish(uint8_t first, wire::Reader& in, Version v) {
   p.retain = first & 0x01;
   p.qos = (first >> 1) & 0x03;
   p.dup = first & 0x08;
-  if (p.qos == 3) return malformed("PUBLISH QoS 3");  // [MQTT-3.3.1-4]
-  if (p.qos == 0 && p.dup) return malformed("DUP set on QoS 0 PUBLISH");  // [MQTT-3.3.1-2]
+  if (p.qos == 3) return malformed("PUBLISH QoS 3");  // [MQTT-3.3.1-4, 3.1.1 and 5.0]
+  if (p.qos == 0 && p.dup) return malformed("DUP set on QoS 0 PUBLISH");  // [MQTT-3.3.1-2, 3.1.1 and 5.0]
   if (!in.utf8(p.topic)) return truncated(in);
   if (p.qos > 0) {
     if (!in.u16(p.packet_id)) return truncated(in);
-    if (p.packet_id == 0) return malformed("packet identifier 0");  // [MQTT-2.2.1-3]
+    if (p.packet_id == 0) return malformed("packet identifier 0");  // [MQTT-2.3.1-1, 3.1.1], [MQTT-2.2.1-3, 5.0]
   }
   DecodeError err;
   if (v == Version::V5 && !decode_properties(in, PropertyContext::Publish, p.properties, err))
@@ -109,17 +107,6 @@ Result decode_publish(uint8_t first, wire::Reader& in, Version v) {
   auto rest = in.rest();
   p.payload.assign(reinterpret_cast<const char*>(rest.data()), rest.size());
   return p;
-}
-
-bool valid_ack_reason(PacketType t, uint8_t code) {
-  switch (t) {
-    case PacketType::Puback:
-    case PacketType::Pubrec:
-      return code == 0x00 || code == 0x10 || code == 0x80 || code == 0x83 || code == 0x87 ||
-             code == 0x90 || code == 0x91 || code == 0x97 || code == 0x99;
-    default:  // PUBREL, PUBCOMP
-      return code == 0x00 || code == 0x92;
-  }
 }
 
 Result decode_ack(PacketType t, wire::Reader& in, Version v) {
@@ -130,8 +117,10 @@ Result decode_ack(PacketType t, wire::Reader& in, Version v) {
   if (v == Version::V5 && !in.at_end()) {
     uint8_t code;
     in.u8(code);
-    if (!valid_ack_reason(t, code)) return malformed("invalid reason code for acknowledgement");
-    a.reason = static_cast<Reason>(code);
+    // Tables 3-4..3-7 [MQTT-3.4.2-1], [MQTT-3.5.2-1], [MQTT-3.6.2-1], [MQTT-3.7.2-1] (5.0).
+    auto reason = reason_from_wire(code, v, t);
+    if (!reason) return malformed("invalid reason code for acknowledgement");
+    a.reason = *reason;
     DecodeError err;
     if (!in.at_end() && !decode_properties(in, context_of(t), a.properties, err))
       return std::unexpected(err);
@@ -152,21 +141,23 @@ Result decode_subscribe(wire::Reader& in, Version v) {
     uint8_t opts;
     if (!in.utf8(sub.filter) || !in.u8(opts)) return truncated(in);
     sub.options.qos = opts & 0x03;
-    if (sub.options.qos == 3) return malformed("subscription QoS 3");  // [MQTT-3-8.3-4]
+    // [MQTT-3-8.3-4, 3.1.1] (printed so in 3.1.1, for 3.8.3-4); 5.0 section 3.8.3.1 calls a
+    // Maximum QoS of 3 a Protocol Error, but it is answered as Malformed Packet in both.
+    if (sub.options.qos == 3) return malformed("subscription QoS 3");
     if (v == Version::V5) {
       sub.options.no_local = opts & 0x04;
       sub.options.retain_as_published = opts & 0x08;
       sub.options.retain_handling = (opts >> 4) & 0x03;
-      if (sub.options.retain_handling == 3) return protocol_error("retain handling 3");
-      if (opts & 0xC0) return malformed("reserved subscription option bits set");  // [MQTT-3.8.3-5]
+      if (sub.options.retain_handling == 3) return protocol_error("retain handling 3");  // 5.0 section 3.8.3.1
+      if (opts & 0xC0) return malformed("reserved subscription option bits set");  // [MQTT-3.8.3-5, 5.0]
     } else if (opts & 0xFC) {
-      return malformed("reserved subscription option bits set");  // [MQTT-3.8.3-4]
+      return malformed("reserved subscription option bits set");  // [MQTT-3-8.3-4, 3.1.1]
     }
     s.subscriptions.push_back(std::move(sub));
   }
   if (s.subscriptions.empty()) {
     return v == Version::V5 ? protocol_error("SUBSCRIBE without topic filters")
-                            : malformed("SUBSCRIBE without topic filters");  // [MQTT-3.8.3-3]
+                            : malformed("SUBSCRIBE without topic filters");  // [MQTT-3.8.3-3, 3.1.1], [MQTT-3.8.3-2, 5.0]
   }
   return s;
 }
@@ -180,8 +171,9 @@ Result decode_suback(wire::Reader& in, Version v) {
   while (!in.at_end()) {
     uint8_t code;
     in.u8(code);
-    if (v != Version::V5 && code > 2 && code != 0x80) return malformed("invalid SUBACK return code");  // [MQTT-3.9.3-2]
-    s.reasons.push_back(v != Version::V5 && code == 0x80 ? Reason::UnspecifiedError : static_cast<Reason>(code));
+    auto reason = reason_from_wire(code, v, PacketType::Suback);  // [MQTT-3.9.3-2, 3.1.1 and 5.0]
+    if (!reason) return malformed("invalid SUBACK reason code");
+    s.reasons.push_back(*reason);
   }
   return s;
 }
@@ -200,7 +192,7 @@ Result decode_unsubscribe(wire::Reader& in, Version v) {
   }
   if (u.filters.empty()) {
     return v == Version::V5 ? protocol_error("UNSUBSCRIBE without topic filters")
-                            : malformed("UNSUBSCRIBE without topic filters");  // [MQTT-3.10.3-2]
+                            : malformed("UNSUBSCRIBE without topic filters");  // [MQTT-3.10.3-2, 3.1.1 and 5.0]
   }
   return u;
 }
@@ -214,14 +206,17 @@ Result decode_unsuback(wire::Reader& in, Version v) {
     while (!in.at_end()) {
       uint8_t code;
       in.u8(code);
-      u.reasons.push_back(static_cast<Reason>(code));
+      auto reason = reason_from_wire(code, v, PacketType::Unsuback);  // [MQTT-3.11.3-2, 5.0]
+      if (!reason) return malformed("invalid UNSUBACK reason code");
+      u.reasons.push_back(*reason);
     }
   }
   if (!in.at_end()) return malformed("trailing bytes after UNSUBACK");
   return u;
 }
 
-/// DISCONNECT and AUTH: optional reason code, optional properties (5.0 only).
+/// DISCONNECT and AUTH: optional reason code, optional properties (5.0 only). The code must be
+/// one of table 3-10 [MQTT-3.14.2-1, 5.0] or table 3-11 [MQTT-3.15.2-1, 5.0].
 template <typename T>
 Result decode_reason_packet(PacketType t, wire::Reader& in, Version v) {
   T p;
@@ -229,7 +224,9 @@ Result decode_reason_packet(PacketType t, wire::Reader& in, Version v) {
     if (!in.at_end()) {
       uint8_t code;
       in.u8(code);
-      p.reason = static_cast<Reason>(code);
+      auto reason = reason_from_wire(code, v, t);
+      if (!reason) return malformed("invalid reason code");
+      p.reason = *reason;
     }
     DecodeError err;
     if (!in.at_end() && !decode_properties(in, context_of(t), p.properties, err))
@@ -239,7 +236,8 @@ Result decode_reason_packet(PacketType t, wire::Reader& in, Version v) {
   return p;
 }
 
-/// Required low nibble of the first byte for every type but PUBLISH [MQTT-2.1.3-1].
+/// Required low nibble of the first byte for every type but PUBLISH [MQTT-2.2.2-1, 3.1.1],
+/// [MQTT-2.1.3-1, 5.0].
 uint8_t required_flags(PacketType t) {
   return (t == PacketType::Pubrel || t == PacketType::Subscribe || t == PacketType::Unsubscribe) ? 0x02 : 0x00;
 }

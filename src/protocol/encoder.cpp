@@ -10,23 +10,6 @@ namespace {
 
 using namespace wire;
 
-/// 3.1.1 CONNACK return codes for the 5.0 reason codes a server refuses a connection with.
-uint8_t v311_connack_code(Reason r) {
-  switch (r) {
-    case Reason::Success: return 0x00;
-    case Reason::UnsupportedProtocolVersion: return 0x01;
-    case Reason::ClientIdentifierNotValid: return 0x02;
-    case Reason::ServerUnavailable:
-    case Reason::ServerBusy:
-    case Reason::ServerShuttingDown: return 0x03;
-    case Reason::BadUserNameOrPassword: return 0x04;
-    default: return 0x05;  // not authorized
-  }
-}
-
-/// 3.1.1 SUBACK codes: granted QoS or 0x80 failure.
-uint8_t v311_suback_code(Reason r) { return is_error(r) ? 0x80 : static_cast<uint8_t>(r); }
-
 void body_connect(const Connect& c, std::string& b) {
   put_string(b, c.version == Version::V31 ? "MQIsdp" : "MQTT");
   put_u8(b, static_cast<uint8_t>(c.version));
@@ -52,23 +35,22 @@ void body_connect(const Connect& c, std::string& b) {
   if (c.password) put_string(b, *c.password);
 }
 
-void body_ack(const Ack& a, Version v, std::string& b) {
-  put_u16(b, a.packet_id);
-  if (v != Version::V5) return;
-  bool has_props = a.properties != Properties{};
-  // [MQTT-3.4.2-1]: reason and properties may be omitted when success without properties.
-  if (a.reason == Reason::Success && !has_props) return;
-  put_u8(b, static_cast<uint8_t>(a.reason));
-  if (has_props) encode_properties(b, a.properties);
+/// The reason byte and properties of a 5.0 PUBACK, PUBREC, PUBREL, PUBCOMP, DISCONNECT or AUTH.
+/// Both may be left out when the reason is Success and there are no properties (5.0 sections
+/// 3.4.2.1, 3.5.2.1, 3.6.2.1, 3.7.2.1, 3.14.2.1, 3.15.2.1). A reason the packet cannot carry
+/// goes out as the packet's fallback failure (reason_table.h), never as an invalid byte.
+void reason_and_properties(PacketType t, Reason reason, const Properties& props, Version v, std::string& b) {
+  if (!carries_reason(v, t)) return;
+  Reason sent = reason_for(v, t, reason);
+  bool has_props = props != Properties{};
+  if (sent == Reason::Success && !has_props) return;
+  put_u8(b, *wire_byte(sent, v, t));
+  if (has_props) encode_properties(b, props);
 }
 
-template <typename T>
-void body_reason_packet(const T& p, Version v, std::string& b) {
-  if (v != Version::V5) return;
-  bool has_props = p.properties != Properties{};
-  if (p.reason == Reason::Success && !has_props) return;
-  put_u8(b, static_cast<uint8_t>(p.reason));
-  if (has_props) encode_properties(b, p.properties);
+void body_ack(const Ack& a, Version v, std::string& b) {
+  put_u16(b, a.packet_id);
+  reason_and_properties(a.type, a.reason, a.properties, v, b);
 }
 
 uint8_t first_byte_of(const Packet& p) {
@@ -123,7 +105,7 @@ size_t encode_packet(const Packet& packet, Version v, std::string& out) {
     case PacketType::Connack: {
       const auto& c = std::get<Connack>(packet);
       put_u8(body, c.session_present ? 1 : 0);
-      put_u8(body, v5 ? static_cast<uint8_t>(c.reason) : v311_connack_code(c.reason));
+      put_u8(body, encoded_reason(c.reason, v, PacketType::Connack));
       if (v5) encode_properties(body, c.properties);
       break;
     }
@@ -150,7 +132,7 @@ size_t encode_packet(const Packet& packet, Version v, std::string& out) {
       const auto& s = std::get<Suback>(packet);
       put_u16(body, s.packet_id);
       if (v5) encode_properties(body, s.properties);
-      for (Reason r : s.reasons) put_u8(body, v5 ? static_cast<uint8_t>(r) : v311_suback_code(r));
+      for (Reason r : s.reasons) put_u8(body, encoded_reason(r, v, PacketType::Suback));
       break;
     }
     case PacketType::Unsubscribe: {
@@ -165,14 +147,22 @@ size_t encode_packet(const Packet& packet, Version v, std::string& out) {
       put_u16(body, u.packet_id);
       if (v5) {
         encode_properties(body, u.properties);
-        for (Reason r : u.reasons) put_u8(body, static_cast<uint8_t>(r));
+        for (Reason r : u.reasons) put_u8(body, encoded_reason(r, v, PacketType::Unsuback));
       }
       break;
     }
     case PacketType::Pingreq:
     case PacketType::Pingresp: break;
-    case PacketType::Disconnect: body_reason_packet(std::get<Disconnect>(packet), v, body); break;
-    case PacketType::Auth: body_reason_packet(std::get<Auth>(packet), v, body); break;
+    case PacketType::Disconnect: {
+      const auto& d = std::get<Disconnect>(packet);
+      reason_and_properties(PacketType::Disconnect, d.reason, d.properties, v, body);
+      break;
+    }
+    case PacketType::Auth: {
+      const auto& a = std::get<Auth>(packet);
+      reason_and_properties(PacketType::Auth, a.reason, a.properties, v, body);
+      break;
+    }
     case PacketType::Publish: break;  // handled above
   }
   size_t before = out.size();

@@ -168,7 +168,7 @@ bool decode_properties(wire::Reader& outer, PropertyContext ctx, Properties& p, 
       case PropertyId::TopicAliasMaximum: ok = read_int(in, p.topic_alias_maximum); break;
       case PropertyId::TopicAlias:
         ok = read_int(in, p.topic_alias);
-        if (ok && *p.topic_alias == 0) return fail(err, Reason::TopicAliasInvalid, "topic alias 0");  // [MQTT-3.3.2-8]
+        if (ok && *p.topic_alias == 0) return fail(err, Reason::TopicAliasInvalid, "topic alias 0");  // [MQTT-3.3.2-8, 5.0]
         break;
       case PropertyId::MaximumQos: {
         uint8_t b;

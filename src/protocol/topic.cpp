@@ -53,7 +53,7 @@ std::optional<SharedFilter> parse_shared_filter(std::string_view filter) {
   size_t slash = rest.find('/');
   if (slash == std::string_view::npos) return SharedFilter{rest, {}};
   SharedFilter s{rest.substr(0, slash), rest.substr(slash + 1)};
-  if (s.group.find_first_of("+#") != std::string_view::npos) s.group = {};  // [MQTT-4.8.2-2]
+  if (s.group.find_first_of("+#") != std::string_view::npos) s.group = {};  // [MQTT-4.8.2-2, 5.0]
   return s;
 }
 

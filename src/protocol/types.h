@@ -1,5 +1,6 @@
 #pragma once
-// Protocol-wide vocabulary: versions, packet types and MQTT 5 reason codes.
+// Protocol-wide vocabulary: versions, packet types and MQTT 5 reason codes. What a reason looks
+// like on the wire, per version and packet, is in protocol/reason_table.h.
 #include <cstdint>
 
 namespace musqratt::protocol {
@@ -11,7 +12,8 @@ enum class PacketType : uint8_t {
   Subscribe, Suback, Unsubscribe, Unsuback, Pingreq, Pingresp, Disconnect, Auth
 };
 
-/// MQTT 5.0 reason codes (section 2.4). 3.1.1 return codes are mapped from these on encode.
+/// MQTT 5.0 reason codes (section 2.4); each value is the 5.0 byte. 3.1/3.1.1 return codes are
+/// the nearest of these (reason_table.h maps them both ways).
 enum class Reason : uint8_t {
   Success = 0x00,
   GrantedQos1 = 0x01,
@@ -57,9 +59,6 @@ enum class Reason : uint8_t {
   SubscriptionIdentifiersNotSupported = 0xA1,
   WildcardSubscriptionsNotSupported = 0xA2,
 };
-
-const char* reason_name(Reason r);
-inline bool is_error(Reason r) { return static_cast<uint8_t>(r) >= 0x80; }
 
 /// Largest value the Remaining Length varint can carry (268,435,455 bytes).
 inline constexpr uint32_t kMaxRemainingLength = 268'435'455;

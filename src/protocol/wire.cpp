@@ -32,8 +32,8 @@ bool Reader::varint(uint32_t& v) {
     if (!u8(b)) return false;
     v |= uint32_t{b & 0x7Fu} << (7 * i);
     if ((b & 0x80) == 0) {
-      // Non-minimal encodings (a trailing 0x00 continuation) are tolerated: the spec only
-      // requires the minimum on send [MQTT-1.5.5-1].
+      // Non-minimal encodings (a trailing 0x00 continuation) are tolerated: 5.0 only requires
+      // the minimum on send [MQTT-1.5.5-1, 5.0]; 3.1.1 (section 2.2.3) states no such rule.
       return true;
     }
   }

@@ -19,7 +19,7 @@ class Reader {
   bool u16(uint16_t& v);
   bool u32(uint32_t& v);
   bool varint(uint32_t& v);
-  /// A length-prefixed UTF-8 string, validated per [MQTT-1.5.4].
+  /// A length-prefixed UTF-8 string, validated per section 1.5.4 of 5.0 (1.5.3 of 3.1.1).
   bool utf8(std::string& v);
   bool binary(std::string& v);
   bool bytes(size_t n, std::span<const uint8_t>& v);

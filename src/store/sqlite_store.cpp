@@ -1,6 +1,9 @@
 #include "store/sqlite_store.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -83,6 +86,8 @@ constexpr int kAutoCheckpointPages = 1000;
 constexpr int64_t kWalSizeLimit = 4 << 20;
 
 constexpr auto kRetryInterval = std::chrono::seconds(1);
+// Below this much free space at start-up the reserve is released before SQLite opens.
+constexpr uint64_t kRoomToOpen = 1 << 20;
 // Writing resumes through the filesystem (rather than free pages inside the database) once
 // it has this much free besides the reserve: room for the log to grow to its usual size, so
 // that the store does not go back and forth at the edge of a full disk.
@@ -224,6 +229,8 @@ broker::RestoredState SqliteStore::open() {
     statements_.clear();
     sqlite3_close(db_);
     db_ = nullptr;
+    if (lock_fd_ >= 0) ::close(lock_fd_);
+    lock_fd_ = -1;
     throw;
   }
 }
@@ -232,13 +239,19 @@ broker::RestoredState SqliteStore::open_and_read() {
   if (mkdir(options_.dir.c_str(), 0700) != 0 && errno != EEXIST)
     throw std::runtime_error("persistence: cannot create " + options_.dir + ": " + strerror(errno));
   path_ = options_.dir + "/musqratt.db";
+  // One broker per store: an flock() on a file of its own (closing a descriptor of the
+  // database itself would drop SQLite's locks), held until close().
+  std::string lock_path = options_.dir + "/musqratt.lock";
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd_ < 0) throw std::runtime_error("persistence: cannot open " + lock_path + ": " + strerror(errno));
+  if (flock(lock_fd_, LOCK_EX | LOCK_NB) != 0)
+    throw std::runtime_error("persistence: " + options_.dir + " is in use (another broker has it open)");
+  // On a full disk SQLite still needs a little room to open (its shared-memory index): the
+  // reserve is there for that too.
+  if (reserve_.filesystem_free() < kRoomToOpen) reserve_.release();
   if (sqlite3_open(path_.c_str(), &db_) != SQLITE_OK)
     throw std::runtime_error("persistence: cannot open " + path_ + ": " + sqlite3_errmsg(db_));
   sqlite3_extended_result_codes(db_, 1);
-  // One connection in one process: exclusive locking keeps the WAL index in memory instead of
-  // a shared-memory file that would have to grow on a full disk, and keeps a second broker
-  // from opening the same store.
-  exec("PRAGMA locking_mode=EXCLUSIVE;");
   create_or_check_schema(path_);
   // WAL + synchronous=FULL: a COMMIT returns only after the log is fsynced; a crash at any
   // moment leaves the last committed transaction intact and never a torn one.
@@ -435,6 +448,8 @@ void SqliteStore::close() {
   statements_.clear();
   if (db_) sqlite3_close(db_);
   db_ = nullptr;
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // after SQLite: the store is free for another broker
+  lock_fd_ = -1;
 }
 
 broker::StoreStatus SqliteStore::status() const {

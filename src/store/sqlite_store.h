@@ -153,6 +153,7 @@ class SqliteStore : public broker::Persistence {
 
   const StoreOptions options_;
   std::string path_;
+  int lock_fd_ = -1;  // flock()ed: one broker per store
   int64_t page_size_ = 4096;
   int64_t max_pages_ = 0;  // 0: no cap of our own
   sqlite3* db_ = nullptr;

@@ -71,7 +71,7 @@ TEST(RetainedMatch, RandomTopicsAndFiltersAgreeWithBruteForce) {
       std::string t = random_topic(rng);
       ASSERT_TRUE(protocol::valid_topic_name(t)) << t;
       int action = std::uniform_int_distribution<int>(0, 9)(rng);
-      if (action == 0) {  // an empty payload removes [MQTT-3.3.1-6]
+      if (action == 0) {  // an empty payload removes ([MQTT-3.3.1-6, 5.0])
         store.put(msg(t, ""));
         reference.erase(t);
       } else if (action == 1) {  // already expired: never returned
@@ -110,7 +110,7 @@ TEST(RetainedMatch, DollarTopicsOnlyForFiltersNamingTheirFirstLevel) {
     return v;
   };
   using Strs = std::vector<std::string>;
-  EXPECT_EQ(sorted("#"), (Strs{"a", "a/$b"}));  // [MQTT-4.7.2-1]
+  EXPECT_EQ(sorted("#"), (Strs{"a", "a/$b"}));  // [MQTT-4.7.2-1, 3.1.1 and 5.0]
   EXPECT_EQ(sorted("+"), (Strs{"a"}));
   EXPECT_EQ(sorted("+/broker/#"), Strs{});
   EXPECT_EQ(sorted("$SYS/#"), (Strs{"$SYS/broker/uptime"}));
@@ -128,7 +128,7 @@ TEST(RetainedMatch, HashMatchesTheParentLevelToo) {
     return v;
   };
   EXPECT_EQ(sorted("#"), (std::vector<std::string>{"a", "a/x", "a/x/1", "a/y", "b", "c/a"}));
-  EXPECT_EQ(sorted("a/#"), (std::vector<std::string>{"a", "a/x", "a/x/1", "a/y"}));  // [MQTT-4.7.1-2]
+  EXPECT_EQ(sorted("a/#"), (std::vector<std::string>{"a", "a/x", "a/x/1", "a/y"}));  // section 4.7.1.2
   EXPECT_EQ(sorted("+/x/#"), (std::vector<std::string>{"a/x", "a/x/1"}));
   EXPECT_EQ(sorted("a/x/1/#"), (std::vector<std::string>{"a/x/1"}));
 }

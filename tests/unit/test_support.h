@@ -1,6 +1,6 @@
 #pragma once
 // Shared helpers for the unit tests: byte-vector builders, a frame-and-decode helper, a
-// recording Waker and a small driver around broker::ClientHandler.
+// recording Waker and a small driver around broker::SessionDriver.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "broker/broker.h"
-#include "broker/client_handler.h"
+#include "broker/session_driver.h"
 #include "broker/waker.h"
 #include "protocol/codec.h"
 #include "protocol/wire.h"
@@ -115,7 +115,7 @@ struct QuietLogs {
 };
 inline QuietLogs quiet_logs_instance;
 
-/// A ClientHandler plus the helpers to talk to it as a client would.
+/// A SessionDriver plus the helpers to talk to it as a client would.
 struct TestClient {
   TestClient(broker::Broker& b, RecordingWaker& w, uint64_t token, pr::Version v, util::TimePoint now)
       : version(v), handler(b, &w, token, "test-peer", now) {}
@@ -136,7 +136,7 @@ struct TestClient {
   }
 
   pr::Version version;
-  broker::ClientHandler handler;
+  broker::SessionDriver handler;
 };
 
 inline pr::Connect make_connect(pr::Version v, std::string client_id, bool clean_start = true,

@@ -15,6 +15,7 @@ extern "C" {
 
 #include "net/dpdk/dpdk_port.h"
 #include "net/dpdk/dpdk_transport.h"
+#include "net/mqtt_endpoint.h"
 #include "util/log.h"
 
 namespace musqratt::net::dpdk {
@@ -32,7 +33,7 @@ constexpr u32_t kKeepCount = 6;
 
 LwipWorker::LwipWorker(unsigned index, broker::Broker& broker, std::unique_ptr<PacketIo> io,
                        std::unique_ptr<LwipStack> stack, uint32_t idle_sleep_us)
-    : WorkerBase(index, broker), io_(std::move(io)), stack_(std::move(stack)), idle_sleep_us_(idle_sleep_us) {
+    : ConnectionDriver(index, broker), io_(std::move(io)), stack_(std::move(stack)), idle_sleep_us_(idle_sleep_us) {
   g_worker = this;
 }
 
@@ -44,7 +45,8 @@ LwipWorker::~LwipWorker() {
   g_worker = nullptr;
 }
 
-std::string LwipWorker::listen(uint16_t port) {
+std::string LwipWorker::listen(uint16_t port, EndpointFactory make_endpoint) {
+  listener_spec_ = Listener{-1, "mqtt, tcp over lwIP", std::move(make_endpoint)};
   tcp_pcb* pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
   if (pcb == nullptr) return "lwip: tcp_new failed";
   if (err_t e = tcp_bind(pcb, IP4_ADDR_ANY, port); e != ERR_OK) {
@@ -60,29 +62,19 @@ std::string LwipWorker::listen(uint16_t port) {
 
 void LwipWorker::notify() { mail_.store(true, std::memory_order_release); }
 
-LwipWorker::Connection* LwipWorker::find(void* arg) {
-  auto it = connections_.find(static_cast<uint64_t>(reinterpret_cast<uintptr_t>(arg)));
-  return it == connections_.end() ? nullptr : it->second.get();
-}
-
-void LwipWorker::mark_dirty(Connection& c) {
-  if (!c.dirty) {
-    c.dirty = true;
-    dirty_.push_back(c.token);
-  }
+LwipWorker::Connection* LwipWorker::find_arg(void* arg) {
+  return find(static_cast<uint64_t>(reinterpret_cast<uintptr_t>(arg)));
 }
 
 err_t LwipWorker::on_accept(void* arg, tcp_pcb* pcb, err_t err) {
   auto* self = static_cast<LwipWorker*>(arg);
   if (err != ERR_OK || pcb == nullptr) return ERR_VAL;
-  auto c = std::make_unique<Connection>();
-  c->pcb = pcb;
-  c->token = self->next_token();
+  uint64_t token = self->next_token();
   char ip[IP4ADDR_STRLEN_MAX];
   std::string peer = std::string(ip4addr_ntoa_r(ip_2_ip4(&pcb->remote_ip), ip, sizeof ip)) + ":" +
                      std::to_string(pcb->remote_port);
-  c->handler = std::make_unique<broker::ClientHandler>(self->broker_, self, c->token, peer, self->now_);
-  tcp_arg(pcb, token_arg(c->token));
+  LOG_DEBUG("worker %u: accepted connection from %s (lwip)", self->index_, peer.c_str());
+  tcp_arg(pcb, token_arg(token));
   tcp_recv(pcb, &LwipWorker::on_recv);
   tcp_sent(pcb, &LwipWorker::on_sent);
   tcp_err(pcb, &LwipWorker::on_err);
@@ -91,114 +83,78 @@ err_t LwipWorker::on_accept(void* arg, tcp_pcb* pcb, err_t err) {
   pcb->keep_idle = kKeepIdleMs;
   pcb->keep_intvl = kKeepIntervalMs;
   pcb->keep_cnt = kKeepCount;
-  LOG_DEBUG("worker %u: accepted connection from %s (lwip)", self->index_, peer.c_str());
-  self->connections_.emplace(c->token, std::move(c));
+  self->add(token, LwipIo{pcb, false, false}, self->listener_spec_, std::move(peer), self->now_);
   return ERR_OK;
 }
 
 err_t LwipWorker::on_recv(void* arg, tcp_pcb* pcb, pbuf* p, err_t /*err*/) {
   LwipWorker* self = g_worker;
-  Connection* c = self->find(arg);
-  if (c == nullptr) {  // not ours any more: drop the data
+  Connection* c = self->find_arg(arg);
+  if (c == nullptr || c->released) {  // not ours any more: drop the data
     if (p != nullptr) {
       tcp_recved(pcb, p->tot_len);
       pbuf_free(p);
     }
     return ERR_OK;
   }
-  if (p == nullptr) {  // FIN: closed in this turn's flush phase
-    c->peer_closed = true;
-    self->mark_dirty(*c);
+  if (p == nullptr) {  // FIN: closed after this turn's writes
+    if (!c->io.peer_closed) {
+      c->io.peer_closed = true;
+      self->peer_closed_.push_back(c->token);
+    }
     return ERR_OK;
   }
   for (pbuf* q = p; q != nullptr; q = q->next)
-    c->handler->on_bytes({static_cast<const uint8_t*>(q->payload), q->len}, self->now_);
+    self->received(*c, {static_cast<const uint8_t*>(q->payload), q->len}, self->now_);
   tcp_recved(pcb, p->tot_len);
   pbuf_free(p);
-  self->mark_dirty(*c);
   return ERR_OK;
 }
 
 err_t LwipWorker::on_sent(void* arg, tcp_pcb* /*pcb*/, u16_t /*len*/) {
   LwipWorker* self = g_worker;
-  if (Connection* c = self->find(arg); c != nullptr && !c->handler->pending_output().empty()) self->mark_dirty(*c);
+  if (Connection* c = self->find_arg(arg); c != nullptr && c->top && !c->top->pending_output().empty())
+    self->mark_dirty(*c);
   return ERR_OK;
 }
 
 void LwipWorker::on_err(void* arg, err_t err) {
   // The pcb is already freed (RST, retransmission timeout, out of memory).
   LwipWorker* self = g_worker;
-  Connection* c = self->find(arg);
+  Connection* c = self->find_arg(arg);
   if (c == nullptr) return;
-  LOG_DEBUG("worker %u: connection %s lost: lwIP error %d", self->index_, c->handler->peer().c_str(), static_cast<int>(err));
-  c->pcb = nullptr;
-  uint64_t token = c->token;
-  c->handler->on_closed(self->now_);
-  self->connections_.erase(token);
+  LOG_DEBUG("worker %u: connection lost: lwIP error %d", self->index_, static_cast<int>(err));
+  c->io.pcb = nullptr;
+  self->ended(*c, self->now_);
 }
 
-bool LwipWorker::flush(Connection& c) {
-  if (c.peer_closed) {
-    close_connection(c, false);
-    return false;
+std::optional<size_t> LwipWorker::write_some(Connection& c, std::string_view out) {
+  if (c.io.pcb == nullptr) return std::nullopt;
+  size_t room = tcp_sndbuf(c.io.pcb);
+  if (room == 0 || tcp_sndqueuelen(c.io.pcb) >= TCP_SND_QUEUELEN - 2) return 0;  // tcp_sent resumes
+  size_t n = std::min({out.size(), room, size_t{0xFFFF}});
+  u8_t flags = TCP_WRITE_FLAG_COPY | (n < out.size() ? TCP_WRITE_FLAG_MORE : 0);
+  err_t e = tcp_write(c.io.pcb, out.data(), static_cast<u16_t>(n), flags);
+  if (e == ERR_MEM) return 0;  // segment queue full: the rest stays with the Endpoint
+  if (e != ERR_OK) return std::nullopt;
+  if (!c.io.needs_output) {
+    c.io.needs_output = true;
+    to_output_.push_back(c.token);
   }
-  broker::ClientHandler& h = *c.handler;
-  while (true) {
-    std::string_view out = h.pending_output();
-    if (out.empty()) break;
-    size_t room = tcp_sndbuf(c.pcb);
-    if (room == 0 || tcp_sndqueuelen(c.pcb) >= TCP_SND_QUEUELEN - 2) break;  // tcp_sent resumes
-    size_t n = std::min({out.size(), room, size_t{0xFFFF}});
-    u8_t flags = TCP_WRITE_FLAG_COPY | (n < out.size() ? TCP_WRITE_FLAG_MORE : 0);
-    err_t e = tcp_write(c.pcb, out.data(), static_cast<u16_t>(n), flags);
-    if (e == ERR_MEM) break;  // segment queue full: the rest stays in the handler
-    if (e != ERR_OK) {
-      close_connection(c, true);
-      return false;
-    }
-    h.consume_output(n);
-    if (!c.needs_output) {
-      c.needs_output = true;
-      to_output_.push_back(c.token);
-    }
-    if (h.pending_output().empty()) h.on_output_drained(now_);  // may encode more queued messages
-  }
-  if (h.closing() && h.pending_output().empty()) {
-    close_connection(c, false);
-    return false;
-  }
-  return true;
+  return n;
 }
 
-void LwipWorker::close_connection(Connection& c, bool abort) {
-  uint64_t token = c.token;
-  if (tcp_pcb* pcb = c.pcb; pcb != nullptr) {
-    c.pcb = nullptr;
+bool LwipWorker::release(Connection& c) {
+  if (tcp_pcb* pcb = c.io.pcb; pcb != nullptr) {
+    c.io.pcb = nullptr;
     tcp_arg(pcb, nullptr);
     tcp_recv(pcb, nullptr);  // lwIP's default then discards late data and finishes the close
     tcp_sent(pcb, nullptr);
     tcp_err(pcb, nullptr);
     // tcp_close sends FIN after the data already queued; lwIP keeps retransmitting that data.
-    if (abort || tcp_close(pcb) != ERR_OK) tcp_abort(pcb);
+    if (tcp_close(pcb) != ERR_OK) tcp_abort(pcb);
   }
-  c.handler->on_closed(now_);
-  connections_.erase(token);
-}
-
-void LwipWorker::process_wakes(std::vector<uint64_t>& tokens, util::TimePoint) {  // now_ is the turn's time
-  for (uint64_t t : tokens) {
-    auto it = connections_.find(t);
-    if (it == connections_.end()) continue;
-    it->second->handler->on_wake(now_);
-    mark_dirty(*it->second);
-  }
-}
-
-void LwipWorker::tick(util::TimePoint) {  // now_ is the turn's time
-  for (auto& [token, c] : connections_) {
-    c->handler->on_tick(now_);
-    if (c->handler->closing() || !c->handler->pending_output().empty()) mark_dirty(*c);
-  }
+  return true;
 }
 
 void LwipWorker::run() {
@@ -216,20 +172,18 @@ void LwipWorker::run() {
     }
     run_local_work(now_);
     stack_->check_timeouts();
-    bool busy = rx != 0 || !dirty_.empty();
-    for (size_t i = 0; i < dirty_.size(); ++i) {
-      auto it = connections_.find(dirty_[i]);
-      if (it == connections_.end()) continue;
-      it->second->dirty = false;
-      flush(*it->second);
-    }
-    dirty_.clear();
+    bool busy = rx != 0 || !peer_closed_.empty();
+    flush_dirty(now_);
+    for (uint64_t t : peer_closed_)
+      if (Connection* c = find(t)) ended(*c, now_);
+    peer_closed_.clear();
     // One tcp_output per written connection per turn, then one TX burst for all of them.
+    if (!to_output_.empty()) busy = true;
     for (uint64_t t : to_output_) {
-      auto it = connections_.find(t);
-      if (it == connections_.end()) continue;
-      it->second->needs_output = false;
-      if (it->second->pcb != nullptr) tcp_output(it->second->pcb);
+      Connection* c = find(t);
+      if (c == nullptr) continue;
+      c->io.needs_output = false;
+      if (c->io.pcb != nullptr) tcp_output(c->io.pcb);
     }
     to_output_.clear();
     if (stack_->flush_tx() != 0) busy = true;
@@ -241,20 +195,12 @@ void LwipWorker::run() {
       nanosleep(&ts, nullptr);
     }
   }
-  shutdown_connections();
+  now_ = util::now();
+  shutdown_connections(now_);  // what did not fit in the send buffer is dropped
+  stop_stack();
 }
 
-void LwipWorker::shutdown_connections() {
-  now_ = util::now();
-  std::vector<uint64_t> tokens;
-  for (auto& [token, c] : connections_) tokens.push_back(token);
-  for (uint64_t t : tokens) {
-    auto it = connections_.find(t);
-    if (it == connections_.end()) continue;
-    Connection& c = *it->second;
-    c.handler->on_shutdown();
-    if (flush(c)) close_connection(c, false);  // what did not fit in the send buffer is dropped
-  }
+void LwipWorker::stop_stack() {
   if (listener_ != nullptr) {
     tcp_close(listener_);
     listener_ = nullptr;
@@ -302,7 +248,7 @@ std::expected<std::unique_ptr<WorkerBase>, std::string> make_dpdk_worker(const D
   if (!stack) return std::unexpected(stack.error());
   std::string addr = (*stack)->address();
   auto w = std::make_unique<LwipWorker>(index, broker, std::move(*io), std::move(*stack), o.idle_sleep_us);
-  if (std::string err = w->listen(o.tcp_port); !err.empty()) return std::unexpected(err);
+  if (std::string err = w->listen(o.tcp_port, mqtt_endpoints(broker)); !err.empty()) return std::unexpected(err);
   LOG_INFO("listening on %s:%u (mqtt, tcp over lwIP on DPDK port %u)", addr.c_str(), o.tcp_port, o.port_id);
   return w;
 }

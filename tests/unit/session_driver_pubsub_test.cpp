@@ -1,10 +1,10 @@
-// ClientHandler publish/subscribe between handlers: QoS flows, retained messages, wills and
+// SessionDriver publish/subscribe between handlers: QoS flows, retained messages, wills and
 // topic aliases.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 
-#include "broker/client_handler.h"
+#include "broker/session_driver.h"
 #include "handler_fixture.h"
 
 namespace musqratt::test {

@@ -1,8 +1,8 @@
-// ClientHandler and persistent sessions: offline queueing, resend, message expiry, session
+// SessionDriver and persistent sessions: offline queueing, resend, message expiry, session
 // expiry and the hold for unsubscribed topics.
 #include <gtest/gtest.h>
 
-#include "broker/client_handler.h"
+#include "broker/session_driver.h"
 #include "handler_fixture.h"
 
 namespace musqratt::test {

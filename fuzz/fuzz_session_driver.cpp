@@ -1,5 +1,5 @@
 // Feeds the input as the byte stream of one client (in pseudo-random chunks) into a
-// ClientHandler on a Broker with small limits. A second, well-behaved MQTT 5 handler is
+// SessionDriver on a Broker with small limits. A second, well-behaved MQTT 5 handler is
 // subscribed to '#' and acknowledges what it receives, so routing, queues and in-flight windows
 // are exercised; everything the broker sends it must decode. When the fuzzed connection closes,
 // the rest of the input is a new connection (session resumption, takeover). No leaks, no crashes.
@@ -7,7 +7,7 @@
 #include <random>
 #include <set>
 
-#include "broker/client_handler.h"
+#include "broker/session_driver.h"
 #include "util/log.h"
 
 using namespace musqratt;
@@ -20,12 +20,12 @@ struct FakeWaker : broker::Waker {
   void wake(uint64_t token) override { woken.insert(token); }
 };
 
-void feed(broker::ClientHandler& h, const std::string& bytes, util::TimePoint now) {
+void feed(broker::SessionDriver& h, const std::string& bytes, util::TimePoint now) {
   h.on_bytes({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}, now);
 }
 
 // Decodes the observer's output (must be valid MQTT 5) and acknowledges QoS 1/2 deliveries.
-void serve_observer(broker::ClientHandler& obs, util::TimePoint now) {
+void serve_observer(broker::SessionDriver& obs, util::TimePoint now) {
   for (int round = 0; round < 8 && !obs.pending_output().empty(); ++round) {
     std::string_view out = obs.pending_output();
     std::string replies;
@@ -80,7 +80,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FakeWaker waker;
   util::TimePoint now = util::now();
 
-  broker::ClientHandler obs(b, &waker, 1000, "observer", now);
+  broker::SessionDriver obs(b, &waker, 1000, "observer", now);
   pr::Connect c;
   c.version = pr::Version::V5;
   c.client_id = "observer";
@@ -97,7 +97,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (size_t i = 0; i < size; ++i) seed = (seed ^ data[i]) * 16777619u;
   std::minstd_rand rng(seed | 1);
   uint64_t token = 1;
-  auto h = std::make_unique<broker::ClientHandler>(b, &waker, token, "fuzz", now);
+  auto h = std::make_unique<broker::SessionDriver>(b, &waker, token, "fuzz", now);
   for (size_t pos = 0, chunks = 0; pos < size; ++chunks) {
     size_t n = std::min<size_t>(size - pos, 1 + rng() % (rng() % 4 == 0 ? 4 : 300));
     h->on_bytes({data + pos, n}, now);
@@ -119,7 +119,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     h->consume_output(h->pending_output().size());
     if (h->closing() && token < 4) {  // the rest of the input is a new connection
       h->on_closed(now);
-      h = std::make_unique<broker::ClientHandler>(b, &waker, ++token, "fuzz", now);
+      h = std::make_unique<broker::SessionDriver>(b, &waker, ++token, "fuzz", now);
     } else if (h->closing()) {
       break;
     }

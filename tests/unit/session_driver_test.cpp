@@ -1,8 +1,8 @@
-// ClientHandler driven with raw encoded packets against a real Broker: CONNECT handling,
+// SessionDriver driven with raw encoded packets against a real Broker: CONNECT handling,
 // timers, session takeover, limits and shutdown.
 #include <gtest/gtest.h>
 
-#include "broker/client_handler.h"
+#include "broker/session_driver.h"
 #include "handler_fixture.h"
 
 namespace musqratt::test {

@@ -1,0 +1,211 @@
+#pragma once
+// The life of a connection, once for every transport. A transport's worker (epoll, io_uring,
+// lwIP) supplies how bytes are written, how write interest is armed, how the write side is
+// shut and how the socket is released, in the manner of Redis's ae backends; everything else
+// is here: the connection table, received bytes to the Endpoint, the dirty list written once
+// per loop turn, wake-ups, ticks, the graceful close and shutdown. Stream layers (TLS,
+// WebSocket) are Endpoints stacked under the application, so no transport knows of them.
+//
+// The transport is the class deriving from this one (CRTP, so the calls below are direct):
+//   std::optional<size_t> write_some(Connection&, std::string_view bytes)
+//       bytes taken (0: would block, the transport marks the connection dirty when it can
+//       take more), nullopt: the connection is broken;
+//   std::optional<size_t> write_final(Connection&, std::string_view bytes)
+//       the same, best effort and at once, when the worker is stopping;
+//   bool drained(const Connection&)    nothing taken is still waiting to go out;
+//   void set_write_interest(Connection&, bool want)
+//   bool shutdown_write(Connection&)   half-close; false if the transport cannot, or failed
+//   bool release(Connection&)          closes the socket; false while the transport still
+//                                      owns the connection's memory (it then calls forget())
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "net/endpoint.h"
+#include "net/listener.h"
+#include "net/worker_base.h"
+#include "util/log.h"
+
+namespace musqratt::net {
+
+template <class Transport, class Io>
+class ConnectionDriver : public WorkerBase {
+ public:
+  using WorkerBase::WorkerBase;
+
+  /// One connection: the transport's own state (`io`) and the top of its Endpoint stack.
+  /// Lives in its node of the table: one allocation, and its address is stable (io_uring
+  /// completions carry it).
+  struct Connection {
+    Connection(uint64_t t, Io&& i) : token(t), io(std::move(i)) {}
+    uint64_t token;
+    bool dirty = false;      // has output or is closing: visit at the end of the turn
+    bool released = false;   // the socket is gone; the node waits for the transport's forget()
+    bool lingering = false;  // the Endpoint is done; the write side is shut, input is drained
+    Io io;
+    std::unique_ptr<Endpoint> top;  // null once lingering or released
+  };
+
+  size_t connection_count() const { return connections_.size(); }
+
+ protected:
+  /// How long a closed connection waits for its peer's EOF after the write side is shut, so
+  /// the peer reads our last words (a DISCONNECT with its reason) instead of a reset.
+  static constexpr util::Millis kLinger{2000};
+
+  Transport& transport() { return static_cast<Transport&>(*this); }
+
+  Connection* find(uint64_t token) {
+    auto it = connections_.find(token);
+    return it == connections_.end() ? nullptr : &it->second;
+  }
+
+  /// A new connection: builds its Endpoint stack with the listener's factory.
+  Connection& add(uint64_t token, Io io, const Listener& listener, std::string peer, util::TimePoint now) {
+    auto [it, inserted] = connections_.try_emplace(token, token, std::move(io));
+    Connection& c = it->second;
+    NewConnection nc{token, this, std::move(peer), now};
+    c.top = listener.make_endpoint(nc);
+    mark_dirty(c);  // an Endpoint may have something to say at once (a refusal)
+    return c;
+  }
+
+  /// Bytes from the socket.
+  void received(Connection& c, std::span<const uint8_t> data, util::TimePoint now) {
+    if (c.top) c.top->on_bytes(data, now);
+    mark_dirty(c);
+  }
+
+  /// The peer closed its side (EOF) or the connection broke: release it now.
+  void ended(Connection& c, util::TimePoint now) { close_now(c, now); }
+
+  void mark_dirty(Connection& c) {
+    if (!c.dirty && !c.released) {
+      c.dirty = true;
+      dirty_.push_back(c.token);
+    }
+  }
+
+  /// Once per loop turn: one write per connection, however many messages it was given.
+  void flush_dirty(util::TimePoint now) {
+    for (size_t i = 0; i < dirty_.size(); ++i) {
+      Connection* c = find(dirty_[i]);
+      if (c == nullptr) continue;
+      c->dirty = false;
+      flush(*c, now);
+    }
+    dirty_.clear();
+  }
+
+  /// Writes what the connection's Endpoint has for it; closes it once it is done.
+  void flush(Connection& c, util::TimePoint now) {
+    if (c.released || c.lingering || !c.top) return;
+    Endpoint& top = *c.top;
+    bool pending = false;
+    while (true) {
+      std::string_view out = top.pending_output();
+      if (out.empty()) break;
+      std::optional<size_t> n = transport().write_some(c, out);
+      if (!n) return close_now(c, now);
+      if (*n == 0) {
+        pending = true;
+        break;
+      }
+      top.consume_output(*n, now);  // may produce more (queued messages held back)
+    }
+    if (top.closing() && !pending) {
+      if (transport().drained(c)) return close_gracefully(c, now);
+      pending = true;  // the transport marks it dirty again once its copy has gone out
+    }
+    transport().set_write_interest(c, pending);
+  }
+
+  /// Closes at once: the socket goes, the Endpoint learns it.
+  void close_now(Connection& c, util::TimePoint now) {
+    if (c.released) return;
+    if (c.top) {
+      c.top->on_closed(now);
+      c.top.reset();
+    }
+    c.released = true;
+    c.lingering = false;
+    if (transport().release(c)) connections_.erase(c.token);
+  }
+
+  /// Everything was written: shut the write side and drain the input until the peer's EOF
+  /// (or kLinger), so a peer still sending does not turn our close into a reset that
+  /// destroys the last packets we sent it.
+  void close_gracefully(Connection& c, util::TimePoint now) {
+    if (c.top) {
+      c.top->on_closed(now);
+      c.top.reset();
+    }
+    if (!transport().shutdown_write(c)) return close_now(c, now);
+    c.lingering = true;
+    lingering_.emplace_back(c.token, now + kLinger);
+  }
+
+  /// The transport finished with a released connection's memory.
+  void forget(uint64_t token) { connections_.erase(token); }
+
+  void process_wakes(std::vector<uint64_t>& tokens, util::TimePoint now) override {
+    for (uint64_t t : tokens) {
+      Connection* c = find(t);
+      if (c == nullptr || !c->top) continue;
+      c->top->on_wake(now);
+      mark_dirty(*c);
+    }
+  }
+
+  void tick(util::TimePoint now) override {
+    for (auto& [token, c] : connections_) {
+      if (!c.top) continue;
+      c.top->on_tick(now);
+      if (c.top->closing() || !c.top->pending_output().empty()) mark_dirty(c);
+    }
+    size_t kept = 0;
+    for (auto& [token, until] : lingering_) {
+      Connection* c = find(token);
+      if (c == nullptr || !c->lingering) continue;
+      if (now >= until) close_now(*c, now);
+      else lingering_[kept++] = {token, until};
+    }
+    lingering_.resize(kept);
+  }
+
+  /// The server is stopping: every Endpoint says goodbye, what can be written at once is
+  /// written, and the sockets close.
+  void shutdown_connections(util::TimePoint now) {
+    std::vector<uint64_t> tokens;
+    tokens.reserve(connections_.size());
+    for (auto& [token, c] : connections_) tokens.push_back(token);
+    for (uint64_t t : tokens) {
+      Connection* c = find(t);
+      if (c == nullptr || c->released) continue;
+      if (c->top) {
+        c->top->on_shutdown();
+        while (true) {  // best effort: what the socket takes now
+          std::string_view out = c->top->pending_output();
+          if (out.empty()) break;
+          std::optional<size_t> n = transport().write_final(*c, out);
+          if (!n || *n == 0) break;
+          c->top->consume_output(*n, now);
+        }
+      }
+      close_now(*c, now);
+    }
+  }
+
+  std::unordered_map<uint64_t, Connection> connections_;
+
+ private:
+  std::vector<uint64_t> dirty_;
+  std::vector<std::pair<uint64_t, util::TimePoint>> lingering_;
+};
+
+}  // namespace musqratt::net
