@@ -62,7 +62,8 @@ int main(int argc, char** argv) {
   if (settings.persistence) {
     store = std::make_unique<store::SqliteStore>(
         store::StoreOptions{settings.persistence_dir, settings.persistence_sync, settings.persistence_sync_interval,
-                            settings.persistence_memory_queue});
+                            settings.persistence_memory_queue, store::StoreOptions{}.reserve_bytes,
+                            settings.persistence_max_size});
     try {
       broker::RestoredState restored = store->open();
       broker.attach_persistence(store.get(), restored, util::now());

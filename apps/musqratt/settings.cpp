@@ -75,6 +75,7 @@ std::vector<Option> option_table() {
       {"persistence_sync", "always (commit as soon as anything waits) or batch (commit every persistence_sync_interval ms); QoS 1/2 are acknowledged only once committed either way", [](S& s) -> auto& { return s.persistence_sync; }},
       {"persistence_sync_interval", "milliseconds between commits with persistence_sync = batch", [](S& s) -> auto& { return s.persistence_sync_interval; }},
       {"persistence_memory_queue", "queued messages of one persistent session held in memory; the rest wait on disk and are read back as the queue drains (0 = all in memory)", [](S& s) -> auto& { return s.persistence_memory_queue; }},
+      {"persistence_max_size", "bytes the database may grow to (0 = as far as the disk allows); reaching it is handled like a full disk", [](S& s) -> auto& { return s.persistence_max_size; }},
       {"sys_interval", "seconds between $SYS updates (0 = off)", [](S& s) -> auto& { return s.broker.sys_interval; }},
       {"uring_sqpoll", "transport io_uring: a kernel thread polls the submission queues (IORING_SETUP_SQPOLL, one thread shared by the workers), so busy workers submit without system calls; falls back to plain rings if the kernel refuses", [](S& s) -> auto& { return s.uring_sqpoll; }},
       {"uring_sqpoll_idle_ms", "transport io_uring with uring_sqpoll: milliseconds without submissions after which the polling thread sleeps (it spins until then)", [](S& s) -> auto& { return s.uring_sqpoll_idle_ms; }},

@@ -30,6 +30,7 @@ struct Settings {
   std::string persistence_sync = "always";
   uint32_t persistence_sync_interval = 10;
   uint32_t persistence_memory_queue = 1000;
+  uint64_t persistence_max_size = 0;
   // transport = "io_uring": SQPOLL rings (see net::UringSettings).
   bool uring_sqpoll = false;
   uint32_t uring_sqpoll_idle_ms = 1000;

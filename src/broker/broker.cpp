@@ -591,6 +591,12 @@ void Broker::publish_sys(util::TimePoint now) {
   put_n("$SYS/broker/memory/used", memory_.used());
   put_n("$SYS/broker/memory/limit", memory_.limit());
   put_n("$SYS/broker/memory/refused", stats_.get(Counter::MemoryRefused));
+  if (store_) {
+    StoreStatus st = store_->status();
+    put_n("$SYS/broker/store/disk_full", st.disk_full ? 1 : 0);
+    put_n("$SYS/broker/store/writes_refused", st.writes_refused);
+    put_n("$SYS/broker/store/writes_waiting", st.writes_waiting);
+  }
 }
 
 }  // namespace musqratt::broker

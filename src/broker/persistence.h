@@ -25,6 +25,13 @@ enum class OutboundState : uint8_t { Queued = 0, AwaitPuback = 1, AwaitPubrec = 
 int64_t wall_ms_from(util::TimePoint t);
 util::TimePoint steady_from_wall_ms(int64_t wall_ms);
 
+/// What a store says about itself, for $SYS.
+struct StoreStatus {
+  bool disk_full = false;        // writes fail for lack of space; see accepting_writes()
+  uint64_t writes_refused = 0;   // operations a full disk held back since start, each counted once
+  uint64_t writes_waiting = 0;   // of those, how many wait now
+};
+
 /// Thread: every method may be called from any thread.
 class Persistence {
  public:
@@ -63,6 +70,16 @@ class Persistence {
   virtual uint64_t committed() const = 0;
   /// Wakes `link` once committed() >= seq (at once if it already is).
   virtual void notify_when_durable(uint64_t seq, Link link) = 0;
+
+  /// False while the store cannot write for lack of disk space. What is stored is still read
+  /// and delivered (and deleting it frees space), but nothing new becomes durable: committed()
+  /// stops short of the first operation that could not be written, so acknowledgements that
+  /// wait for it are held however they were asked for. A connection should meanwhile refuse
+  /// new QoS 1/2 messages instead of accepting and holding them (5.0: PUBACK/PUBREC 0x97 Quota
+  /// exceeded, the message not routed). The store retries by itself and turns this back to
+  /// true once its waiting operations are written. One atomic load.
+  virtual bool accepting_writes() const { return true; }
+  virtual StoreStatus status() const { return {}; }
 };
 
 /// Everything a store hands back at start-up, to rebuild the broker's state.
