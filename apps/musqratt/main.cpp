@@ -13,6 +13,7 @@
 #include "net/dpdk/dpdk_transport.h"
 #endif
 #include "settings.h"
+#include "web_listeners.h"
 #include "util/log.h"
 
 using namespace musqratt;
@@ -96,11 +97,19 @@ int main(int argc, char** argv) {
     return 2;
 #endif
   }
+  auto web = app::make_web_listeners(settings, broker, store.get());
+  if (!web) {
+    fprintf(stderr, "musqratt: %s\n", web.error().c_str());
+    return 2;
+  }
+  server_options.extra_listeners = std::move(web->listeners);
   net::Server server(broker, std::move(server_options));
+  web->runtime->server = &server;
   if (std::string err = server.start(); !err.empty()) {
     LOG_ERROR("%s", err.c_str());
     return 1;
   }
+  web->runtime->serving = true;
   LOG_INFO("musqratt %s running", MUSQRATT_VERSION);
   while (true) {
     int sig = 0;
@@ -115,6 +124,7 @@ int main(int argc, char** argv) {
     LOG_INFO("signal %d received, shutting down", sig);
     break;
   }
+  web->runtime->serving = false;  // /readyz says so while the server stops
   server.stop();
   if (store) store->close();  // writes what is still pending
   LOG_INFO("stopped");

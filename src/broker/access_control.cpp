@@ -44,6 +44,14 @@ protocol::Reason AccessControl::authenticate(const std::optional<std::string>& u
   return protocol::Reason::Success;
 }
 
+std::optional<std::string> AccessControl::stored_password_hash(const std::string& username) const {
+  auto t = tables();
+  if (!t->passwords) return std::nullopt;
+  auto it = t->passwords->find(username);
+  if (it == t->passwords->end()) return std::nullopt;
+  return it->second;
+}
+
 bool AccessControl::acl_enabled() const { return tables()->acl.has_value(); }
 
 bool AccessControl::can_publish(const auth::Identity& who, const std::string& topic) const {

@@ -35,6 +35,10 @@ class AccessControl {
   bool can_subscribe(const auth::Identity& who, const std::string& filter) const;
   bool can_receive(const auth::Identity& who, const std::string& topic) const;
   bool acl_enabled() const;
+  /// The stored hash of `username` in the password file now loaded (nullopt: no such user, or
+  /// no password file). For checks made outside MQTT (the HTTP API), which verify a password
+  /// with auth::verify_password and may remember the result for as long as this is unchanged.
+  std::optional<std::string> stored_password_hash(const std::string& username) const;
 
  private:
   struct Tables {

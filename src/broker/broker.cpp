@@ -212,6 +212,49 @@ size_t Broker::session_count() const {
   return sessions_.size();
 }
 
+std::vector<SessionPtr> Broker::sessions() const {
+  std::lock_guard lock(registry_mu_);
+  return {sessions_.begin(), sessions_.end()};
+}
+
+SessionPtr Broker::find_session(std::string_view client_id) const {
+  std::lock_guard lock(registry_mu_);
+  auto it = sessions_.find(client_id);
+  return it == sessions_.end() ? nullptr : *it;
+}
+
+Broker::AdminDisconnect Broker::disconnect_client(std::string_view client_id, bool drop_session,
+                                                  util::TimePoint now) {
+  Link wake;
+  AdminDisconnect result;
+  std::vector<MessagePtr> due_wills;
+  {
+    std::lock_guard lock(registry_mu_);
+    auto it = sessions_.find(client_id);
+    if (it == sessions_.end()) return AdminDisconnect::NotFound;
+    SessionPtr s = *it;
+    wake = s->request_admin_disconnect();
+    result = wake ? AdminDisconnect::Disconnected : AdminDisconnect::NotConnected;
+    if (drop_session) {
+      // As a clean-start takeover does: the connection (told above why it goes) no longer owns
+      // the session, which ends now. A will still waiting for its delay goes out when the
+      // session ends [MQTT-3.1.2-8, 5.0].
+      s->revoke();
+      std::erase_if(pending_wills_, [&](const PendingWill& w) {
+        if (w.client_id != client_id) return false;
+        due_wills.push_back(w.msg);
+        if (store_) store_->will_deleted(w.client_id);
+        return true;
+      });
+      end_session_locked(s);
+      if (!wake) result = AdminDisconnect::SessionDropped;
+    }
+  }
+  if (wake) wake.waker->wake(wake.token);
+  for (const auto& w : due_wills) publish_will(w, now);
+  return result;
+}
+
 // ---------------------------------------------------------------- routing
 
 void Broker::deliver(const Match& m, const MessagePtr& msg, bool retained_on_subscribe,
@@ -288,7 +331,7 @@ size_t Broker::route(const MessagePtr& msg) {
 }
 
 RouteResult Broker::publish(const MessagePtr& msg, util::TimePoint now) {
-  stats_.add(Counter::MessagesReceived);
+  stats_.add(Stats::received_counter(msg->qos));
   if (msg->retain && config_.retain_available) {
     retained_.put(msg);
     if (store_ && msg->topic.rfind("$SYS/", 0) != 0) {
@@ -456,8 +499,8 @@ void Broker::publish_sys(util::TimePoint now) {
   put("$SYS/broker/uptime", std::chrono::duration_cast<util::Seconds>(now - started_).count());
   put("$SYS/broker/clients/connected", stats_.get(Counter::ClientsConnected));
   put("$SYS/broker/clients/total", session_count());
-  put("$SYS/broker/messages/received", stats_.get(Counter::MessagesReceived));
-  put("$SYS/broker/messages/sent", stats_.get(Counter::MessagesSent));
+  put("$SYS/broker/messages/received", stats_.messages_received());
+  put("$SYS/broker/messages/sent", stats_.messages_sent());
   put("$SYS/broker/messages/dropped", stats_.get(Counter::PublishDropped));
   put("$SYS/broker/bytes/received", stats_.get(Counter::BytesReceived));
   put("$SYS/broker/bytes/sent", stats_.get(Counter::BytesSent));

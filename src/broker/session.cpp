@@ -173,6 +173,7 @@ void Session::attach(Link link, protocol::Version version) {
   version_ = version;
   wake_pending_ = false;
   takeover_requested_ = false;
+  admin_disconnect_ = false;
   if (extra_) extra_->waiter = {};
   disconnected_at_ = kNever;
   save_session_locked();
@@ -229,6 +230,18 @@ Link Session::revoke() {
   Link old = link_;
   link_ = {};
   return old;
+}
+
+Link Session::request_admin_disconnect() {
+  std::lock_guard lock(mu_);
+  if (!link_) return {};
+  admin_disconnect_ = true;
+  return link_;
+}
+
+bool Session::admin_disconnect_requested() const {
+  std::lock_guard lock(mu_);
+  return admin_disconnect_;
 }
 
 bool Session::revoked() const {
@@ -383,6 +396,12 @@ std::vector<std::string> Session::subscription_filters() const {
 bool Session::has_subscription(const std::string& filter) const {
   std::lock_guard lock(mu_);
   return subscriptions_ && subscriptions_->contains(filter);
+}
+
+std::vector<std::pair<std::string, SubscriptionRecord>> Session::subscriptions() const {
+  std::lock_guard lock(mu_);
+  if (!subscriptions_) return {};
+  return {subscriptions_->begin(), subscriptions_->end()};
 }
 
 size_t Session::subscription_count() const {

@@ -1,6 +1,8 @@
 #pragma once
 // A client's session (section 4.1): subscriptions, queued and in-flight outgoing messages,
 // incoming QoS 2 state. It outlives connections when the client asks for a persistent session.
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -55,6 +57,15 @@ struct SubscriptionRecord {
   uint32_t subscription_id = 0;
 };
 
+/// The facts about a session's current (or last) connection that operators ask for (HTTP API).
+/// Immutable once made; the session swaps the whole record at each CONNECT.
+struct ConnectionInfo {
+  std::string username;  // empty: none given
+  std::string peer;      // "address:port"
+  protocol::Version version = protocol::Version::V311;
+  std::chrono::system_clock::time_point connected_at{};
+};
+
 struct QueueLimits {
   uint32_t max_messages = 0;  // 0 = unlimited
   bool queue_qos0_offline = false;
@@ -76,6 +87,14 @@ class Session {
     identity_.store(std::make_shared<const auth::Identity>(std::move(who)), std::memory_order_release);
   }
   uint64_t id() const { return id_; }
+  /// The current (or, while offline, the last) connection, null before the first. Set by the
+  /// session driver at CONNECT. Thread: any.
+  std::shared_ptr<const ConnectionInfo> connection_info() const {
+    return connection_info_.load(std::memory_order_acquire);
+  }
+  void set_connection_info(ConnectionInfo info) {
+    connection_info_.store(std::make_shared<const ConnectionInfo>(std::move(info)), std::memory_order_release);
+  }
 
   /// Durable storage for this session, or null (persistence off, or the session ends with its
   /// connection). Set before the session is shared.
@@ -105,6 +124,11 @@ class Session {
   /// Marks that the owner should be dropped (takeover with clean start); returns the old link.
   Link revoke();
   bool revoked() const;
+  /// An operator asked for the connected client to be disconnected (MQTT 5: DISCONNECT 0x98
+  /// Administrative action). Returns the link to wake, empty if offline. The flag stays until
+  /// a new connection attaches.
+  Link request_admin_disconnect();
+  bool admin_disconnect_requested() const;
 
   /// After a resumed connection: every in-flight message again, in order (PUBLISH with DUP,
   /// or PUBREL) [MQTT-4.4.0-1, 3.1.1 and 5.0].
@@ -133,6 +157,8 @@ class Session {
   bool remove_subscription(const std::string& filter);
   std::vector<std::string> subscription_filters() const;
   size_t subscription_count() const;
+  /// Every subscription with its options, ordered by filter.
+  std::vector<std::pair<std::string, SubscriptionRecord>> subscriptions() const;
   bool has_subscription(const std::string& filter) const;
 
   // Expiry.
@@ -162,12 +188,14 @@ class Session {
   // Until ACLs need it, every session shares one anonymous identity (no allocation).
   std::atomic<std::shared_ptr<const auth::Identity>> identity_{anonymous_identity()};
   static std::shared_ptr<const auth::Identity> anonymous_identity();
+  std::atomic<std::shared_ptr<const ConnectionInfo>> connection_info_;
   // Memory per idle session matters at the edge: fields are ordered to pack, and state most
   // sessions never use (incoming QoS 2, subscriptions) is allocated on first use.
   mutable util::CompactMutex mu_;
   protocol::Version version_;
   bool revoked_ = false;
   bool takeover_requested_ = false;
+  bool admin_disconnect_ = false;
   bool wake_pending_ = false;
   uint16_t last_packet_id_ = 0;
   uint32_t expiry_interval_ = 0;

@@ -181,6 +181,8 @@ void SessionDriver::handle_connect(pr::Connect& c, util::TimePoint now) {
   ConnectResult r = broker_.connect(
       ConnectRequest{c.client_id, c.clean_start, session_expiry_, c.version, Link{waker_, token_}}, now);
   session_ = r.session;
+  session_->set_connection_info(
+      ConnectionInfo{c.username.value_or(""), peer_, c.version, std::chrono::system_clock::now()});
   if (broker_.access().acl_enabled()) session_->set_identity(identity);  // read only by ACL checks
   state_ = State::Connected;
   broker_.stats().add(Counter::ClientsConnected);
@@ -450,7 +452,7 @@ void SessionDriver::send_publish(const Sendable& s, util::TimePoint now) {
     if (o.qos > 0) session_->drop_inflight(s.packet_id);
     return;
   }
-  broker_.stats().add(Counter::MessagesSent);
+  broker_.stats().add(Stats::sent_counter(o.qos));
 }
 
 void SessionDriver::pump(util::TimePoint now) {
@@ -480,6 +482,20 @@ void SessionDriver::on_wake(util::TimePoint now) {
   }
   if (state_ != State::Connected || engine_.closing()) return;
   flush_deferred_acks();
+  if (session_->admin_disconnect_requested()) {
+    // An operator disconnected this client (HTTP API); the will is published as for any
+    // connection the server closes [MQTT-3.1.2-8, 3.1.1 and 5.0].
+    if (v5()) {
+      pr::Disconnect d;
+      d.reason = Reason::AdministrativeAction;
+      engine_.send(d);
+    }
+    set_close_reason("disconnected by an administrator");
+    LOG_INFO("client '%s' from %s: disconnected by an administrator", client_id().c_str(), peer_.c_str());
+    engine_.close();
+    end_connection(now);
+    return;
+  }
   if (!session_->is_owner(token_) || session_->takeover_requested()) {
     // [MQTT-3.1.4-2, 3.1.1], [MQTT-3.1.4-3, 5.0]: another connection took the session over.
     if (v5()) {

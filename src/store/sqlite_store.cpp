@@ -285,7 +285,10 @@ void SqliteStore::issue(Op op) {
   std::lock_guard lock(mu_);
   pending_.push_back(std::move(op));
   ++issued_;
-  if (pending_.size() == 1) cv_.notify_one();
+  if (pending_.size() == 1) {
+    first_pending_at_ = std::chrono::steady_clock::now();
+    cv_.notify_one();
+  }
 }
 
 uint64_t SqliteStore::last_issued() const {
@@ -309,6 +312,7 @@ void SqliteStore::writer_loop() {
   auto last_gc = std::chrono::steady_clock::now();
   while (true) {
     uint64_t upto;
+    std::chrono::steady_clock::time_point submitted;
     {
       std::unique_lock lock(mu_);
       cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_ || !pending_.empty(); });
@@ -321,12 +325,14 @@ void SqliteStore::writer_loop() {
       }
       batch.swap(pending_);
       upto = issued_;
+      submitted = first_pending_at_;
     }
     if (!batch.empty()) {
       try {
         exec("BEGIN");
         for (Op& op : batch) op(*this);
         exec("COMMIT");
+        commit_latency_.record(std::chrono::steady_clock::now() - submitted);
       } catch (const std::exception& e) {
         // Acknowledging what is not durable would break the guarantee: stop here.
         LOG_ERROR("%s: cannot continue without durable storage", e.what());

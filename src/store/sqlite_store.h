@@ -19,6 +19,7 @@
 
 #include "broker/persistence.h"
 #include "broker/session.h"
+#include "util/latency_histogram.h"
 
 namespace musqratt::store {
 
@@ -69,6 +70,10 @@ class SqliteStore : public broker::Persistence {
   uint64_t committed() const override { return committed_.load(std::memory_order_acquire); }
   void notify_when_durable(uint64_t seq, broker::Link link) override;
 
+  /// Time from the submission of a batch's first write until the batch is committed (what the
+  /// oldest write of each commit waited to become durable). Thread: any.
+  util::LatencyHistogram::Snapshot commit_latency() const { return commit_latency_.snapshot(); }
+
  private:
   using Op = std::function<void(SqliteStore&)>;
   void issue(Op op);
@@ -91,6 +96,8 @@ class SqliteStore : public broker::Persistence {
   uint64_t issued_ = 0;      // guarded by mu_
   std::multimap<uint64_t, broker::Link> waiters_;  // guarded by mu_
   bool stopping_ = false;    // guarded by mu_
+  std::chrono::steady_clock::time_point first_pending_at_{};  // guarded by mu_: when pending_ last became non-empty
+  util::LatencyHistogram commit_latency_;  // written by the writer thread
   std::atomic<uint64_t> committed_{0};
   std::thread writer_;
 };
