@@ -510,6 +510,9 @@ void Broker::publish_sys(util::TimePoint now) {
   put("$SYS/broker/topics/count", tree_.node_count());
   put("$SYS/broker/hold/messages", held_count());
   put("$SYS/broker/hold/dropped", stats_.get(Counter::HoldDropped));
+  uint64_t queued = 0;
+  for (const SessionPtr& s : sessions()) queued += s->queued_count();
+  put("$SYS/broker/messages/queued", queued);
 }
 
 }  // namespace musqratt::broker
