@@ -63,8 +63,11 @@ start() {
         >"$WORK/broker.log" 2>&1 &
       BROKER_PID=$!; ARGS="--port $port --websocket /mqtt" ;;
     mosquitto-ws)
-      printf 'listener %s 127.0.0.1\nprotocol websockets\nallow_anonymous true\nlog_dest none\nmax_queued_messages 0\nset_tcp_nodelay true\n' \
-        "$port" > "$WORK/mosquitto.conf"
+      # Mosquitto 2.0.11 exits with "Unable to start any listening sockets" when its only
+      # listener is a WebSocket one, so it gets an (unused) MQTT listener as well.
+      local mqtt; mqtt="$(free_port)"
+      printf 'listener %s 127.0.0.1\nlistener %s 127.0.0.1\nprotocol websockets\nallow_anonymous true\nlog_dest none\nmax_queued_messages 0\nset_tcp_nodelay true\n' \
+        "$mqtt" "$port" > "$WORK/mosquitto.conf"
       chmod 644 "$WORK/mosquitto.conf"
       "$MOSQUITTO" -c "$WORK/mosquitto.conf" >"$WORK/broker.log" 2>&1 &
       BROKER_PID=$!; ARGS="--port $port --websocket /mqtt" ;;
