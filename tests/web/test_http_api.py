@@ -337,3 +337,24 @@ scrape_configs:
             proc.wait()
         log.close()
         _stop(*clients)
+
+
+def test_persistence_commit_latency_and_readiness(web_broker, tmp_path):
+    b = web_broker("--http-listen", "127.0.0.1:0", "--persistence", "true", "--persistence-dir", str(tmp_path / "data"))
+    url = f"http://127.0.0.1:{b.http_port}"
+    status, _, body = http("GET", url + "/readyz")
+    assert status == 200 and json.loads(body) == {"ready": True, "checks": {"listeners": True, "store": True}}
+    c = _paho(b.mqtt_port, "durable", clean=False)
+    _sub(c, "d/#", 1)
+    for i in range(20):
+        c.publish("d/x", f"{i}", qos=1).wait_for_publish(5)  # acknowledged once committed
+    for _ in range(20):
+        c.got.get(timeout=5)
+    text = http("GET", url + "/metrics")[2].decode()
+    count = re.search(r"^musqratt_persistence_commit_duration_seconds_count (\d+)$", text, re.M)
+    assert count and int(count.group(1)) >= 1, text
+    assert re.search(r'^musqratt_persistence_commit_duration_seconds_bucket\{le="\+Inf"\} ' + count.group(1) + "$",
+                     text, re.M)
+    r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+    _stop(c)
