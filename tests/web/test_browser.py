@@ -59,8 +59,7 @@ def test_status_page_shows_live_figures(web_broker, browser_env):
         proc.stdin.close()
         ready = json.loads(proc.stdout.readline())
         assert ready.get("ready"), ready
-        # The page's own MQTT connection is one of the clients it counts.
-        assert ready["connected"] >= 1
+        # (The first figure may be the retained value from before the page's own connection.)
         # Six clients: three over WebSocket, three over TCP; they publish at a steady rate so
         # the chart has something to draw.
         for i in range(6):
