@@ -227,3 +227,18 @@ def test_status_page_on_the_websocket_listener(web_broker, transport):
         assert r.status == 200 and b"<html" in r.read().lower()
     with urllib.request.urlopen(f"http://127.0.0.1:{b.ws_port}/status/mqtt.min.js", timeout=5) as r:
         assert r.status == 200 and len(r.read()) > 10000
+
+
+def test_bench_websocket_mode_delivers_everything(web_broker, transport):
+    """musqratt-bench --websocket (bench/websocket.sh's client) against the WebSocket listener."""
+    import os
+    from conftest import REPO_ROOT
+    bench = os.environ.get("MUSQRATT_BENCH_BIN") or str(REPO_ROOT / "build" / "bin" / "musqratt-bench")
+    b = _ws_broker(web_broker, transport)
+    for qos in (0, 1):
+        r = subprocess.run([bench, "--port", str(b.ws_port), "--websocket", "/mqtt", "--scenario", "p2p", "--pairs", "2",
+                            "--qos", str(qos), "--count", "20000", "--json", "--no-progress", "--expect-no-loss"],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        out = json.loads(r.stdout)
+        assert out["delivered"] == out["expected"] == 40000 and out["lost"] == 0 and out["out_of_order"] == 0
