@@ -173,7 +173,7 @@ void Session::attach(Link link, protocol::Version version) {
   version_ = version;
   wake_pending_ = false;
   takeover_requested_ = false;
-  admin_disconnect_ = false;
+  admin_disconnect_.store(false, std::memory_order_release);
   if (extra_) extra_->waiter = {};
   disconnected_at_ = kNever;
   save_session_locked();
@@ -235,13 +235,8 @@ Link Session::revoke() {
 Link Session::request_admin_disconnect() {
   std::lock_guard lock(mu_);
   if (!link_) return {};
-  admin_disconnect_ = true;
+  admin_disconnect_.store(true, std::memory_order_release);
   return link_;
-}
-
-bool Session::admin_disconnect_requested() const {
-  std::lock_guard lock(mu_);
-  return admin_disconnect_;
 }
 
 bool Session::revoked() const {

@@ -128,7 +128,8 @@ class Session {
   /// Administrative action). Returns the link to wake, empty if offline. The flag stays until
   /// a new connection attaches.
   Link request_admin_disconnect();
-  bool admin_disconnect_requested() const;
+  /// One atomic load, no lock: the owning connection asks at every wake-up.
+  bool admin_disconnect_requested() const { return admin_disconnect_.load(std::memory_order_acquire); }
 
   /// After a resumed connection: every in-flight message again, in order (PUBLISH with DUP,
   /// or PUBREL) [MQTT-4.4.0-1, 3.1.1 and 5.0].
@@ -195,7 +196,7 @@ class Session {
   protocol::Version version_;
   bool revoked_ = false;
   bool takeover_requested_ = false;
-  bool admin_disconnect_ = false;
+  std::atomic<bool> admin_disconnect_{false};  // written under mu_
   bool wake_pending_ = false;
   uint16_t last_packet_id_ = 0;
   uint32_t expiry_interval_ = 0;

@@ -64,11 +64,19 @@ json page(std::vector<Item>& items, Key key, const std::optional<std::string>& a
   return j;
 }
 
-}  // namespace
+/// The undecoded value of query parameter `name`, or nullopt.
+std::optional<std::string_view> raw_query_param(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    size_t eq = pair.find('=');
+    if (pair.substr(0, eq) != name) continue;
+    return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+  }
+  return std::nullopt;
+}
 
-std::optional<std::string_view> raw_query_param(std::string_view query, std::string_view name);
-
-namespace {
 /// The `filter` parameter: nullopt when absent; an error response when badly encoded or not
 /// a valid MQTT topic filter.
 std::expected<std::optional<std::string>, HttpResponse> filter_param(const HttpRequest& req) {
@@ -96,19 +104,6 @@ std::optional<std::string> percent_decode(std::string_view s) {
     i += 2;
   }
   return out;
-}
-
-std::optional<std::string_view> raw_query_param(std::string_view query, std::string_view name) {
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    size_t eq = pair.find('=');
-    std::string_view k = pair.substr(0, eq);
-    if (k != name) continue;
-    return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-  }
-  return std::nullopt;
 }
 
 std::optional<std::string> query_param(std::string_view query, std::string_view name) {
