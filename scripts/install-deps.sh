@@ -11,11 +11,16 @@ packages=(
   mosquitto mosquitto-clients openssl iproute2
   python3-paho-mqtt python3-pytest
   liburing-dev
-  prometheus
   debhelper dpkg-dev lintian man-db systemd
+  prometheus nlohmann-json3-dev
+  # tests/web: headless Chromium (driven by npm puppeteer-core, which never downloads a
+  # browser) and certutil, to make the test CA trusted in the browser's NSS database.
+  chromium libnss3-tools curl
 )
 # The status page's JavaScript (MQTT.js) comes from npm when the broker is built
 # (src/web/CMakeLists.txt); promtool (package prometheus) checks the /metrics text in the tests.
+# The web tests' clients (MQTT.js, puppeteer-core) come from npm too (tests/web/package-lock.json,
+# installed by scripts/test.sh with npm ci and no install scripts).
 # A Node.js from elsewhere that brings its own npm is used as it is.
 if ! command -v npm >/dev/null 2>&1; then
   packages+=(nodejs npm)

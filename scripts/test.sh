@@ -58,6 +58,10 @@ export MUSQRATT_BIN="$PWD/build/bin/musqratt"
 export MUSQRATT_CLI="$PWD/build/bin/musqratt-cli"
 stage "integration tests (broker driven by real clients)"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+stage "web tests (WebSocket and HTTP listeners: paho, MQTT.js in Node and Chromium, curl, promtool, Prometheus)"
+# npm ci with no install scripts: puppeteer-core drives Debian's chromium and never downloads one.
+(cd tests/web && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/web
 stage "musqratt-bench smoke runs (MusQraTT, Mosquitto, relay; no timing assertions)"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/bench
 stage "musqratt-cli tests"

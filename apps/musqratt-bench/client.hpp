@@ -2,12 +2,14 @@
 // The engine owns the socket; this code only turns received bytes into replies and counts.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "buffer.hpp"
 #include "histogram.hpp"
 #include "options.hpp"
+#include "ws_framing.hpp"
 #include "wire.hpp"
 
 namespace mqb {
@@ -61,6 +63,10 @@ class Client {
   int64_t connect_start = 0;
   int64_t last_send = 0;
   Buf in, out;
+  // --websocket: `out` holds MQTT bytes until flushed, then framed into ws_out (see WsFraming).
+  std::unique_ptr<WsFraming> ws;
+  Buf ws_out;
+  std::size_t unsent() const { return out.size() + ws_out.size(); }
 
   // Publisher.
   wire::PublishTemplate tmpl;

@@ -116,6 +116,8 @@ void Engine::start_connects(int64_t now) {
 void Engine::begin_connect(Client* c, int64_t now) {
   c->in.clear();
   c->out.clear();
+  c->ws_out.clear();
+  c->ws = o_.websocket_path.empty() ? nullptr : std::make_unique<WsFraming>();
   c->closing = false;
   c->armed_out = true;
   c->inflight = 0;
@@ -224,12 +226,17 @@ void Engine::mark_dirty(Client* c) {
 
 void Engine::flush(Client* c, int64_t now) {
   if (c->fd < 0 || c->state == State::tcp_connecting) return;
-  while (!c->out.empty()) {
-    ssize_t r = ::send(c->fd, c->out.begin(), c->out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  Buf* raw = &c->out;
+  if (c->ws) {
+    if (c->ws->open()) c->ws->frame(c->out, c->ws_out);
+    raw = &c->ws_out;
+  }
+  while (!raw->empty()) {
+    ssize_t r = ::send(c->fd, raw->begin(), raw->size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (r > 0) {
-      c->out.consume(std::size_t(r));
+      raw->consume(std::size_t(r));
       c->last_send = now;
-      if (!c->out.empty()) break;  // socket buffer full: wait for EPOLLOUT
+      if (!raw->empty()) break;  // socket buffer full: wait for EPOLLOUT
     } else if (r < 0 && errno == EINTR) {
       continue;
     } else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -239,7 +246,7 @@ void Engine::flush(Client* c, int64_t now) {
       return;
     }
   }
-  set_out_interest(c, !c->out.empty());
+  set_out_interest(c, !raw->empty());
 }
 
 void Engine::flush_dirty(int64_t now) {
@@ -255,7 +262,7 @@ void Engine::after_input(Client* c, State before, int64_t now) {
     handshake_done(c, true, now);
     if (o_.scenario == Scenario::queue && c->role == Role::sub) stall(c);
   }
-  if (!c->out.empty()) mark_dirty(c);
+  if (c->unsent()) mark_dirty(c);
 }
 
 void Engine::on_readable(Client* c, int64_t now) {
@@ -263,8 +270,26 @@ void Engine::on_readable(Client* c, int64_t now) {
     uint8_t* p = c->in.reserve(kReadChunk);
     std::size_t room = c->in.room();
     ssize_t r = ::recv(c->fd, p, room, MSG_DONTWAIT);
-    if (r > 0) {
+    if (r > 0 && c->ws) {
+      // The bytes read are frames: unframe them into the MQTT input instead.
+      thread_local Buf raw;
+      raw.clear();
+      raw.append(p, std::size_t(r));
+      bool opened = false;
+      if (!c->ws->on_bytes(raw.begin(), raw.size(), c->in, c->ws_out, opened)) {
+        close_client(c, true);
+        return;
+      }
+      if (opened) c->start_session(o_);  // CONNECT goes once the upgrade is accepted
+      if (c->in.empty()) {
+        if (c->unsent()) mark_dirty(c);
+        if (std::size_t(r) < room) return;
+        continue;
+      }
+    } else if (r > 0) {
       c->in.commit(std::size_t(r));
+    }
+    if (r > 0) {
       State before = c->state;
       bool ok = c->on_input(stats, o_, now);
       after_input(c, before, now);
@@ -298,7 +323,12 @@ void Engine::on_event(Client* c, uint32_t events, int64_t now) {
       return;
     }
     if (!(events & EPOLLOUT)) return;
-    c->start_session(o_);
+    if (c->ws) {
+      c->state = State::wait_connack;  // after the upgrade: see on_readable
+      c->ws->start(o_.host, o_.port, o_.websocket_path, c->ws_out);
+    } else {
+      c->start_session(o_);
+    }
     flush(c, now);
     return;
   }
@@ -314,8 +344,8 @@ bool Engine::stopping(int64_t now) const {
 // its unsent bytes (QoS 0: TCP back-pressure sets the pace) and by its QoS 1/2 window.
 uint64_t Engine::room(const Client* c) const {
   const std::size_t len = c->tmpl.bytes.size();
-  if (c->out.size() >= high_water_) return 0;
-  uint64_t r = (high_water_ - c->out.size()) / len + 1;
+  if (c->unsent() >= high_water_) return 0;
+  uint64_t r = (high_water_ - c->unsent()) / len + 1;
   if (o_.qos) r = std::min<uint64_t>(r, uint64_t(c->window) - std::min(c->inflight, c->window));
   return r;
 }
@@ -400,7 +430,7 @@ void Engine::produce_paced(int64_t now, bool stop) {
 // for the PINGRESP, so the broker has handled every PUBLISH before the queued state is sampled.
 bool Engine::finished(Client* c, bool exhausted, int64_t now) {
   if (c->state != State::closed) {
-    if (!exhausted || !c->out.empty() || c->inflight != 0) return false;
+    if (!exhausted || c->unsent() || c->inflight != 0) return false;
     if (o_.scenario == Scenario::queue && !c->pinged) {
       c->pinged = c->ping_pending = true;
       wire::pingreq(c->out);

@@ -54,6 +54,8 @@ const char* kUsage =
     "  --connect-concurrency N  handshakes in flight at once (default 64)\n"
     "  --keepalive S       MQTT keep alive (default 60)\n"
     "  --topic-prefix P    first topic level (default bench)\n"
+    "  --websocket PATH    MQTT over WebSocket: upgrade on ws://HOST:PORT/PATH (subprotocol mqtt), one\n"
+    "                      masked binary frame per write\n"
     "  --client-prefix P   client id prefix (default mqb-<pid>)\n"
     "  --ready-file PATH   idle: create PATH once all connections are up;\n"
     "                      queue: once the queued state has been sampled;\n"
@@ -186,6 +188,7 @@ int parse_options(int argc, char** argv, Options& o) {
     else if (a == "--connect-timeout") rc = need([&](auto s) { return real(s, o.connect_timeout); });
     else if (a == "--connect-concurrency") rc = need([&](auto s) { return num(s, o.connect_concurrency); });
     else if (a == "--keepalive") rc = need([&](auto s) { return num(s, o.keepalive); });
+    else if (a == "--websocket") rc = need([&](auto s) { o.websocket_path = std::string(s); return s.starts_with("/"); });
     else if (a == "--topic-prefix") rc = need([&](auto s) { o.topic_prefix = std::string(s); return !s.empty(); });
     else if (a == "--client-prefix") rc = need([&](auto s) { o.client_prefix = std::string(s); return true; });
     else if (a == "--ready-file") rc = need([&](auto s) { o.ready_file = std::string(s); return true; });

@@ -33,6 +33,7 @@ struct Options {
   int connect_concurrency = 64;   // TCP+MQTT handshakes in flight at once (all threads)
   uint16_t keepalive = 60;
   std::string topic_prefix = "bench";
+  std::string websocket_path;  // --websocket PATH: MQTT over WebSocket (ws://host:port/PATH)
   std::string client_prefix;  // default: mqb-<pid>
   std::string ready_file;     // idle: all connections up; queue: sampled; others: window opened
   int broker_pid = 0;         // > 0: sample this process's CPU time and RSS (/proc) over the window

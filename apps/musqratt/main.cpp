@@ -21,6 +21,7 @@
 #include "net/dpdk/dpdk_transport.h"
 #endif
 #include "settings.h"
+#include "web_listeners.h"
 #include "util/log.h"
 
 using namespace musqratt;
@@ -96,11 +97,19 @@ int main(int argc, char** argv) {
 #endif
   }
   const std::vector<pid_t> threads_before = app::process_threads();
+  auto web = app::make_web_listeners(settings, broker, store.get());
+  if (!web) {
+    fprintf(stderr, "musqratt: %s\n", web.error().c_str());
+    return 2;
+  }
+  server_options.extra_listeners = std::move(web->listeners);
   net::Server server(broker, std::move(server_options));
+  web->runtime->server = &server;
   if (std::string err = server.start(); !err.empty()) {
     LOG_ERROR("%s", err.c_str());
     return 1;
   }
+  web->runtime->serving = true;
   LOG_INFO("musqratt %s running", MUSQRATT_VERSION);
 
   // Every listener is open and the store recovered: ready.
@@ -138,6 +147,7 @@ int main(int argc, char** argv) {
   }
   notify.stopping();
   watchdog.reset();
+  web->runtime->serving = false;  // /readyz says so while the server stops
   server.stop();
   if (store) store->close();  // writes what is still pending
   LOG_INFO("stopped");

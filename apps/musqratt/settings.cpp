@@ -67,6 +67,12 @@ std::vector<Option> option_table() {
       {"tls_ca", "PEM CA bundle that client certificates are verified against (empty = none requested)", [](S& s) -> auto& { return s.tls_ca; }},
       {"tls_require_certificate", "refuse TLS clients without a valid certificate (needs tls_ca)", [](S& s) -> auto& { return s.tls_require_certificate; }},
       {"tls_use_identity_as_username", "a verified client certificate's CN becomes the MQTT user name, with no password", [](S& s) -> auto& { return s.tls_use_identity_as_username; }},
+      {"ws_listen", "MQTT over WebSocket listener address HOST:PORT (repeatable); also serves the status page at /", [](S& s) -> auto& { return s.ws_listen; }},
+      {"wss_listen", "MQTT over secure WebSocket (TLS, the tls_cert/tls_key/tls_ca settings) listener address HOST:PORT (repeatable)", [](S& s) -> auto& { return s.wss_listen; }},
+      {"ws_path", "URL path of the WebSocket listeners' MQTT endpoint", [](S& s) -> auto& { return s.ws_path; }},
+      {"http_listen", "HTTP listener for operators HOST:PORT (/metrics, /healthz, /readyz, /api/v1, the status page); empty = off", [](S& s) -> auto& { return s.http_listen; }},
+      {"http_admins", "users of password_file allowed on the HTTP API with HTTP Basic (repeatable)", [](S& s) -> auto& { return s.http_admins; }},
+      {"http_token_file", "file of bearer tokens for the HTTP API, one per line (compared in constant time); empty = none", [](S& s) -> auto& { return s.http_token_file; }},
       {"password_file", "password file (USER:HASH lines, managed with `musqratt-cli passwd`); empty = none", [](S& s) -> auto& { return s.broker.password_file; }},
       {"acl_file", "ACL file of topic rules; when set, anything not allowed is denied", [](S& s) -> auto& { return s.broker.acl_file; }},
       {"allow_anonymous", "auto, true or false; auto allows clients without a user name only when every listener is on loopback and no password file is set", [](S& s) -> auto& { return s.allow_anonymous; }},
@@ -262,18 +268,18 @@ std::string options_reference() {
   return out;
 }
 
-namespace {
 bool is_loopback_host(const std::string& listen) {
   std::string host = listen.substr(0, listen.rfind(':'));
   if (!host.empty() && host.front() == '[') host = host.substr(1, host.size() - 2);
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
-}  // namespace
 
 std::string resolve_access_policy(Settings& s) {
   // The dpdk transport listens on dpdk_ip, never on loopback.
   bool all_loopback = s.transport != "dpdk" && std::all_of(s.listen.begin(), s.listen.end(), is_loopback_host) &&
-                      std::all_of(s.tls_listen.begin(), s.tls_listen.end(), is_loopback_host);
+                      std::all_of(s.tls_listen.begin(), s.tls_listen.end(), is_loopback_host) &&
+                      std::all_of(s.ws_listen.begin(), s.ws_listen.end(), is_loopback_host) &&
+                      std::all_of(s.wss_listen.begin(), s.wss_listen.end(), is_loopback_host);
   if (s.allow_anonymous == "true") {
     s.broker.allow_anonymous = true;
   } else if (s.allow_anonymous == "false") {

@@ -25,6 +25,12 @@ struct Settings {
   std::string tls_cert, tls_key, tls_ca;
   bool tls_require_certificate = false;
   bool tls_use_identity_as_username = false;
+  // MQTT over WebSockets and the HTTP endpoint for operators (see docs/web.md).
+  std::vector<std::string> ws_listen, wss_listen;
+  std::string ws_path = "/mqtt";
+  std::string http_listen;  // empty = off
+  std::vector<std::string> http_admins;
+  std::string http_token_file;
   bool persistence = false;
   std::string persistence_dir = "musqratt-data";
   std::string persistence_sync = "always";
@@ -81,6 +87,9 @@ std::vector<std::string> keep_restart_only_values(const Settings& running, Setti
 /// Resolves allow_anonymous against the listeners: returns an error message if a listener off
 /// loopback would accept anyone without that being asked for explicitly.
 std::string resolve_access_policy(Settings& s);
+
+/// True for a HOST:PORT on loopback (127.0.0.0/8, ::1, localhost).
+bool is_loopback_host(const std::string& listen);
 
 /// Markdown table of every option (used to check docs/configuration.md stays complete).
 std::string options_reference();

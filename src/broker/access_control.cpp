@@ -73,6 +73,14 @@ protocol::Reason AccessControl::authenticate(const std::optional<std::string>& u
   return protocol::Reason::Success;
 }
 
+std::optional<std::string> AccessControl::stored_password_hash(const std::string& username) const {
+  auto t = tables();
+  if (!t || !t->credentials) return std::nullopt;
+  std::optional<std::string_view> h = t->credentials->stored_hash(username);
+  if (!h) return std::nullopt;
+  return std::string(*h);
+}
+
 bool AccessControl::can_publish(const auth::Identity& who, const std::string& topic) const {
   auto t = tables();
   return !t || !t->acl || t->acl->can_publish(who, topic);

@@ -77,6 +77,11 @@ class AccessControl {
   };
   View view() const;
 
+  /// The stored hash of `username` in the password file now loaded (nullopt: no such user, or
+  /// no password file). For checks made outside MQTT (the HTTP API), which verify a password
+  /// with auth::verify_password and may remember the result for as long as this is unchanged.
+  std::optional<std::string> stored_password_hash(const std::string& username) const;
+
  private:
   std::shared_ptr<const AccessTables> tables() const { return tables_.load(std::memory_order_acquire); }
   std::atomic<std::shared_ptr<const AccessTables>> tables_;

@@ -289,6 +289,49 @@ size_t Broker::session_count() const {
   return sessions_.size();
 }
 
+std::vector<SessionPtr> Broker::sessions() const {
+  std::lock_guard lock(registry_mu_);
+  return {sessions_.begin(), sessions_.end()};
+}
+
+SessionPtr Broker::find_session(std::string_view client_id) const {
+  std::lock_guard lock(registry_mu_);
+  auto it = sessions_.find(client_id);
+  return it == sessions_.end() ? nullptr : *it;
+}
+
+Broker::AdminDisconnect Broker::disconnect_client(std::string_view client_id, bool drop_session,
+                                                  util::TimePoint now) {
+  Link wake;
+  AdminDisconnect result;
+  std::vector<MessagePtr> due_wills;
+  {
+    std::lock_guard lock(registry_mu_);
+    auto it = sessions_.find(client_id);
+    if (it == sessions_.end()) return AdminDisconnect::NotFound;
+    SessionPtr s = *it;
+    wake = s->request_admin_disconnect();
+    result = wake ? AdminDisconnect::Disconnected : AdminDisconnect::NotConnected;
+    if (drop_session) {
+      // As a clean-start takeover does: the connection (told above why it goes) no longer owns
+      // the session, which ends now. A will still waiting for its delay goes out when the
+      // session ends [MQTT-3.1.2-8, 5.0].
+      s->revoke();
+      std::erase_if(pending_wills_, [&](const PendingWill& w) {
+        if (w.client_id != client_id) return false;
+        due_wills.push_back(w.msg);
+        if (store_) store_->will_deleted(w.client_id);
+        return true;
+      });
+      end_session_locked(s);
+      if (!wake) result = AdminDisconnect::SessionDropped;
+    }
+  }
+  if (wake) wake.waker->wake(wake.token);
+  for (const auto& w : due_wills) publish_will(w, now);
+  return result;
+}
+
 // ---------------------------------------------------------------- routing
 
 void Broker::count_delivery(Session::DeliverResult r, const Link& wake, std::vector<Link>& wakes) {
@@ -378,7 +421,7 @@ void Broker::log_refusal(const Message& msg) {
 }
 
 RouteResult Broker::publish(const MessagePtr& message, util::TimePoint now) {
-  stats_.add(Counter::MessagesReceived);
+  stats_.add(Stats::received_counter(message->qos));
   // Removing a retained message frees memory: always accepted.
   bool frees = message->retain && message->payload.empty();
   if (!frees && !memory_.accepts(message->qos)) {
@@ -577,8 +620,8 @@ void Broker::publish_sys(util::TimePoint now) {
   put_n("$SYS/broker/uptime", std::chrono::duration_cast<util::Seconds>(now - started_).count());
   put_n("$SYS/broker/clients/connected", stats_.get(Counter::ClientsConnected));
   put_n("$SYS/broker/clients/total", session_count());
-  put_n("$SYS/broker/messages/received", stats_.get(Counter::MessagesReceived));
-  put_n("$SYS/broker/messages/sent", stats_.get(Counter::MessagesSent));
+  put_n("$SYS/broker/messages/received", stats_.messages_received());
+  put_n("$SYS/broker/messages/sent", stats_.messages_sent());
   put_n("$SYS/broker/messages/dropped", stats_.get(Counter::PublishDropped));
   put_n("$SYS/broker/bytes/received", stats_.get(Counter::BytesReceived));
   put_n("$SYS/broker/bytes/sent", stats_.get(Counter::BytesSent));
@@ -597,6 +640,9 @@ void Broker::publish_sys(util::TimePoint now) {
     put_n("$SYS/broker/store/writes_refused", st.writes_refused);
     put_n("$SYS/broker/store/writes_waiting", st.writes_waiting);
   }
+  uint64_t queued = 0;
+  for (const SessionPtr& s : sessions()) queued += s->queued_count();
+  put_n("$SYS/broker/messages/queued", queued);
 }
 
 }  // namespace musqratt::broker

@@ -15,6 +15,7 @@
 // (Waker::wake) are made after the session lock is released.
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -147,6 +148,27 @@ class Broker {
   std::optional<uint32_t> effective_message_expiry(std::optional<uint32_t> requested) const;
 
   size_t session_count() const;
+  /// Every session, online or not, in no particular order (a copy taken under the registry
+  /// lock: for operators' listings, not for the data path).
+  std::vector<SessionPtr> sessions() const;
+  /// The session of `client_id`, or null.
+  SessionPtr find_session(std::string_view client_id) const;
+
+  enum class AdminDisconnect : uint8_t { NotFound, Disconnected, SessionDropped, NotConnected };
+  /// An operator's "disconnect this client": its connection is woken and closes (MQTT 5:
+  /// DISCONNECT 0x98 Administrative action; its will is published as for any connection the
+  /// server closes). With `drop_session` the session is discarded too, connected or not.
+  /// Returns Disconnected (was connected), SessionDropped (offline session discarded),
+  /// NotConnected (offline, kept) or NotFound.
+  AdminDisconnect disconnect_client(std::string_view client_id, bool drop_session, util::TimePoint now);
+
+  size_t subscription_count() const { return tree_.subscription_count(); }
+  size_t retained_count() const { return retained_.size(); }
+  /// Retained messages whose topic matches `filter` (expired ones skipped).
+  void for_each_retained(std::string_view filter, util::TimePoint now,
+                         const std::function<void(const MessagePtr&)>& visit) const {
+    retained_.for_each_matching(filter, now, visit);
+  }
 
   /// Counts a new network connection from `ip` against max_connections_per_ip; false if over.
   bool admit_connection(const std::string& ip);

@@ -257,6 +257,7 @@ void Session::attach(Link link, protocol::Version version) {
   s->wake_pending = false;
   s->takeover_requested = false;
   s->deauthorized = false;
+  admin_disconnect_.store(false, std::memory_order_release);
   s->owner_thread.bind_to_current_thread();
   if (s->extra) s->extra->waiter = {};
   s->disconnected_at = kNever;
@@ -331,6 +332,13 @@ Link Session::deauthorize() {
   auto s = state_.lock();
   if (!s->link || s->revoked) return {};
   s->deauthorized = true;
+  return s->link;
+}
+
+Link Session::request_admin_disconnect() {
+  auto s = state_.lock();
+  if (!s->link) return {};
+  admin_disconnect_.store(true, std::memory_order_release);
   return s->link;
 }
 
@@ -546,6 +554,12 @@ bool Session::has_subscription(const std::string& filter) const {
   auto s = state_.lock();
   return s->subscriptions && s->subscriptions->contains(filter);
 }
+std::vector<std::pair<std::string, SubscriptionRecord>> Session::subscriptions() const {
+  auto s = state_.lock();
+  if (!s->subscriptions) return {};
+  return {s->subscriptions->begin(), s->subscriptions->end()};
+}
+
 size_t Session::subscription_count() const {
   auto s = state_.lock();
   return s->subscriptions ? s->subscriptions->size() : 0;

@@ -1,6 +1,8 @@
 #pragma once
 // A client's session (section 4.1): subscriptions, queued and in-flight outgoing messages,
 // incoming QoS 2 state. It outlives connections when the client asks for a persistent session.
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -61,6 +63,15 @@ struct SubscriptionRecord {
   uint32_t subscription_id = 0;
 };
 
+/// The facts about a session's current (or last) connection that operators ask for (HTTP API).
+/// Immutable once made; the session swaps the whole record at each CONNECT.
+struct ConnectionInfo {
+  std::string username;  // empty: none given
+  std::string peer;      // "address:port"
+  protocol::Version version = protocol::Version::V311;
+  std::chrono::system_clock::time_point connected_at{};
+};
+
 struct QueueLimits {
   uint32_t max_messages = 0;  // 0 = unlimited
   bool queue_qos0_offline = false;
@@ -108,6 +119,14 @@ class Session {
   /// Back to the shared anonymous identity (no allocation).
   void clear_identity() { identity_.store(anonymous_identity(), std::memory_order_release); }
   uint64_t id() const { return id_; }
+  /// The current (or, while offline, the last) connection, null before the first. Set by the
+  /// session driver at CONNECT. Thread: any.
+  std::shared_ptr<const ConnectionInfo> connection_info() const {
+    return connection_info_.load(std::memory_order_acquire);
+  }
+  void set_connection_info(ConnectionInfo info) {
+    connection_info_.store(std::make_shared<const ConnectionInfo>(std::move(info)), std::memory_order_release);
+  }
 
   /// Durable storage for this session, or null (persistence off, or the session ends with its
   /// connection). Set before the session is shared.
@@ -153,6 +172,12 @@ class Session {
   /// stays until a new connection attaches.
   Link deauthorize();
   bool deauthorized() const;
+  /// An operator asked for the connected client to be disconnected (MQTT 5: DISCONNECT 0x98
+  /// Administrative action). Returns the link to wake, empty if offline. The flag stays until
+  /// a new connection attaches.
+  Link request_admin_disconnect();
+  /// One atomic load, no lock: the owning connection asks at every wake-up.
+  bool admin_disconnect_requested() const { return admin_disconnect_.load(std::memory_order_acquire); }
 
   /// After a resumed connection: every in-flight message again, in order (PUBLISH with DUP,
   /// or PUBREL) [MQTT-4.4.0-1, 3.1.1 and 5.0].
@@ -182,6 +207,8 @@ class Session {
   bool remove_subscription(const std::string& filter);
   std::vector<std::string> subscription_filters() const;
   size_t subscription_count() const;
+  /// Every subscription with its options, ordered by filter.
+  std::vector<std::pair<std::string, SubscriptionRecord>> subscriptions() const;
   bool has_subscription(const std::string& filter) const;
 
   // Expiry.
@@ -295,6 +322,8 @@ class Session {
   // allocation).
   std::atomic<std::shared_ptr<const ClientIdentity>> identity_{anonymous_identity()};
   static std::shared_ptr<const ClientIdentity> anonymous_identity();
+  std::atomic<std::shared_ptr<const ConnectionInfo>> connection_info_;
+  std::atomic<bool> admin_disconnect_{false};  // written under the state's lock
   Persistence* store_ = nullptr;  // set before the session is shared
   util::Guarded<State, util::CompactMutex> state_;
 };

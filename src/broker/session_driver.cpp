@@ -182,6 +182,8 @@ void SessionDriver::handle_connect(pr::Connect& c, util::TimePoint now) {
       ConnectRequest{c.client_id, c.clean_start, session_expiry_, c.version, Link{waker_, token_}}, now);
   session_ = r.session;
   broker_.set_identity(session_, identity, rare_ && rare_->certificate_username);  // for ACL and reload checks
+  session_->set_connection_info(
+      ConnectionInfo{c.username.value_or(""), peer_, c.version, std::chrono::system_clock::now()});
   state_ = State::Connected;
   broker_.stats().add(Counter::ClientsConnected);
   broker_.stats().add(Counter::ClientsConnectedEver);
@@ -453,7 +455,7 @@ void SessionDriver::send_publish(const Sendable& s, util::TimePoint now) {
     if (o.qos > 0) session_->drop_inflight(s.packet_id);
     return;
   }
-  broker_.stats().add(Counter::MessagesSent);
+  broker_.stats().add(Stats::sent_counter(o.qos));
 }
 
 void SessionDriver::pump(util::TimePoint now) {
@@ -483,8 +485,12 @@ void SessionDriver::on_wake(util::TimePoint now) {
   }
   if (state_ != State::Connected || engine_.closing()) return;
   flush_deferred_acks();
-  if (session_->deauthorized()) {
-    fail(Reason::NotAuthorized, "credentials withdrawn by a reload");  // 5.0: DISCONNECT 0x87
+  if (session_->admin_disconnect_requested() || session_->deauthorized()) {
+    // A reload withdrew the credentials (5.0: DISCONNECT 0x87), or an operator disconnected the
+    // client through the HTTP API (0x98). Either way the will is published as for any
+    // connection the server closes [MQTT-3.1.2-8, 3.1.1 and 5.0].
+    if (session_->admin_disconnect_requested()) fail(Reason::AdministrativeAction, "disconnected by an administrator");
+    else fail(Reason::NotAuthorized, "credentials withdrawn by a reload");
     end_connection(now);
     return;
   }

@@ -8,7 +8,11 @@
 namespace musqratt::broker {
 
 enum class Counter : unsigned {
-  MessagesReceived, MessagesSent, BytesReceived, BytesSent, PublishDropped,
+  // PUBLISH packets by QoS: the totals are sums, so counting by QoS costs the publish path
+  // nothing over counting the total.
+  MessagesReceivedQos0, MessagesReceivedQos1, MessagesReceivedQos2,
+  MessagesSentQos0, MessagesSentQos1, MessagesSentQos2,
+  BytesReceived, BytesSent, PublishDropped,
   ClientsConnected, ClientsTotal, ClientsConnectedEver, HoldDropped, HoldDelivered,
   MemoryRefused,  // publishes refused or dropped because the memory budget was spent
   ConnectionsRefusedExhausted,  // accept failed for lack of descriptors or memory
@@ -26,6 +30,21 @@ class Stats {
 
   void add(Counter c, int64_t n = 1);
   uint64_t get(Counter c) const;
+
+  static Counter received_counter(uint8_t qos) {
+    return static_cast<Counter>(static_cast<unsigned>(Counter::MessagesReceivedQos0) + (qos > 2 ? 2 : qos));
+  }
+  static Counter sent_counter(uint8_t qos) {
+    return static_cast<Counter>(static_cast<unsigned>(Counter::MessagesSentQos0) + (qos > 2 ? 2 : qos));
+  }
+  /// PUBLISH packets received from clients (and wills published), all QoS.
+  uint64_t messages_received() const {
+    return get(Counter::MessagesReceivedQos0) + get(Counter::MessagesReceivedQos1) + get(Counter::MessagesReceivedQos2);
+  }
+  /// PUBLISH packets sent to clients, all QoS.
+  uint64_t messages_sent() const {
+    return get(Counter::MessagesSentQos0) + get(Counter::MessagesSentQos1) + get(Counter::MessagesSentQos2);
+  }
 
  private:
   struct alignas(64) Slot {

@@ -58,8 +58,10 @@ void EpollWorker::run() {
   std::vector<epoll_event> events(512);
   std::vector<uint64_t> inbox_swap;
   while (!stop_requested()) {
+    wait_begins();
     int n = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), 250);
     util::TimePoint now = util::now();
+    wait_ends(now);
     bool woken = false;
     for (int i = 0; i < n; ++i) {
       uint64_t tag = events[i].data.u64;

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "net/mqtt_endpoint.h"
 #include "net/tls_layer.h"
 #include "net/transport.h"
@@ -30,7 +32,9 @@ std::string Server::start() {
   if (options_.user_level_worker) return start_user_level();
   for (const auto& text : options_.listen)
     if (std::string err = open(text, "mqtt, tcp", mqtt_endpoints(broker_)); !err.empty()) return err;
-  if (!options_.tls_listen.empty()) {
+  const bool extra_tls = std::any_of(options_.extra_listeners.begin(), options_.extra_listeners.end(),
+                                     [](const ServerOptions::ExtraListener& e) { return e.tls; });
+  if (!options_.tls_listen.empty() || extra_tls) {
     auto ctx = TlsServerContext::create(options_.tls);
     if (!ctx) return ctx.error();
     tls_context_ = *ctx;
@@ -38,8 +42,10 @@ std::string Server::start() {
       if (std::string err = open(text, "mqtt, tls", tls_endpoints(tls_context_, mqtt_endpoints(broker_))); !err.empty())
         return err;
   }
-  for (auto& extra : options_.extra_listeners)
-    if (std::string err = open(extra.address, extra.description, extra.make_endpoint); !err.empty()) return err;
+  for (auto& extra : options_.extra_listeners) {
+    EndpointFactory factory = extra.tls ? tls_endpoints(tls_context_, extra.make_endpoint) : extra.make_endpoint;
+    if (std::string err = open(extra.address, extra.description, std::move(factory)); !err.empty()) return err;
+  }
   if (listeners_.empty()) return "no listener configured";
   unsigned n = options_.threads ? options_.threads : 1;
   auto transport = resolve_transport(options_.transport, options_.uring);
@@ -71,6 +77,13 @@ std::string Server::start_user_level() {
   housekeeping_ = std::thread([this] { housekeeping_loop(); });
   LOG_INFO("1 %s worker thread started", options_.transport.c_str());
   return {};
+}
+
+std::vector<double> Server::worker_busy_seconds() const {
+  std::vector<double> out;
+  out.reserve(workers_.size());
+  for (const auto& w : workers_) out.push_back(w->busy_seconds());
+  return out;
 }
 
 std::string Server::reload_tls() {

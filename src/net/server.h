@@ -35,6 +35,9 @@ struct ServerOptions {
     std::string address;
     std::string description;
     EndpointFactory make_endpoint;
+    /// Under TLS with the server's context (tls_cert, tls_key, tls_ca; reloaded with the TLS
+    /// listeners'), which is made for it when no TLS listener needs it already.
+    bool tls = false;
   };
   std::vector<ExtraListener> extra_listeners;
 };
@@ -51,6 +54,9 @@ class Server {
   /// The TLS context of the TLS listeners (null without any): stream layers the app composes
   /// over TLS use it too.
   std::shared_ptr<TlsServerContext> tls_context() const { return tls_context_; }
+  /// Busy time of each worker (see WorkerBase::busy_seconds), in worker order. Thread: any,
+  /// between start() and stop().
+  std::vector<double> worker_busy_seconds() const;
   /// Re-reads TLS certificates and keys (SIGHUP); connections already open keep theirs.
   std::string reload_tls();
 

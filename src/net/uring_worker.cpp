@@ -254,11 +254,13 @@ void UringWorker::run() {
     __kernel_timespec ts{};
     ts.tv_nsec = 250'000'000;
     io_uring_cqe* first = nullptr;
+    wait_begins();
     int r = rx_backlog_.empty() ? io_uring_submit_and_wait_timeout(&ring_, &first, 1, &ts, nullptr)
                                 : io_uring_submit_and_wait(&ring_, 0);  // queued input: no waiting
     if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY && r != -EAGAIN)
       LOG_WARN("worker %u: io_uring wait: %s", index_, errno_text(-r).c_str());
     util::TimePoint now = util::now();
+    wait_ends(now);
     ++turn_;
     // Input held back in earlier turns comes first, in order, each within its budget.
     if (!rx_backlog_.empty()) {

@@ -12,6 +12,7 @@
 
 #include "broker/broker.h"
 #include "broker/waker.h"
+#include "util/clock.h"
 
 namespace musqratt::net {
 
@@ -29,6 +30,12 @@ class WorkerBase : public broker::Waker {
   /// Thread: any.
   void wake(uint64_t token) override;
 
+  /// Time this worker spent handling events rather than waiting for them, since it started.
+  /// Thread: any (the worker updates it once per loop turn).
+  double busy_seconds() const {
+    return static_cast<double>(busy_ns_.load(std::memory_order_relaxed)) * 1e-9;
+  }
+
  protected:
   /// The event loop; returns when stop_requested().
   virtual void run() = 0;
@@ -44,6 +51,15 @@ class WorkerBase : public broker::Waker {
   void run_local_work(util::TimePoint now);
 
   bool stop_requested() const { return stop_.load(std::memory_order_relaxed); }
+  /// The event loop calls these around its wait for events: the time from a wait's end to the
+  /// next wait's start is busy time. `now` is the loop's own clock reading after the wait, so
+  /// measuring costs one clock read per loop turn. Thread: this worker.
+  void wait_ends(util::TimePoint now) { busy_since_ = now; }
+  void wait_begins() {
+    if (busy_since_ == util::TimePoint{}) return;
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(util::now() - busy_since_).count();
+    busy_ns_.store(busy_ns_.load(std::memory_order_relaxed) + static_cast<uint64_t>(ns), std::memory_order_relaxed);
+  }
   /// Moves posted wake tokens into `out`. Thread: this worker.
   void take_inbox(std::vector<uint64_t>& out);
   /// Posts this turn's wake-ups for other workers. Call once at the end of each loop turn.
@@ -61,6 +77,8 @@ class WorkerBase : public broker::Waker {
   std::vector<WorkerBase*> peers_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> busy_ns_{0};  // written by this worker only
+  util::TimePoint busy_since_{};
   uint64_t next_seq_ = kFirstTokenSeq;
   std::vector<uint64_t> local_wakes_;
   std::vector<uint64_t> local_swap_;

@@ -465,7 +465,10 @@ void SqliteStore::issue(OpBody body) {
   op.body = std::move(body);
   op.number = ++issued_;
   pending_.push_back(std::move(op));
-  if (pending_.size() == 1) cv_.notify_one();
+  if (pending_.size() == 1) {
+    first_pending_at_ = Clock::now();
+    cv_.notify_one();
+  }
 }
 
 uint64_t SqliteStore::last_issued() const {
@@ -664,6 +667,7 @@ void SqliteStore::writer_loop() {
   auto last_gc = Clock::now();
   while (true) {
     bool full = disk_full_.load(std::memory_order_relaxed);
+    Clock::time_point submitted;
     {
       std::unique_lock lock(mu_);
       cv_.wait_for(lock, full ? std::chrono::milliseconds(200) : std::chrono::milliseconds(1000),
@@ -677,9 +681,11 @@ void SqliteStore::writer_loop() {
       }
       batch.swap(pending_);
       taken_ = issued_;
+      submitted = first_pending_at_;
     }
     if (!full) {
       commit_batch(batch);
+      if (!batch.empty() && !disk_full_.load(std::memory_order_relaxed)) commit_latency_.record(Clock::now() - submitted);
     } else {
       uint64_t refused = 0;
       for (Op& op : batch) {

@@ -25,6 +25,7 @@
 #include "store/backlog.h"
 #include "store/reserve_file.h"
 #include "store/store_op.h"
+#include "util/latency_histogram.h"
 
 namespace musqratt::store {
 
@@ -89,6 +90,9 @@ class SqliteStore : public broker::Persistence {
 
   bool accepting_writes() const override { return !disk_full_.load(std::memory_order_acquire); }
   broker::StoreStatus status() const override;
+  /// Time from the submission of a batch's first write until the batch is committed (what the
+  /// oldest write of each commit waited to become durable). Thread: any.
+  util::LatencyHistogram::Snapshot commit_latency() const { return commit_latency_.snapshot(); }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -178,6 +182,8 @@ class SqliteStore : public broker::Persistence {
   uint64_t issued_ = 0;      // guarded by mu_
   std::multimap<uint64_t, broker::Link> waiters_;  // guarded by mu_
   bool stopping_ = false;    // guarded by mu_
+  std::chrono::steady_clock::time_point first_pending_at_{};  // guarded by mu_: when pending_ last became non-empty
+  util::LatencyHistogram commit_latency_;  // written by the writer thread
   std::atomic<uint64_t> committed_{0};
   std::thread writer_;
 };

@@ -17,8 +17,19 @@ BrokerFigures collect_broker_figures(broker::Broker& b, util::TimePoint now) {
   f.connections_accepted = s.get(Counter::ClientsConnectedEver);
   f.sessions = b.session_count();
   f.topics = b.topic_count();
-  f.messages_received = s.get(Counter::MessagesReceived);
-  f.messages_sent = s.get(Counter::MessagesSent);
+  f.messages_received_by_qos = {s.get(Counter::MessagesReceivedQos0), s.get(Counter::MessagesReceivedQos1),
+                                s.get(Counter::MessagesReceivedQos2)};
+  f.messages_sent_by_qos = {s.get(Counter::MessagesSentQos0), s.get(Counter::MessagesSentQos1),
+                            s.get(Counter::MessagesSentQos2)};
+  f.messages_received = (*f.messages_received_by_qos)[0] + (*f.messages_received_by_qos)[1] + (*f.messages_received_by_qos)[2];
+  f.messages_sent = (*f.messages_sent_by_qos)[0] + (*f.messages_sent_by_qos)[1] + (*f.messages_sent_by_qos)[2];
+  f.subscriptions = b.subscription_count();
+  f.retained_messages = b.retained_count();
+  // A sum over the sessions at scrape time (one short lock each) rather than a counter kept on
+  // the publish path, which would cost every message.
+  uint64_t queued = 0;
+  for (const auto& session : b.sessions()) queued += session->queued_count();
+  f.queued_messages = queued;
   f.bytes_received = s.get(Counter::BytesReceived);
   f.bytes_sent = s.get(Counter::BytesSent);
   // "queue_full" is $SYS/broker/messages/dropped; "hold_full" is $SYS/broker/hold/dropped.
