@@ -88,11 +88,56 @@ std::vector<Option> option_table() {
   };
 }
 
+/// A named sub-table of the TOML file ([cluster]) with options of its own, each also a flag
+/// --NAME-KEY. `given` is set when the table or any of its flags appears, so a table that is
+/// absent changes nothing; sub-tables are printed (and documented) after the top-level keys,
+/// commented out while not given. Arrays of tables ([[bridge]]) can reuse the same options.
+struct Section {
+  const char* name;
+  const char* help;
+  FieldRef<bool> given;
+  std::vector<Option> options;
+  /// Semantic checks once everything is read: "" or an error that names the key.
+  std::string (*check)(const Settings&);
+};
+
+std::vector<Section> section_table() {
+  using S = Settings;
+  return {
+      {"cluster", "a MusQraTT cluster on NATS: several nodes behaving as one broker (docs/cluster.md)",
+       [](S& s) -> auto& { return s.cluster_given; },
+       {
+           {"nats", "NATS server URLs nats://HOST:PORT or tls://HOST:PORT (repeatable)", [](S& s) -> auto& { return s.cluster.nats; }},
+           {"node", "this node's name, unique in the cluster (A-Z a-z 0-9 _ -)", [](S& s) -> auto& { return s.cluster.node; }},
+           {"user", "NATS user name", [](S& s) -> auto& { return s.cluster.user; }},
+           {"password", "NATS password (with user)", [](S& s) -> auto& { return s.cluster.password; }},
+           {"token", "NATS authentication token", [](S& s) -> auto& { return s.cluster.token; }},
+           {"credentials", "NATS .creds file (user JWT and NKey seed)", [](S& s) -> auto& { return s.cluster.credentials; }},
+           {"tls", "connect to NATS over TLS (also implied by a tls:// URL)", [](S& s) -> auto& { return s.cluster.tls; }},
+           {"tls_ca", "PEM CA bundle the NATS servers' certificates are verified against", [](S& s) -> auto& { return s.cluster.tls_ca; }},
+           {"tls_cert", "PEM client certificate presented to NATS", [](S& s) -> auto& { return s.cluster.tls_cert; }},
+           {"tls_key", "PEM private key of tls_cert", [](S& s) -> auto& { return s.cluster.tls_key; }},
+           {"replicas", "replicas of the JetStream streams and buckets the cluster creates: 1 or 3", [](S& s) -> auto& { return s.cluster.replicas; }},
+           {"subject_prefix", "first token of every NATS subject and stream name, so several clusters can share one NATS", [](S& s) -> auto& { return s.cluster.subject_prefix; }},
+           {"storage", "JetStream storage of the streams and buckets: file or memory", [](S& s) -> auto& { return s.cluster.storage; }},
+           {"stream_max_age", "seconds QoS 1/2 messages stay in the message stream (replay for sessions moved from a failed node)", [](S& s) -> auto& { return s.cluster.stream_max_age; }},
+           {"stream_max_bytes", "bytes of the message stream; the oldest messages go beyond it", [](S& s) -> auto& { return s.cluster.stream_max_bytes; }},
+           {"publish_timeout_ms", "milliseconds to wait for JetStream to acknowledge a QoS 1/2 message before sending it again", [](S& s) -> auto& { return s.cluster.publish_timeout_ms; }},
+           {"max_pending", "QoS 1/2 messages kept while awaiting JetStream's acknowledgement (NATS unreachable); beyond it the oldest are dropped and counted", [](S& s) -> auto& { return s.cluster.max_pending; }},
+           {"takeover_timeout_ms", "milliseconds a node has to hand over a session another node takes over; after that the session is rebuilt from its checkpoint", [](S& s) -> auto& { return s.cluster.takeover_timeout_ms; }},
+           {"checkpoint_interval", "seconds between checkpoints of persistent sessions in the session bucket", [](S& s) -> auto& { return s.cluster.checkpoint_interval; }},
+       },
+       [](const Settings& s) { return cluster::validate(s.cluster); }},
+  };
+}
+
 std::string flag_of(const char* key) {
   std::string f = "--";
   for (const char* p = key; *p; ++p) f.push_back(*p == '_' ? '-' : *p);
   return f;
 }
+
+std::string flag_of(const Section& sec, const Option& opt) { return flag_of(sec.name) + "-" + flag_of(opt.key).substr(2); }
 
 uint64_t parse_uint(const std::string& text, uint64_t max, const std::string& name) {
   char* end = nullptr;
@@ -140,7 +185,23 @@ std::string node_text(const toml::node& n, const std::string& name) {
   throw std::runtime_error(name + ": unsupported value type");
 }
 
-void load_toml(const std::string& path, Settings& s, const std::vector<Option>& table) {
+/// Sets one option from a TOML value (a list replaces what the option held).
+void assign_node(const Option& opt, Settings& s, const toml::node& node, const std::string& name) {
+  if (is_list(opt)) {
+    auto* list = &std::get<FieldRef<std::vector<std::string>>>(opt.field)(s);
+    list->clear();
+    if (const toml::array* arr = node.as_array()) {
+      for (const auto& item : *arr) list->push_back(node_text(item, name));
+    } else {
+      list->push_back(node_text(node, name));
+    }
+  } else {
+    assign_text(opt, s, node_text(node, name), name);
+  }
+}
+
+void load_toml(const std::string& path, Settings& s, const std::vector<Option>& table,
+               const std::vector<Section>& sections) {
   toml::table doc;
   try {
     doc = toml::parse_file(path);
@@ -150,21 +211,33 @@ void load_toml(const std::string& path, Settings& s, const std::vector<Option>& 
   }
   for (const auto& [k, node] : doc) {
     std::string key(k.str());
-    auto opt = std::find_if(table.begin(), table.end(), [&](const Option& o) { return key == o.key; });
-    if (opt == table.end()) throw std::runtime_error(path + ": unknown key '" + key + "'");
-    std::string name = path + ": " + key;
-    if (is_list(*opt)) {
-      auto* list = &std::get<FieldRef<std::vector<std::string>>>(opt->field)(s);
-      list->clear();
-      if (const toml::array* arr = node.as_array()) {
-        for (const auto& item : *arr) list->push_back(node_text(item, name));
-      } else {
-        list->push_back(node_text(node, name));
+    auto sec = std::find_if(sections.begin(), sections.end(), [&](const Section& x) { return key == x.name; });
+    if (sec != sections.end()) {
+      const toml::table* sub = node.as_table();
+      if (!sub) throw std::runtime_error(path + ": '" + key + "' must be a table ([" + key + "])");
+      sec->given(s) = true;
+      for (const auto& [k2, node2] : *sub) {
+        std::string key2(k2.str());
+        auto opt = std::find_if(sec->options.begin(), sec->options.end(), [&](const Option& o) { return key2 == o.key; });
+        if (opt == sec->options.end())
+          throw std::runtime_error(path + ": unknown key '" + key2 + "' in [" + key + "]");
+        assign_node(*opt, s, node2, path + ": [" + key + "] " + key2);
       }
-    } else {
-      assign_text(*opt, s, node_text(node, name), name);
+      continue;
     }
+    auto opt = std::find_if(table.begin(), table.end(), [&](const Option& o) { return key == o.key; });
+    if (opt == table.end()) {
+      if (node.is_table()) throw std::runtime_error(path + ": unknown table [" + key + "]");
+      throw std::runtime_error(path + ": unknown key '" + key + "'");
+    }
+    assign_node(*opt, s, node, path + ": " + key);
   }
+}
+
+const char* arg_of(const Option& o) {
+  return std::holds_alternative<FieldRef<bool>>(o.field) ? " BOOL"
+         : std::holds_alternative<FieldRef<std::string>>(o.field) || is_list(o) ? " VALUE"
+                                                                                : " N";
 }
 
 void print_help(const std::vector<Option>& table) {
@@ -175,12 +248,13 @@ void print_help(const std::vector<Option>& table) {
          "  --print-config         print every setting as TOML (after --config and flags) and exit\n"
          "  --version              print the version and exit\n"
          "  --help                 print this help and exit\n");
-  for (const auto& o : table) {
-    std::string flag = flag_of(o.key);
-    const char* arg = std::holds_alternative<FieldRef<bool>>(o.field) ? " BOOL"
-                      : std::holds_alternative<FieldRef<std::string>>(o.field) || is_list(o) ? " VALUE"
-                                                                                             : " N";
-    printf("  %-34s %s\n", (flag + arg).c_str(), o.help);
+  for (const auto& o : table) printf("  %-34s %s\n", (flag_of(o.key) + arg_of(o)).c_str(), o.help);
+}
+
+void print_section_help(const std::vector<Section>& sections) {
+  for (const Section& sec : sections) {
+    printf("\n[%s]: %s. TOML keys of the table [%s], or these flags:\n", sec.name, sec.help, sec.name);
+    for (const auto& o : sec.options) printf("  %-34s %s\n", (flag_of(sec, o) + arg_of(o)).c_str(), o.help);
   }
 }
 
@@ -215,10 +289,19 @@ std::string toml_value(const Option& opt, Settings& s) {
 }
 
 /// Every setting as a commented TOML file that --config reads back unchanged.
-void print_config(Settings& s, const std::vector<Option>& table) {
+void print_config(Settings& s, const std::vector<Option>& table, const std::vector<Section>& sections) {
   printf("# MusQraTT configuration: every key, with its value (musqratt --print-config).\n"
          "# See docs/configuration.md for what each one means.\n");
   for (const auto& o : table) printf("\n# %s\n%s = %s\n", o.help, o.key, toml_value(o, s).c_str());
+  // Tables come after every top-level key (TOML). One not given stays commented out, so
+  // reading this file back changes nothing.
+  for (const Section& sec : sections) {
+    bool on = sec.given(s);
+    const char* c = on ? "" : "# ";
+    printf("\n# [%s]: %s%s\n%s[%s]\n", sec.name, sec.help, on ? "" : " (not enabled; uncomment to use)", c, sec.name);
+    const char* blank = on ? "" : "#";
+    for (const auto& o : sec.options) printf("%s\n%s# %s\n%s%s = %s\n", blank, c, o.help, c, o.key, toml_value(o, s).c_str());
+  }
 }
 
 }  // namespace
@@ -226,6 +309,9 @@ void print_config(Settings& s, const std::vector<Option>& table) {
 std::string options_reference() {
   std::string out = "| key / flag | meaning |\n|---|---|\n";
   for (const auto& o : option_table()) out += "| `" + std::string(o.key) + "` / `" + flag_of(o.key) + "` | " + o.help + " |\n";
+  for (const auto& sec : section_table())
+    for (const auto& o : sec.options)
+      out += "| `[" + std::string(sec.name) + "] " + o.key + "` / `" + flag_of(sec, o) + "` | " + o.help + " |\n";
   return out;
 }
 
@@ -262,12 +348,14 @@ std::string resolve_access_policy(Settings& s) {
 
 ParseOutcome parse_settings(int argc, char** argv, Settings& s) {
   const auto table = option_table();
+  const auto sections = section_table();
   try {
     // The config file first, so flags given anywhere on the line win over it.
     for (int i = 1; i < argc; ++i) {
       std::string a = argv[i];
       if (a == "--help" || a == "-h") {
         print_help(table);
+        print_section_help(sections);
         return ParseOutcome::ExitOk;
       }
       if (a == "--version") {
@@ -277,7 +365,7 @@ ParseOutcome parse_settings(int argc, char** argv, Settings& s) {
       if (a == "--config" || a.rfind("--config=", 0) == 0) {
         std::string path = a == "--config" ? (i + 1 < argc ? argv[++i] : "") : a.substr(9);
         if (path.empty()) throw std::runtime_error("--config needs a file");
-        load_toml(path, s, table);
+        load_toml(path, s, table, sections);
         s.config_file = path;
       }
     }
@@ -298,8 +386,17 @@ ParseOutcome parse_settings(int argc, char** argv, Settings& s) {
         a = a.substr(0, eq);
         has_value = true;
       }
-      auto opt = std::find_if(table.begin(), table.end(), [&](const Option& o) { return a == flag_of(o.key); });
-      if (opt == table.end()) throw std::runtime_error("unknown option '" + a + "' (see --help)");
+      const Option* opt = nullptr;
+      for (const Option& o : table)
+        if (a == flag_of(o.key)) opt = &o;
+      for (const Section& sec : sections) {
+        for (const Option& o : sec.options) {
+          if (opt || a != flag_of(sec, o)) continue;
+          opt = &o;
+          sec.given(s) = true;
+        }
+      }
+      if (!opt) throw std::runtime_error("unknown option '" + a + "' (see --help)");
       if (!has_value) {
         if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
         value = argv[++i];
@@ -310,8 +407,12 @@ ParseOutcome parse_settings(int argc, char** argv, Settings& s) {
       }
       assign_text(*opt, s, value, a);
     }
+    for (const Section& sec : sections) {
+      if (!sec.given(s)) continue;
+      if (std::string err = sec.check(s); !err.empty()) throw std::runtime_error(err);
+    }
     if (print) {
-      print_config(s, table);
+      print_config(s, table, sections);
       return ParseOutcome::ExitOk;
     }
   } catch (const std::exception& e) {

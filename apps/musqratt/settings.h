@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "broker/config.h"
+#include "cluster/cluster_config.h"
 
 namespace musqratt::app {
 
@@ -39,12 +40,15 @@ struct Settings {
   uint32_t dpdk_idle_sleep_us = 0;
   uint16_t dpdk_queues = 1;  // RX/TX queue pairs, all polled by the one worker
   broker::BrokerConfig broker;
+  // [cluster] (a named sub-table): set when the table or any --cluster-* flag is given.
+  bool cluster_given = false;
+  cluster::ClusterConfig cluster;
 };
 
 enum class ParseOutcome { Run, ExitOk, ExitError };
 
-/// Parses argv (and the TOML file named by --config, flags winning over the file).
-/// Prints --help / --version / errors itself.
+/// Parses argv (and the TOML file named by --config, flags winning over the file), then checks
+/// the sub-tables given ([cluster]). Prints --help / --version / errors itself.
 ParseOutcome parse_settings(int argc, char** argv, Settings& out);
 
 /// Resolves allow_anonymous against the listeners: returns an error message if a listener off
