@@ -37,7 +37,8 @@ bool decode_level(std::string_view token, std::string& out) {
   for (size_t i = 0; i < token.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(token[i]);
     if (c != '%') {
-      if (!verbatim(c)) return false;
+      // '/' separates levels and '+' '#' are wildcards: none is ever inside a level's token.
+      if (!verbatim(c) || c == '/' || c == '+' || c == '#') return false;
       out.push_back(static_cast<char>(c));
       continue;
     }
