@@ -9,6 +9,9 @@
 #include "net/address.h"
 #include "net/server.h"
 #include "store/sqlite_store.h"
+#ifdef MUSQRATT_HAVE_NATS
+#include "cluster/nats_link.h"
+#endif
 #ifdef MUSQRATT_HAVE_DPDK
 #include "net/dpdk/dpdk_transport.h"
 #endif
@@ -74,6 +77,21 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+#ifdef MUSQRATT_HAVE_NATS
+  std::unique_ptr<cluster::NatsLink> link;
+  if (settings.cluster_given) {
+    link = std::make_unique<cluster::NatsLink>(settings.cluster, broker);
+    if (std::string err = link->start(); !err.empty()) {
+      fprintf(stderr, "musqratt: %s\n", err.c_str());
+      return 2;
+    }
+  }
+#else
+  if (settings.cluster_given) {
+    fprintf(stderr, "musqratt: [cluster] is not available: this build was made without libnats (libnats-dev)\n");
+    return 2;
+  }
+#endif
   unsigned threads = settings.threads ? settings.threads : std::max(1u, std::thread::hardware_concurrency());
   net::ServerOptions server_options{settings.listen, threads, settings.transport, {}, settings.tls_listen,
                                      net::TlsSettings{settings.tls_cert, settings.tls_key, settings.tls_ca,
@@ -116,6 +134,9 @@ int main(int argc, char** argv) {
     break;
   }
   server.stop();
+#ifdef MUSQRATT_HAVE_NATS
+  if (link) link->stop();  // after the workers: nothing publishes any more
+#endif
   if (store) store->close();  // writes what is still pending
   LOG_INFO("stopped");
   return 0;

@@ -121,7 +121,7 @@ std::vector<Section> section_table() {
            {"subject_prefix", "first token of every NATS subject and stream name, so several clusters can share one NATS", [](S& s) -> auto& { return s.cluster.subject_prefix; }},
            {"storage", "JetStream storage of the streams and buckets: file or memory", [](S& s) -> auto& { return s.cluster.storage; }},
            {"stream_max_age", "seconds QoS 1/2 messages stay in the message stream (replay for sessions moved from a failed node)", [](S& s) -> auto& { return s.cluster.stream_max_age; }},
-           {"stream_max_bytes", "bytes of the message stream; the oldest messages go beyond it", [](S& s) -> auto& { return s.cluster.stream_max_bytes; }},
+           {"stream_max_bytes", "bytes of the message stream (0 = no limit but stream_max_age); JetStream reserves this much on each replica; the oldest messages go beyond it", [](S& s) -> auto& { return s.cluster.stream_max_bytes; }},
            {"publish_timeout_ms", "milliseconds to wait for JetStream to acknowledge a QoS 1/2 message before sending it again", [](S& s) -> auto& { return s.cluster.publish_timeout_ms; }},
            {"max_pending", "QoS 1/2 messages kept while awaiting JetStream's acknowledgement (NATS unreachable); beyond it the oldest are dropped and counted", [](S& s) -> auto& { return s.cluster.max_pending; }},
            {"takeover_timeout_ms", "milliseconds a node has to hand over a session another node takes over; after that the session is rebuilt from its checkpoint", [](S& s) -> auto& { return s.cluster.takeover_timeout_ms; }},

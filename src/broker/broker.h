@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "broker/access_control.h"
+#include "broker/cluster_link.h"
 #include "broker/config.h"
 #include "broker/hold_store.h"
 #include "broker/message.h"
@@ -49,6 +50,13 @@ struct RouteResult {
   /// Storage operation number that must be durable before the publish is acknowledged
   /// (0 = nothing to wait for).
   uint64_t durable_seq = 0;
+  /// With a cluster: the number ClusterLink::acked() must reach before the publish is
+  /// acknowledged (the cluster holds the message), 0 = nothing to wait for. See docs/cluster.md
+  /// for what the connection's driver does with it.
+  uint64_t cluster_seq = 0;
+  /// With a cluster: other nodes may have receivers, so `receivers == 0` does not mean that
+  /// nobody subscribes (no 0x10 No matching subscribers).
+  bool remote = false;
 };
 
 /// Thread: every public method may be called from any worker thread.
@@ -102,8 +110,36 @@ class Broker {
   size_t topic_count() const { return tree_.node_count(); }
   size_t held_count() const;
 
+  // ---- cluster (src/cluster; the hooks are in cluster_link.h, these methods in broker_cluster.cpp)
+
+  /// Attaches the link to the other nodes, before any client connects; it is told about the
+  /// subscriptions already here (restored from storage). Without one the broker is a single node.
+  void attach_cluster(ClusterLink* link);
+  ClusterLink* cluster() const { return cluster_; }
+  /// A message from another node, for this node's plain subscriptions (shared groups are served
+  /// per group, see route_shared); it is never handed back to the link.
+  size_t route_remote(const MessagePtr& msg);
+  /// A message the cluster gave this node for shared subscription `share_filter`
+  /// ("$share/g/f"): one member here gets it (online members first). False if none is here.
+  bool route_shared(const std::string& share_filter, const MessagePtr& msg);
+  /// The cluster's retained message for a topic (an empty payload removes the topic's).
+  void retained_remote(const MessagePtr& msg);
+  /// Queues `msg` for one session only, as its subscription `rec` gives (a held message taken
+  /// for it, a message replayed for a session moved here). False if the session dropped it.
+  bool deliver_to(const SessionPtr& s, const MessagePtr& msg, const SubscriptionRecord& rec);
+  /// The rest of a deferred resume once the link is done: waits for a local holder of the
+  /// session to leave, as defer_for_takeover does, or wakes `waiter` at once.
+  void resume_locally(const std::string& client_id, Link waiter);
+  /// Every session of this node (for checkpoints).
+  std::vector<SessionPtr> sessions() const;
+
  private:
-  size_t route(const MessagePtr& msg);
+  /// Which subscriptions a message goes to: all, plain ones only (a cluster serves shared
+  /// groups cluster-wide), or one shared group.
+  enum class RouteScope : uint8_t { All, Plain, OneGroup };
+  size_t route(const MessagePtr& msg, RouteScope scope = RouteScope::All, const std::string* group = nullptr);
+  RouteResult publish_clustered(const MessagePtr& msg, util::TimePoint now);
+  bool defer_for_local_holder(const std::string& client_id, Link waiter);
   RouteResult publish_unacked(const MessagePtr& msg, util::TimePoint now);
   void deliver(const Match& m, const MessagePtr& msg, bool retained_on_subscribe,
                std::vector<Link>& wakes);
@@ -118,6 +154,7 @@ class Broker {
   Stats stats_;
   AccessControl access_;
   Persistence* store_ = nullptr;
+  ClusterLink* cluster_ = nullptr;
   TopicTree tree_;
   RetainedStore retained_;
 

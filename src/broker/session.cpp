@@ -380,6 +380,13 @@ std::vector<std::string> Session::subscription_filters() const {
   for (const auto& [f, r] : *subscriptions_) out.push_back(f);
   return out;
 }
+std::vector<std::pair<std::string, SubscriptionRecord>> Session::subscriptions() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::pair<std::string, SubscriptionRecord>> out;
+  if (subscriptions_) out.assign(subscriptions_->begin(), subscriptions_->end());
+  return out;
+}
+
 bool Session::has_subscription(const std::string& filter) const {
   std::lock_guard lock(mu_);
   return subscriptions_ && subscriptions_->contains(filter);
@@ -416,6 +423,24 @@ std::vector<Outbound> Session::drain_all() {
   queue_.clear();
   queued_bytes_ = 0;
   return out;
+}
+
+RestoredSession Session::snapshot() const {
+  std::lock_guard lock(mu_);
+  RestoredSession r;
+  r.client_id = client_id_;
+  r.expiry = expiry_interval_;
+  if (disconnected_at_ != kNever) r.disconnected_wall_ms = wall_ms_from(disconnected_at_);
+  if (subscriptions_) {
+    for (const auto& [f, rec] : *subscriptions_) r.subscriptions.push_back({f, {rec.options, rec.subscription_id}});
+  }
+  auto row = [](const Outbound& o, OutboundState st, uint16_t packet_id) {
+    return RestoredOutbound{0, o.msg, o.qos, o.retain, o.subscription_ids, st, packet_id};
+  };
+  for (const Inflight& f : inflight_) r.outbound.push_back(row(f.out, state_of(f.state), f.packet_id));
+  queue_.for_each([&](const Outbound& o) { r.outbound.push_back(row(o, OutboundState::Queued, 0)); });
+  if (incoming_qos2_) r.incoming_qos2.assign(incoming_qos2_->begin(), incoming_qos2_->end());
+  return r;
 }
 
 size_t Session::queued_count() const {

@@ -132,6 +132,8 @@ class Session {
   bool add_subscription(const std::string& filter, const SubscriptionRecord& rec);  // true if new
   bool remove_subscription(const std::string& filter);
   std::vector<std::string> subscription_filters() const;
+  /// Subscriptions with their options (for a cluster link announcing them).
+  std::vector<std::pair<std::string, SubscriptionRecord>> subscriptions() const;
   size_t subscription_count() const;
   bool has_subscription(const std::string& filter) const;
 
@@ -149,6 +151,10 @@ class Session {
   /// Everything still undelivered in memory, for handing shared-subscription messages to other
   /// members when this session ends.
   std::vector<Outbound> drain_all();
+  /// The session's whole state in memory (subscriptions, in-flight in order, then the queue,
+  /// incoming QoS 2 ids, expiry) in the shape restore() takes, for moving it to another node.
+  /// Messages a persistent session keeps on disk only are not included.
+  RestoredSession snapshot() const;
   size_t queued_count() const;
   size_t inflight_count() const;
 

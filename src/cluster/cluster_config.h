@@ -26,7 +26,7 @@ struct ClusterConfig {
   std::string subject_prefix = "musqratt";
   std::string storage = "file";        // JetStream storage: file or memory
   uint32_t stream_max_age = 86400;     // seconds QoS 1/2 messages stay in the stream
-  uint64_t stream_max_bytes = 1ull << 30;
+  uint64_t stream_max_bytes = 0;      // 0 = bounded by stream_max_age only
   uint32_t publish_timeout_ms = 5000;  // wait for JetStream's acknowledgement before retrying
   uint32_t max_pending = 100'000;      // QoS 1/2 messages awaiting that acknowledgement
   uint32_t takeover_timeout_ms = 2000;  // a node asked to hand a session over must answer by then

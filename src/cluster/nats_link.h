@@ -1,0 +1,141 @@
+#pragma once
+// NatsLink: the cluster link over NATS (the door of src/cluster; docs/cluster.md). It makes the
+// broker's hooks into NATS traffic and brings other nodes' traffic back into the broker:
+//   - QoS 0 messages over core NATS on <p>.m0.<subject>; QoS 1/2 into the JetStream stream
+//     <P>_MSGS on <p>.m1.<subject> (acknowledged once stored with the configured replicas);
+//   - this node subscribes only to what its sessions subscribe to: a core subscription per
+//     filter for QoS 0, an ordered JetStream consumer per filter for QoS 1/2 (in order, gaps
+//     repaired by the client library), NATS queue groups and a shared durable consumer for
+//     shared subscriptions; every message reaches the broker once (DuplicateFilter);
+//   - retained messages in <P>_RETAINED (one per subject), mirrored into every node;
+//   - held messages, session hand-over, $SYS (see the other nats_*.cpp files).
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <nats/nats.h>
+
+#include "broker/broker.h"
+#include "broker/cluster_link.h"
+#include "cluster/ack_tracker.h"
+#include "cluster/cluster_config.h"
+#include "cluster/duplicate_filter.h"
+#include "cluster/interest_table.h"
+#include "cluster/task_queue.h"
+
+namespace musqratt::cluster {
+
+/// Thread: the ClusterLink hooks from any worker thread (non-blocking); NATS callbacks on the
+/// client library's threads; blocking NATS work on the link's own task queue. Ownership: the
+/// app owns it; start() before clients connect, stop() after the server stopped and before
+/// the Broker goes.
+class NatsLink final : public broker::ClusterLink {
+ public:
+  NatsLink(ClusterConfig config, broker::Broker& broker);
+  ~NatsLink() override;
+  NatsLink(const NatsLink&) = delete;
+  NatsLink& operator=(const NatsLink&) = delete;
+
+  /// Connects to NATS (in the background if no server answers yet: local traffic does not
+  /// wait) and attaches to the broker. Returns an error message for what NATS refuses outright
+  /// (unreadable TLS or credentials files).
+  std::string start();
+  /// Waits a moment for outstanding JetStream acknowledgements, then closes; no callback
+  /// reaches the broker after it returns.
+  void stop();
+
+  // broker::ClusterLink
+  uint64_t published(const broker::MessagePtr& msg, bool hold_if_unreceived) override;
+  uint64_t acked() const override { return acks_.acked(); }
+  void notify_when_acked(uint64_t seq, broker::Link link) override;
+  void subscribed(const std::shared_ptr<broker::Session>& s, const std::string& filter,
+                  const broker::SubscriptionRecord& rec) override;
+  void unsubscribed(const broker::Session& s, const std::string& filter) override;
+  bool resume(const std::string& client_id, broker::Link waiter) override;
+  void connected(const std::shared_ptr<broker::Session>& s, bool clean_start) override;
+  void disconnected(const std::shared_ptr<broker::Session>& s) override;
+  void ended(const std::string& client_id) override;
+  void sys_values(std::vector<std::pair<std::string, std::string>>& out) override;
+
+  // What the connection and the streams look like (for $SYS, logs and tests).
+  const std::string& node() const { return config_.node; }
+  uint64_t instance() const { return instance_; }
+
+  /// The receiving side of one NATS subscription (the callback's closure).
+  struct SubContext;
+
+ private:
+  struct FilterSubs;
+
+  // nats_link.cpp: connection, JetStream objects, heartbeats, $SYS
+  static void on_connected(natsConnection* nc, void* self);
+  static void on_disconnected(natsConnection* nc, void* self);
+  static void on_reconnected(natsConnection* nc, void* self);
+  static void on_closed(natsConnection* nc, void* self);
+  static void on_error(natsConnection* nc, natsSubscription* sub, natsStatus err, void* self);
+  void connection_up(const char* what);
+  void ensure_streams();
+  void heartbeat();
+  void on_heartbeat(natsMsg* m);
+  std::string subject_of(std::string_view kind, std::string_view topic) const;
+
+  // nats_publish.cpp: QoS 1/2 into JetStream, acknowledgements and retries
+  static void on_pub_ack(jsCtx* js, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* self);
+  uint64_t publish_stored(const std::string& subject, const std::string& body);
+  void retry_later(natsMsg* msg);
+  void retry_pending();
+  void settle(uint64_t seq);
+
+  // nats_receive.cpp: interest, subscriptions, messages in
+  void reconcile(const std::string& key, int64_t since);
+  bool apply_interest(const std::string& key, FilterSubs& subs);
+  static void on_message(natsConnection* nc, natsSubscription* sub, natsMsg* m, void* ctx);
+  void receive(SubContext& ctx, natsMsg* m);
+  void start_retained_mirror();
+
+  const ClusterConfig config_;
+  broker::Broker& broker_;
+  const uint64_t instance_;
+  const std::string prefix_;  // subject_prefix + "."
+  const std::string stream_msgs_, stream_retained_, stream_hold_, bucket_sessions_;
+
+  natsOptions* opts_ = nullptr;
+  natsConnection* nc_ = nullptr;
+  jsCtx* js_ = nullptr;
+  TaskQueue tasks_;
+  AckTracker acks_;
+  InterestTable interest_;
+
+  // Interest applied to NATS: touched on the task queue only.
+  std::unordered_map<std::string, std::unique_ptr<FilterSubs>> applied_;
+  std::unique_ptr<SubContext> retained_ctx_, heartbeat_ctx_;
+  natsSubscription* retained_sub_ = nullptr;
+  natsSubscription* heartbeat_sub_ = nullptr;
+
+  std::mutex dedupe_mu_;
+  DuplicateFilter dedupe_;
+
+  // QoS 1/2 messages JetStream did not take yet, sent again from the task queue.
+  std::mutex retry_mu_;
+  std::vector<natsMsg*> retry_;
+  bool retry_scheduled_ = false;
+
+  std::atomic<bool> streams_ready_{false};
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> state_{0};  // natsConnStatus
+  std::mutex peers_mu_;
+  struct Peer {
+    uint64_t instance = 0;
+    util::TimePoint seen{};
+  };
+  std::unordered_map<std::string, Peer> peers_;
+
+  // Counters ($SYS/broker/cluster/...).
+  std::atomic<uint64_t> out_{0}, in_{0}, duplicates_{0}, lost_{0}, malformed_{0}, retries_{0}, disconnects_{0};
+};
+
+}  // namespace musqratt::cluster
