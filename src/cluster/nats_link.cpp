@@ -117,8 +117,7 @@ std::string NatsLink::start() {
   jo.PublishAsync.StallWait = 50;
   if ((s = natsConnection_JetStream(&js_, nc_, &jo)) != NATS_OK) return fail("JetStream context", s);
 
-  heartbeat_ctx_ = std::make_unique<SubContext>(SubContext{this, SubKind::Heartbeat, {}});
-  natsConnection_Subscribe(&heartbeat_sub_, nc_, (prefix_ + "ctl.hb").c_str(), on_message, heartbeat_ctx_.get());
+  heartbeat_ = make_core(prefix_ + "ctl.hb", "", SubKind::Heartbeat, "");
 
   broker_.attach_cluster(this);
   LOG_INFO("cluster: node '%s' (instance %016" PRIx64 "), NATS %s, replicas %u, subjects %s*", config_.node.c_str(),
@@ -139,12 +138,11 @@ void NatsLink::stop() {
     js_PublishAsyncComplete(js_, &po);
   }
   tasks_.stop();
-  for (auto& [key, subs] : applied_) subs->destroy();
+  for (auto& [key, subs] : applied_) drop_interest(*subs);
   applied_.clear();
-  for (natsSubscription** sub : {&retained_sub_, &heartbeat_sub_}) {
-    if (*sub) natsSubscription_Destroy(*sub);
-    *sub = nullptr;
-  }
+  retire(retained_);
+  retire(heartbeat_);
+  retained_ = heartbeat_ = nullptr;
   if (nc_) natsConnection_Close(nc_);
   if (js_) jsCtx_Destroy(js_);
   js_ = nullptr;
@@ -183,12 +181,17 @@ void NatsLink::on_closed(natsConnection*, void* self) {
 void NatsLink::on_error(natsConnection*, natsSubscription* sub, natsStatus err, void* self) {
   auto* link = static_cast<NatsLink*>(self);
   if (link->stopping_) return;
-  // Ordered consumers repair themselves (the library recreates them after missed heartbeats);
-  // a slow-consumer drop on a core subscription loses QoS 0 messages only.
-  if (err == NATS_MISSED_HEARTBEAT || err == NATS_MISMATCH) {
-    LOG_DEBUG("cluster: subscription %s: %s", sub ? natsSubscription_GetSubject(sub) : "-", natsStatus_GetText(err));
-    return;
+  if (sub) {
+    // A stream reader that missed heartbeats (its consumer went with a server), saw a gap or
+    // dropped messages (slow consumer) is replaced by one starting after the last message taken.
+    std::lock_guard lock(link->readers_mu_);
+    if (auto it = link->readers_.find(sub); it != link->readers_.end()) {
+      LOG_INFO("cluster: %s: %s; reading again from the stream", it->second->subject.c_str(), natsStatus_GetText(err));
+      link->reader_broken(*it->second);
+      return;
+    }
   }
+  // A slow-consumer drop on a core subscription loses QoS 0 messages only.
   LOG_WARN("cluster: NATS error on %s: %s", sub ? natsSubscription_GetSubject(sub) : "the connection",
            natsStatus_GetText(err));
 }

@@ -29,6 +29,8 @@
 
 namespace musqratt::cluster {
 
+enum class SubKind : uint8_t;  // nats_link_internal.h
+
 /// Thread: the ClusterLink hooks from any worker thread (non-blocking); NATS callbacks on the
 /// client library's threads; blocking NATS work on the link's own task queue. Ownership: the
 /// app owns it; start() before clients connect, stop() after the server stopped and before
@@ -91,8 +93,20 @@ class NatsLink final : public broker::ClusterLink {
   void settle(uint64_t seq);
 
   // nats_receive.cpp: interest, subscriptions, messages in
+  struct ReaderStart {
+    uint64_t after_seq = 0;  // > 0: from the next stream sequence
+    int64_t time_ns = 0;     // else from this time
+    bool last_per_subject = false;  // else the newest message of each subject, then on
+  };
   void reconcile(const std::string& key, int64_t since);
   bool apply_interest(const std::string& key, FilterSubs& subs);
+  void drop_interest(FilterSubs& subs);
+  SubContext* make_core(const std::string& subject, const std::string& queue, SubKind kind, const std::string& share_filter);
+  SubContext* make_reader(const std::string& key, size_t index, const std::string& stream, const std::string& subject,
+                          SubKind kind, ReaderStart start);
+  void retire(SubContext* ctx);
+  void reader_broken(SubContext& ctx);
+  void reset_reader(const std::string& key, size_t index, uint64_t id);
   static void on_message(natsConnection* nc, natsSubscription* sub, natsMsg* m, void* ctx);
   void receive(SubContext& ctx, natsMsg* m);
   void start_retained_mirror();
@@ -112,9 +126,12 @@ class NatsLink final : public broker::ClusterLink {
 
   // Interest applied to NATS: touched on the task queue only.
   std::unordered_map<std::string, std::unique_ptr<FilterSubs>> applied_;
-  std::unique_ptr<SubContext> retained_ctx_, heartbeat_ctx_;
-  natsSubscription* retained_sub_ = nullptr;
-  natsSubscription* heartbeat_sub_ = nullptr;
+  SubContext* retained_ = nullptr;   // the retained mirror's reader
+  SubContext* heartbeat_ = nullptr;
+  // Stream readers by subscription, for the error callback (missed heartbeats, gaps).
+  std::mutex readers_mu_;
+  std::unordered_map<natsSubscription*, SubContext*> readers_;
+  std::atomic<uint64_t> next_reader_id_{1};
 
   std::mutex dedupe_mu_;
   DuplicateFilter dedupe_;
@@ -135,7 +152,7 @@ class NatsLink final : public broker::ClusterLink {
   std::unordered_map<std::string, Peer> peers_;
 
   // Counters ($SYS/broker/cluster/...).
-  std::atomic<uint64_t> out_{0}, in_{0}, duplicates_{0}, lost_{0}, malformed_{0}, retries_{0}, disconnects_{0};
+  std::atomic<uint64_t> out_{0}, in_{0}, duplicates_{0}, lost_{0}, malformed_{0}, retries_{0}, disconnects_{0}, resets_{0};
 };
 
 }  // namespace musqratt::cluster

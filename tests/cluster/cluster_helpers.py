@@ -63,8 +63,11 @@ class SeqCounter:
         self.order = {}
 
     def add(self, payload):
-        stream, n = payload.decode().rsplit(":", 1)
-        n = int(n)
+        try:
+            stream, n = payload.decode().rsplit(":", 1)
+            n = int(n)
+        except ValueError:
+            return  # not a counted message (a probe)
         with self.lock:
             self.seen.setdefault(stream, {}).setdefault(n, 0)
             self.seen[stream][n] += 1
