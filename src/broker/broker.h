@@ -3,6 +3,7 @@
 // the hold for unsubscribed topics, the session registry and pending wills. It knows the
 // protocol's values but nothing of connections or sockets; ClientHandler drives it.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -127,6 +128,28 @@ class Broker {
   /// Queues `msg` for one session only, as its subscription `rec` gives (a held message taken
   /// for it, a message replayed for a session moved here). False if the session dropped it.
   bool deliver_to(const SessionPtr& s, const MessagePtr& msg, const SubscriptionRecord& rec);
+  /// The session of `client_id` on this node, or null.
+  SessionPtr session(const std::string& client_id) const;
+  /// Before taking over a session another node holds: this node's session of that id, or a new
+  /// offline one, with `subscriptions` routed already, so nothing published from now on is
+  /// missed while the other node hands its state over.
+  SessionPtr prepare_adoption(const std::string& client_id, uint32_t expiry,
+                              const std::vector<std::pair<std::string, SubscriptionRecord>>& subscriptions,
+                              util::TimePoint now);
+  /// Merges the state another node handed over (or messages read again from the cluster) into
+  /// the session of that id here, ahead of what it queued meanwhile (Session::absorb; `tag`
+  /// names a message cluster-wide). False if there is no such session here.
+  bool absorb(const std::string& client_id, const RestoredSession& earlier,
+              const std::function<uint64_t(const Message&)>& tag);
+  /// Another node takes `client_id` over. Without `keep` (clean start there, or a newer
+  /// connection) the session here ends at once, its connection told to go (5.0: 0x8E). With
+  /// `keep`, a connected session is first asked to let its connection go: `waiter` is woken
+  /// once it has (nullopt, *waiting set); a later call returns the session's state and removes
+  /// it here without publishing anything (nullopt and !*waiting: no such session here). A will
+  /// still pending here is dropped either way: the client connected elsewhere [MQTT-3.1.3-9].
+  std::optional<RestoredSession> hand_over(const std::string& client_id, bool keep, Link waiter, bool* waiting);
+  /// Ends the session `client_id` made by prepare_adoption when the adoption did not happen.
+  void abandon(const std::string& client_id);
   /// The rest of a deferred resume once the link is done: waits for a local holder of the
   /// session to leave, as defer_for_takeover does, or wakes `waiter` at once.
   void resume_locally(const std::string& client_id, Link waiter);
@@ -144,6 +167,7 @@ class Broker {
   void deliver(const Match& m, const MessagePtr& msg, bool retained_on_subscribe,
                std::vector<Link>& wakes);
   void end_session_locked(const SessionPtr& session);
+  void subscribe_adopted(const SessionPtr& s, const std::vector<std::pair<std::string, SubscriptionRecord>>& subs);
   void end_session_unlocked(const SessionPtr& session);
   void publish_will(const MessagePtr& msg, util::TimePoint now);
   void publish_sys(util::TimePoint now);

@@ -64,6 +64,99 @@ bool Broker::deliver_to(const SessionPtr& s, const MessagePtr& msg, const Subscr
   return r != Session::DeliverResult::Dropped;
 }
 
+SessionPtr Broker::session(const std::string& client_id) const {
+  std::lock_guard lock(registry_mu_);
+  auto it = sessions_.find(client_id);
+  return it == sessions_.end() ? nullptr : *it;
+}
+
+void Broker::subscribe_adopted(const SessionPtr& s, const std::vector<std::pair<std::string, SubscriptionRecord>>& subs) {
+  for (const auto& [filter, rec] : subs) {
+    if (tree_.subscribe(filter, Subscriber{s, rec.options, rec.subscription_id}) && cluster_)
+      cluster_->subscribed(s, filter, rec);
+  }
+}
+
+SessionPtr Broker::prepare_adoption(const std::string& client_id, uint32_t expiry,
+                                    const std::vector<std::pair<std::string, SubscriptionRecord>>& subscriptions,
+                                    util::TimePoint now) {
+  SessionPtr s;
+  std::vector<std::pair<std::string, SubscriptionRecord>> added;
+  {
+    std::lock_guard lock(registry_mu_);
+    auto it = sessions_.find(client_id);
+    if (it != sessions_.end()) {
+      s = *it;
+    } else {
+      QueueLimits limits{.max_messages = config_.max_queued_messages,
+                         .queue_qos0_offline = config_.queue_qos0_offline,
+                         .max_bytes = config_.max_queued_bytes};
+      s = std::make_shared<Session>(client_id, next_session_id_++, protocol::Version::V5, limits);
+      // Offline from now, so it expires like any offline session if the client never comes.
+      RestoredSession r;
+      r.client_id = client_id;
+      r.expiry = expiry;
+      s->restore(r, now);
+      sessions_.insert(s);
+    }
+  }
+  for (const auto& [filter, rec] : subscriptions)
+    if (s->add_subscription(filter, rec)) added.emplace_back(filter, rec);
+  subscribe_adopted(s, added);
+  return s;
+}
+
+bool Broker::absorb(const std::string& client_id, const RestoredSession& earlier,
+                    const std::function<uint64_t(const Message&)>& tag) {
+  SessionPtr s = session(client_id);
+  if (!s) return false;
+  subscribe_adopted(s, s->absorb(earlier, tag));
+  return true;
+}
+
+std::optional<RestoredSession> Broker::hand_over(const std::string& client_id, bool keep, Link waiter, bool* waiting) {
+  *waiting = false;
+  std::vector<Link> wakes;
+  std::optional<RestoredSession> state;
+  SessionPtr moved;
+  {
+    std::lock_guard lock(registry_mu_);
+    size_t cancelled = std::erase_if(pending_wills_, [&](const PendingWill& w) { return w.client_id == client_id; });
+    if (cancelled && store_) store_->will_deleted(client_id);
+    auto it = sessions_.find(client_id);
+    if (it == sessions_.end()) return std::nullopt;
+    SessionPtr s = *it;
+    if (!keep) {
+      if (Link old = s->revoke()) wakes.push_back(old);
+      end_session_locked(s);
+    } else if (Link holder = s->request_takeover(waiter)) {
+      *waiting = true;
+      wakes.push_back(holder);
+    } else {
+      // Revoked first: whatever is routed to it from now on is dropped here; the node taking
+      // it over subscribed before asking, so it has those messages.
+      s->revoke();
+      state = s->snapshot();
+      sessions_.erase(it);
+      if (s->persistent()) store_->session_deleted(client_id);
+      moved = s;
+    }
+  }
+  if (moved) {
+    for (const auto& f : moved->subscription_filters()) {
+      if (tree_.unsubscribe(f, moved.get()) && cluster_) cluster_->unsubscribed(*moved, f);
+    }
+  }
+  wake_all(wakes);
+  return state;
+}
+
+void Broker::abandon(const std::string& client_id) {
+  std::lock_guard lock(registry_mu_);
+  auto it = sessions_.find(client_id);
+  if (it != sessions_.end() && !(*it)->online()) end_session_locked(*it);
+}
+
 void Broker::resume_locally(const std::string& client_id, Link waiter) {
   if (!defer_for_local_holder(client_id, waiter)) waiter.waker->wake(waiter.token);
 }

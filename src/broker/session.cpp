@@ -1,6 +1,7 @@
 #include "broker/session.h"
 
 #include <algorithm>
+#include <unordered_set>
 
 #include "util/log.h"
 
@@ -441,6 +442,46 @@ RestoredSession Session::snapshot() const {
   queue_.for_each([&](const Outbound& o) { r.outbound.push_back(row(o, OutboundState::Queued, 0)); });
   if (incoming_qos2_) r.incoming_qos2.assign(incoming_qos2_->begin(), incoming_qos2_->end());
   return r;
+}
+
+std::vector<std::pair<std::string, SubscriptionRecord>> Session::absorb(
+    const RestoredSession& earlier, const std::function<uint64_t(const Message&)>& tag) {
+  std::lock_guard lock(mu_);
+  std::unordered_set<uint64_t> tags;
+  for (const RestoredOutbound& o : earlier.outbound)
+    if (o.msg) tags.insert(tag(*o.msg));
+  std::vector<Inflight> inflight;
+  util::RingQueue<Outbound> queue;
+  for (const RestoredOutbound& o : earlier.outbound) {
+    Outbound out = outbound_from(o);
+    switch (o.state) {
+      case OutboundState::Queued: queue.push_back(std::move(out)); break;
+      case OutboundState::AwaitPuback: inflight.push_back({o.packet_id, InflightState::AwaitPuback, std::move(out)}); break;
+      case OutboundState::AwaitPubrec: inflight.push_back({o.packet_id, InflightState::AwaitPubrec, std::move(out)}); break;
+      case OutboundState::AwaitPubcomp: inflight.push_back({o.packet_id, InflightState::AwaitPubcomp, std::move(out)}); break;
+    }
+  }
+  for (Inflight& f : inflight_) inflight.push_back(std::move(f));
+  queue_.for_each([&](Outbound& o) {
+    if (!o.msg || !tags.contains(tag(*o.msg))) queue.push_back(std::move(o));
+  });
+  inflight_ = std::move(inflight);
+  queue_ = std::move(queue);
+  queued_bytes_ = 0;
+  queue_.for_each([&](const Outbound& o) { queued_bytes_ += o.msg ? o.msg->payload.size() : 0; });
+  for (const Inflight& f : inflight_) last_packet_id_ = std::max(last_packet_id_, f.packet_id);
+  if (!earlier.incoming_qos2.empty()) {
+    if (!incoming_qos2_) incoming_qos2_ = std::make_unique<std::set<uint16_t>>();
+    incoming_qos2_->insert(earlier.incoming_qos2.begin(), earlier.incoming_qos2.end());
+  }
+  expiry_interval_ = earlier.expiry;
+  std::vector<std::pair<std::string, SubscriptionRecord>> added;
+  if (!earlier.subscriptions.empty() && !subscriptions_) subscriptions_ = std::make_unique<Subscriptions>();
+  for (const auto& [filter, opt] : earlier.subscriptions) {
+    SubscriptionRecord rec{opt.first, opt.second};
+    if (subscriptions_->emplace(filter, rec).second) added.emplace_back(filter, rec);
+  }
+  return added;
 }
 
 size_t Session::queued_count() const {

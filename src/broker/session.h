@@ -2,6 +2,7 @@
 // A client's session (section 4.1): subscriptions, queued and in-flight outgoing messages,
 // incoming QoS 2 state. It outlives connections when the client asks for a persistent session.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -155,6 +156,13 @@ class Session {
   /// incoming QoS 2 ids, expiry) in the shape restore() takes, for moving it to another node.
   /// Messages a persistent session keeps on disk only are not included.
   RestoredSession snapshot() const;
+  /// Takes in an earlier state of this session from another node (a cluster moving it here):
+  /// its in-flight messages and then its queue go before what this session queued meanwhile,
+  /// and a message queued here that the earlier state holds too (same `tag`) is dropped here.
+  /// Incoming QoS 2 ids, the expiry and subscriptions this session lacks come along; those
+  /// subscriptions are returned so the broker can route them.
+  std::vector<std::pair<std::string, SubscriptionRecord>> absorb(
+      const RestoredSession& earlier, const std::function<uint64_t(const Message&)>& tag);
   size_t queued_count() const;
   size_t inflight_count() const;
 

@@ -118,6 +118,8 @@ std::string NatsLink::start() {
   if ((s = natsConnection_JetStream(&js_, nc_, &jo)) != NATS_OK) return fail("JetStream context", s);
 
   heartbeat_ = make_core(prefix_ + "ctl.hb", "", SubKind::Heartbeat, "");
+  takeover_sub_ = make_core(prefix_ + "ctl.takeover", "", SubKind::Takeover, "");
+  handover_sub_ = make_core(prefix_ + "ctl." + config_.node + ".handover", "", SubKind::Handover, "");
 
   broker_.attach_cluster(this);
   LOG_INFO("cluster: node '%s' (instance %016" PRIx64 "), NATS %s, replicas %u, subjects %s*", config_.node.c_str(),
@@ -142,7 +144,11 @@ void NatsLink::stop() {
   applied_.clear();
   retire(retained_);
   retire(heartbeat_);
-  retained_ = heartbeat_ = nullptr;
+  retire(takeover_sub_);
+  retire(handover_sub_);
+  retained_ = heartbeat_ = takeover_sub_ = handover_sub_ = nullptr;
+  if (kv_) kvStore_Destroy(kv_);
+  kv_ = nullptr;
   if (nc_) natsConnection_Close(nc_);
   if (js_) jsCtx_Destroy(js_);
   js_ = nullptr;
@@ -271,16 +277,35 @@ void NatsLink::ensure_streams() {
     sc.Duplicates = 120 * ns;
     err = add_or_update_stream(js_, sc);
   }
+  if (err.empty() && !kv_) {
+    kvConfig kc;
+    kvConfig_Init(&kc);
+    kc.Bucket = bucket_sessions_.c_str();
+    kc.History = 1;
+    kc.Replicas = static_cast<int>(config_.replicas);
+    kc.StorageType = storage;
+    natsStatus s = js_CreateKeyValue(&kv_, js_, &kc);
+    if (s != NATS_OK) s = js_KeyValue(&kv_, js_, bucket_sessions_.c_str());
+    if (s != NATS_OK) {
+      kv_ = nullptr;
+      err = std::string("session bucket: ") + natsStatus_GetText(s) + " (" + nats_GetLastError(nullptr) + ")";
+    }
+  }
   if (!err.empty()) {
     LOG_WARN("cluster: JetStream streams not ready (%s); retrying in 1 s", err.c_str());
     tasks_.post_after(util::Millis(1000), [this] { ensure_streams(); });
     return;
   }
+  kv_ready_ = true;
   if (!streams_ready_.exchange(true)) {
-    LOG_INFO("cluster: JetStream streams %s and %s ready (%s, %u replica(s))", stream_msgs_.c_str(),
-             stream_retained_.c_str(), config_.storage.c_str(), config_.replicas);
+    LOG_INFO("cluster: JetStream streams %s and %s ready (%s, %u replica(s)), session bucket %s", stream_msgs_.c_str(),
+             stream_retained_.c_str(), config_.storage.c_str(), config_.replicas, bucket_sessions_.c_str());
     start_retained_mirror();
     for (const std::string& key : interest_.keys()) reconcile(key, 0);
+    if (!checkpoints_started_) {
+      checkpoints_started_ = true;
+      tasks_.post_after(util::Millis(int64_t{config_.checkpoint_interval} * 1000), [this] { checkpoint(true); });
+    }
   }
 }
 
@@ -347,6 +372,11 @@ void NatsLink::sys_values(std::vector<std::pair<std::string, std::string>>& out)
   put("messages/lost", std::to_string(lost_.load()));
   put("messages/malformed", std::to_string(malformed_.load()));
   put("subscriptions", std::to_string(interest_.size()));
+  put("sessions/moved_in", std::to_string(adopted_.load()));
+  put("sessions/rebuilt", std::to_string(recovered_.load()));
+  put("sessions/moved_out", std::to_string(handed_over_.load()));
+  put("sessions/taken_over", std::to_string(takeovers_.load()));
+  put("readers/restarted", std::to_string(resets_.load()));
 }
 
 }  // namespace musqratt::cluster

@@ -11,6 +11,8 @@
 //   - held messages, session hand-over, $SYS (see the other nats_*.cpp files).
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -25,6 +27,7 @@
 #include "cluster/cluster_config.h"
 #include "cluster/duplicate_filter.h"
 #include "cluster/interest_table.h"
+#include "cluster/session_record.h"
 #include "cluster/task_queue.h"
 
 namespace musqratt::cluster {
@@ -111,6 +114,28 @@ class NatsLink final : public broker::ClusterLink {
   void receive(SubContext& ctx, natsMsg* m);
   void start_retained_mirror();
 
+  // nats_sessions.cpp: one client id, one session, cluster-wide
+  /// Wakes the hand-over of a session whose connection here was asked to leave.
+  class HandoverWaker final : public broker::Waker {
+   public:
+    explicit HandoverWaker(NatsLink& link) : link_(link) {}
+    void wake(uint64_t token) override;
+
+   private:
+    NatsLink& link_;
+  };
+  std::function<uint64_t(const broker::Message&)> tagger() const;
+  void session_changed(const broker::Session& s);
+  void write_record(const broker::Session& s);
+  void drop_record(const std::string& client_id);
+  void checkpoint(bool periodic);
+  std::optional<SessionRecord> read_record(const std::string& client_id, bool& failed);
+  void resume_task(const std::string& client_id, broker::Link waiter);
+  void recover_session(const std::string& client_id, const SessionRecord& rec, int64_t until_ms);
+  void on_control(SubContext& ctx, natsMsg* m);
+  void handover(const std::string& client_id, uint64_t instance, bool move, const std::string& reply);
+  void handover_continue(uint64_t token);
+
   const ClusterConfig config_;
   broker::Broker& broker_;
   const uint64_t instance_;
@@ -142,6 +167,25 @@ class NatsLink final : public broker::ClusterLink {
   bool retry_scheduled_ = false;
 
   std::atomic<bool> streams_ready_{false};
+  std::atomic<bool> kv_ready_{false};
+  bool checkpoints_started_ = false;  // task queue only
+  kvStore* kv_ = nullptr;  // the session bucket
+  SubContext* takeover_sub_ = nullptr;
+  SubContext* handover_sub_ = nullptr;
+  // Sessions connected here (connect time, for takeover order) and records written by this node.
+  struct Held {
+    int64_t connected_ns = 0;
+    uint64_t rev = 0;      // revision of the record this node wrote last (0: none)
+    int64_t floor_ms = 0;  // see SessionRecord::floor_ms
+    bool dirty = false;    // subscriptions changed since the record was written
+  };
+  std::mutex held_mu_;
+  std::unordered_map<std::string, Held> held_;
+  bool flush_scheduled_ = false;  // guarded by held_mu_
+  HandoverWaker handover_waker_{*this};
+  std::mutex handovers_mu_;
+  std::unordered_map<uint64_t, std::pair<std::string, std::string>> handovers_;  // token -> client, reply
+  uint64_t next_handover_ = 1;
   std::atomic<bool> stopping_{false};
   std::atomic<int> state_{0};  // natsConnStatus
   std::mutex peers_mu_;
@@ -153,6 +197,7 @@ class NatsLink final : public broker::ClusterLink {
 
   // Counters ($SYS/broker/cluster/...).
   std::atomic<uint64_t> out_{0}, in_{0}, duplicates_{0}, lost_{0}, malformed_{0}, retries_{0}, disconnects_{0}, resets_{0};
+  std::atomic<uint64_t> adopted_{0}, recovered_{0}, handed_over_{0}, takeovers_{0};
 };
 
 }  // namespace musqratt::cluster

@@ -17,6 +17,8 @@ enum class SubKind : uint8_t {
   Shared,     // one shared subscription group: this node was picked for the message
   Retained,   // the retained stream, mirrored into the local retained store
   Heartbeat,  // other nodes' heartbeats
+  Takeover,   // a client connected somewhere: an older connection of it elsewhere goes
+  Handover,   // another node asks this one for a session
 };
 
 /// One NATS subscription's closure. Freed by the subscription's completion callback, after

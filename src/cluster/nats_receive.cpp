@@ -41,8 +41,9 @@ void free_context(void* ctx) { delete static_cast<NatsLink::SubContext*>(ctx); }
 
 // ---------------------------------------------------------------- interest
 
-void NatsLink::subscribed(const std::shared_ptr<broker::Session>&, const std::string& filter,
+void NatsLink::subscribed(const std::shared_ptr<broker::Session>& s, const std::string& filter,
                           const broker::SubscriptionRecord&) {
+  session_changed(*s);
   if (node_local(filter) || !interest_.add(filter)) return;
   // Stored messages count from this moment: the consumer made for it starts here, however long
   // making it takes.
@@ -50,7 +51,8 @@ void NatsLink::subscribed(const std::shared_ptr<broker::Session>&, const std::st
   tasks_.post([this, filter, since] { reconcile(filter, since); });
 }
 
-void NatsLink::unsubscribed(const broker::Session&, const std::string& filter) {
+void NatsLink::unsubscribed(const broker::Session& s, const std::string& filter) {
+  session_changed(s);
   if (!node_local(filter) && interest_.remove(filter)) tasks_.post([this, filter] { reconcile(filter, 0); });
 }
 
@@ -293,6 +295,10 @@ void NatsLink::receive(SubContext& ctx, natsMsg* m) {
     on_heartbeat(m);
     return;
   }
+  if (ctx.kind == SubKind::Takeover || ctx.kind == SubKind::Handover) {
+    on_control(ctx, m);
+    return;
+  }
   uint64_t sseq = 0;
   if (ctx.reader) {
     if (ctx.broken) return;  // a replacement is on its way; it starts after the last one taken
@@ -359,7 +365,9 @@ void NatsLink::receive(SubContext& ctx, natsMsg* m) {
     case SubKind::Retained:
       broker_.retained_remote(d->msg);
       break;
-    case SubKind::Heartbeat: break;
+    case SubKind::Heartbeat:
+    case SubKind::Takeover:
+    case SubKind::Handover: break;
   }
   if (sseq) ctx.last_sseq = sseq;
 }

@@ -109,3 +109,50 @@ def test_nats_outage_and_return(cluster_factory):
     assert not missing, f"{len(missing)} acknowledged message(s) lost across the outage, first {missing[:10]}"
     print(f"outage: {len(dups)} duplicate(s), {reordered} reordering(s)")
     wait_sys(a, "messages/pending", lambda v: v == "0", timeout=30)
+
+
+def test_musqratt_node_killed_sessions_continue_on_a_survivor(cluster_factory):
+    """SIGKILL of a MusQraTT node while QoS 1 traffic flows between the other two and into
+    persistent sessions it served: those clients reconnect to a surviving node and receive
+    every message that was acknowledged to its publisher."""
+    c = cluster_factory(nodes=3, replicas=3, node_args=["--cluster-checkpoint-interval", "1"])
+    a, b, doomed = c.nodes
+    topic = unique_id("kill-node")
+    counters = {}
+    victims = []
+    for i in range(2):
+        cid = unique_id(f"victim{i}")
+        v = client(doomed, client_id=cid, clean=False, session_expiry=300)
+        v.subscribe(topic, 1)
+        counters[cid] = SeqCounter()
+        collect(v, counters[cid])
+        victims.append(cid)
+    survivor = client(b, client_id=unique_id("survivor"))
+    survivor.subscribe(topic, 1)
+    counters["survivor"] = SeqCounter()
+    collect(survivor, counters["survivor"])
+    pubs = [Publisher(a, topic, "pa", 1500, pace=0.002), Publisher(b, topic, "pb", 1500, pace=0.002)]
+    for p in pubs:
+        p.start()
+    wait_for_count = time.monotonic() + 20
+    while sum(len(v) for v in counters[victims[0]].seen.values()) < 300 and time.monotonic() < wait_for_count:
+        time.sleep(0.05)
+    doomed.kill9()
+    time.sleep(0.5)  # the clients notice their connection is gone, then come back elsewhere
+    again = []
+    for cid in victims:
+        r = client(b, client_id=cid, clean=False, session_expiry=300)
+        assert r.session_present, f"{cid}: the session of the dead node was not rebuilt"
+        collect(r, counters[cid])
+        again.append(r)
+    for p in pubs:
+        p.join(timeout=120)
+        assert not p.is_alive(), "publisher stuck"
+        assert p.error is None, p.error
+    for name, counter in counters.items():
+        for p in pubs:
+            wait_all(counter, p.stream, p.acked, timeout=40)
+            missing, dups, reordered = counter.report(p.stream, p.acked)
+            assert not missing, (f"{name}: {len(missing)} of {len(p.acked)} acknowledged message(s) from {p.stream} "
+                                 f"lost, first {missing[:10]}")
+            print(f"{name} <- {p.stream}: {len(dups)} duplicate(s), {reordered} reordering(s)")
