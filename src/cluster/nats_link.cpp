@@ -41,7 +41,8 @@ NatsLink::NatsLink(ClusterConfig config, broker::Broker& broker)
       stream_msgs_(config_.subject_prefix + "_MSGS"),
       stream_retained_(config_.subject_prefix + "_RETAINED"),
       stream_hold_(config_.subject_prefix + "_HOLD"),
-      bucket_sessions_(config_.subject_prefix + "_SESSIONS") {}
+      bucket_sessions_(config_.subject_prefix + "_SESSIONS"),
+      hold_enabled_(!broker.config().hold_unsubscribed.empty()) {}
 
 NatsLink::~NatsLink() { stop(); }
 
@@ -120,6 +121,7 @@ std::string NatsLink::start() {
   heartbeat_ = make_core(prefix_ + "ctl.hb", "", SubKind::Heartbeat, "");
   takeover_sub_ = make_core(prefix_ + "ctl.takeover", "", SubKind::Takeover, "");
   handover_sub_ = make_core(prefix_ + "ctl." + config_.node + ".handover", "", SubKind::Handover, "");
+  if (hold_enabled_) probe_sub_ = make_core(prefix_ + "probe." + config_.node + ".*", "", SubKind::ProbeReply, "");
 
   broker_.attach_cluster(this);
   LOG_INFO("cluster: node '%s' (instance %016" PRIx64 "), NATS %s, replicas %u, subjects %s*", config_.node.c_str(),
@@ -146,7 +148,8 @@ void NatsLink::stop() {
   retire(heartbeat_);
   retire(takeover_sub_);
   retire(handover_sub_);
-  retained_ = heartbeat_ = takeover_sub_ = handover_sub_ = nullptr;
+  retire(probe_sub_);
+  retained_ = heartbeat_ = takeover_sub_ = handover_sub_ = probe_sub_ = nullptr;
   if (kv_) kvStore_Destroy(kv_);
   kv_ = nullptr;
   if (nc_) natsConnection_Close(nc_);
@@ -277,6 +280,25 @@ void NatsLink::ensure_streams() {
     sc.Duplicates = 120 * ns;
     err = add_or_update_stream(js_, sc);
   }
+  if (err.empty() && hold_enabled_ && !hold_ready_) {
+    // Held messages: as many per topic, as many bytes in all, as hold_max_* say for one node.
+    const broker::BrokerConfig& bc = broker_.config();
+    std::string subj = prefix_ + "h.>";
+    const char* subjects[] = {subj.c_str()};
+    jsStreamConfig sc;
+    jsStreamConfig_Init(&sc);
+    sc.Name = stream_hold_.c_str();
+    sc.Subjects = subjects;
+    sc.SubjectsLen = 1;
+    sc.Storage = storage;
+    sc.Replicas = config_.replicas;
+    sc.MaxMsgsPerSubject = bc.hold_max_messages_per_topic ? bc.hold_max_messages_per_topic : -1;
+    sc.MaxBytes = bc.hold_max_bytes ? static_cast<int64_t>(bc.hold_max_bytes) : -1;
+    sc.Discard = js_DiscardOld;
+    sc.Duplicates = 120 * ns;
+    err = add_or_update_stream(js_, sc);
+    if (err.empty()) hold_ready_ = true;
+  }
   if (err.empty() && !kv_) {
     kvConfig kc;
     kvConfig_Init(&kc);
@@ -377,6 +399,10 @@ void NatsLink::sys_values(std::vector<std::pair<std::string, std::string>>& out)
   put("sessions/moved_out", std::to_string(handed_over_.load()));
   put("sessions/taken_over", std::to_string(takeovers_.load()));
   put("readers/restarted", std::to_string(resets_.load()));
+  if (hold_enabled_) {
+    put("hold/held", std::to_string(held_out_.load()));
+    put("hold/delivered", std::to_string(held_in_.load()));
+  }
 }
 
 }  // namespace musqratt::cluster

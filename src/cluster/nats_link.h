@@ -136,6 +136,20 @@ class NatsLink final : public broker::ClusterLink {
   void handover(const std::string& client_id, uint64_t instance, bool move, const std::string& reply);
   void handover_continue(uint64_t token);
 
+  // nats_hold.cpp: hold_unsubscribed across nodes
+  struct Probe {
+    std::string hold_subject;
+    std::string body;
+    util::TimePoint deadline{};
+  };
+  bool hold_filter_overlaps(const std::string& filter) const;
+  void probe(const broker::Message& msg, const std::string& body);
+  void on_probe_reply(natsMsg* m);
+  void resolve_probe(uint64_t id, bool hold);
+  void sweep_probes();
+  void take_held(std::weak_ptr<broker::Session> s, const std::string& filter, const broker::SubscriptionRecord& rec,
+                 bool again);
+
   const ClusterConfig config_;
   broker::Broker& broker_;
   const uint64_t instance_;
@@ -186,6 +200,14 @@ class NatsLink final : public broker::ClusterLink {
   std::mutex handovers_mu_;
   std::unordered_map<uint64_t, std::pair<std::string, std::string>> handovers_;  // token -> client, reply
   uint64_t next_handover_ = 1;
+  // Held messages (nats_hold.cpp).
+  const bool hold_enabled_;
+  std::atomic<bool> hold_ready_{false};
+  SubContext* probe_sub_ = nullptr;
+  std::mutex probes_mu_;
+  std::unordered_map<uint64_t, Probe> probes_;
+  uint64_t next_probe_ = 1;
+  bool probe_sweep_scheduled_ = false;
   std::atomic<bool> stopping_{false};
   std::atomic<int> state_{0};  // natsConnStatus
   std::mutex peers_mu_;
@@ -197,7 +219,7 @@ class NatsLink final : public broker::ClusterLink {
 
   // Counters ($SYS/broker/cluster/...).
   std::atomic<uint64_t> out_{0}, in_{0}, duplicates_{0}, lost_{0}, malformed_{0}, retries_{0}, disconnects_{0}, resets_{0};
-  std::atomic<uint64_t> adopted_{0}, recovered_{0}, handed_over_{0}, takeovers_{0};
+  std::atomic<uint64_t> adopted_{0}, recovered_{0}, handed_over_{0}, takeovers_{0}, held_out_{0}, held_in_{0};
 };
 
 }  // namespace musqratt::cluster

@@ -19,6 +19,7 @@ enum class SubKind : uint8_t {
   Heartbeat,  // other nodes' heartbeats
   Takeover,   // a client connected somewhere: an older connection of it elsewhere goes
   Handover,   // another node asks this one for a session
+  ProbeReply, // answers to "does anyone subscribe?" for a message that may have to be held
 };
 
 /// One NATS subscription's closure. Freed by the subscription's completion callback, after

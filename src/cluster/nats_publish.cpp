@@ -32,13 +32,17 @@ bool permanent(natsStatus s, jsErrCode code) {
 }  // namespace
 
 uint64_t NatsLink::published(const broker::MessagePtr& msg, bool hold_if_unreceived) {
-  (void)hold_if_unreceived;  // held messages: see nats_hold.cpp
   if (msg->topic.starts_with("$SYS/")) return 0;  // each node's own
   thread_local std::string body;
   body.clear();
   encode_envelope(body, *msg, {instance_, msg->id});
   uint64_t wait = 0;
-  if (msg->qos == 0) {
+  if (hold_if_unreceived && hold_enabled_) {
+    // Nobody here received it: the same message, as a request, asks whether anyone does (see
+    // nats_hold.cpp); QoS 1/2 still go into the stream as well.
+    probe(*msg, body);
+    if (msg->qos > 0) wait = publish_stored(subject_of("m1", msg->topic), body);
+  } else if (msg->qos == 0) {
     std::string subject = subject_of("m0", msg->topic);
     natsStatus s = natsConnection_Publish(nc_, subject.c_str(), body.data(), static_cast<int>(body.size()));
     if (s != NATS_OK) {

@@ -42,8 +42,12 @@ void free_context(void* ctx) { delete static_cast<NatsLink::SubContext*>(ctx); }
 // ---------------------------------------------------------------- interest
 
 void NatsLink::subscribed(const std::shared_ptr<broker::Session>& s, const std::string& filter,
-                          const broker::SubscriptionRecord&) {
+                          const broker::SubscriptionRecord& rec) {
   session_changed(*s);
+  if (hold_enabled_ && !node_local(filter) && !protocol::parse_shared_filter(filter) && hold_filter_overlaps(filter)) {
+    std::weak_ptr<broker::Session> weak = s;
+    tasks_.post([this, weak, filter, rec] { take_held(weak, filter, rec, false); });
+  }
   if (node_local(filter) || !interest_.add(filter)) return;
   // Stored messages count from this moment: the consumer made for it starts here, however long
   // making it takes.
@@ -299,6 +303,10 @@ void NatsLink::receive(SubContext& ctx, natsMsg* m) {
     on_control(ctx, m);
     return;
   }
+  if (ctx.kind == SubKind::ProbeReply) {
+    on_probe_reply(m);
+    return;
+  }
   uint64_t sseq = 0;
   if (ctx.reader) {
     if (ctx.broken) return;  // a replacement is on its way; it starts after the last one taken
@@ -344,12 +352,16 @@ void NatsLink::receive(SubContext& ctx, natsMsg* m) {
           std::lock_guard lock(dedupe_mu_);
           first = dedupe_.first_time(d->who, util::now());
         }
+        size_t receivers = 1;  // a repeat reached this node's subscribers before
         if (first) {
           in_++;
-          broker_.route_remote(d->msg);
+          receivers = broker_.route_remote(d->msg);
         } else {
           duplicates_++;
         }
+        // A message that may have to be held asks whether anyone received it (nats_hold.cpp).
+        if (const char* reply = natsMsg_GetReply(m); reply && !ctx.reader)
+          natsConnection_PublishString(nc_, reply, receivers ? "1" : "0");
       }
       break;
     }
@@ -367,7 +379,8 @@ void NatsLink::receive(SubContext& ctx, natsMsg* m) {
       break;
     case SubKind::Heartbeat:
     case SubKind::Takeover:
-    case SubKind::Handover: break;
+    case SubKind::Handover:
+    case SubKind::ProbeReply: break;
   }
   if (sseq) ctx.last_sseq = sseq;
 }

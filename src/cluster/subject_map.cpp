@@ -162,6 +162,26 @@ bool subject_matches(std::string_view pattern, std::string_view subject) {
   }
 }
 
+bool filters_overlap(std::string_view a, std::string_view b) {
+  std::vector<std::string_view> la, lb;
+  for_each_level(a, [&](std::string_view l) { la.push_back(l); });
+  for_each_level(b, [&](std::string_view l) { lb.push_back(l); });
+  auto wild = [](std::string_view l) { return l == "+" || l == "#"; };
+  // A leading wildcard never matches a topic starting with '$' [MQTT-4.7.2-1].
+  if ((wild(la[0]) && lb[0].starts_with('$')) || (wild(lb[0]) && la[0].starts_with('$'))) return false;
+  for (size_t i = 0;; ++i) {
+    bool a_end = i == la.size(), b_end = i == lb.size();
+    if ((!a_end && la[i] == "#") || (!b_end && lb[i] == "#")) {
+      // "x/#" matches "x" too; but when the other filter ends here, that parent is the topic,
+      // and a topic of one empty level is no topic at all.
+      bool forced_empty = i == 1 && (la[0].empty() || lb[0].empty());
+      return !((a_end || b_end) && forced_empty);
+    }
+    if (a_end || b_end) return a_end && b_end;
+    if (la[i] != "+" && lb[i] != "+" && la[i] != lb[i]) return false;
+  }
+}
+
 std::string escape_token(std::string_view text) {
   std::string out;
   append_level(out, text);

@@ -38,6 +38,9 @@ std::optional<std::string> subject_to_filter(std::string_view subject);
 /// NATS subject matching: `*` matches one token, a trailing `>` one or more.
 bool subject_matches(std::string_view pattern, std::string_view subject);
 
+/// Whether some topic name matches both MQTT filters (valid, not "$share/..." ones).
+bool filters_overlap(std::string_view a, std::string_view b);
+
 /// A NATS token (queue group name, consumer name part) for arbitrary bytes: the level escaping
 /// above, so it never contains '.', '*', '>' or whitespace.
 std::string escape_token(std::string_view text);

@@ -184,6 +184,39 @@ TEST(ClusterSubjectMap, RandomLongTopicsAgreeToo) {
   }
 }
 
+TEST(ClusterSubjectMap, FiltersOverlapExactlyWhenATopicMatchesBoth) {
+  EXPECT_TRUE(filters_overlap("a/+", "a/b"));
+  EXPECT_TRUE(filters_overlap("a/#", "a"));
+  EXPECT_TRUE(filters_overlap("+/b", "a/+"));
+  EXPECT_FALSE(filters_overlap("a/b", "a/c"));
+  EXPECT_FALSE(filters_overlap("a/+", "a"));
+  EXPECT_FALSE(filters_overlap("#", "$SYS/x"));
+  EXPECT_TRUE(filters_overlap("$SYS/#", "$SYS/x"));
+  // Brute force: for every pair of small filters, overlap iff some topic of the sample (one
+  // level deeper than either) matches both.
+  const auto filters = all_filters(2);
+  const auto topics = all_topics(3);
+  size_t pairs = 0, overlapping = 0;
+  for (size_t i = 0; i < filters.size(); i += 2) {
+    for (size_t j = 0; j < filters.size(); j += 3) {
+      const auto& a = filters[i];
+      const auto& b = filters[j];
+      bool want = false;
+      for (const auto& t : topics) {
+        if (protocol::topic_matches(a, t) && protocol::topic_matches(b, t)) {
+          want = true;
+          break;
+        }
+      }
+      ASSERT_EQ(filters_overlap(a, b), want) << a << " / " << b;
+      ++pairs;
+      overlapping += want;
+    }
+  }
+  EXPECT_GT(pairs, 15000u);
+  EXPECT_GT(overlapping, 1000u);
+}
+
 TEST(ClusterSubjectMap, TokensAndKeys) {
   EXPECT_EQ(escape_token("group one"), "group%20one");
   EXPECT_EQ(escape_token(""), "%");
