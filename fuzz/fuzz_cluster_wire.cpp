@@ -3,12 +3,15 @@
 // topic is the one canonical subject of that topic; one that reads back as a filter is among
 // that filter's subjects; a valid topic name maps to a subject that reads back to it and that
 // its own filter subject matches; an envelope that decodes re-encodes to one no longer
-// that decodes to the same message.
+// that decodes to the same message; a session record or a session transfer (what another node
+// sends when it hands a session over) that decodes re-encodes to one that decodes the same.
 #include <cstdlib>
 #include <string>
 #include <string_view>
 
 #include "cluster/envelope.h"
+#include "cluster/session_record.h"
+#include "cluster/session_transfer.h"
 #include "cluster/subject_map.h"
 #include "protocol/topic.h"
 
@@ -52,6 +55,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     require(static_cast<bool>(a.properties) == static_cast<bool>(b.properties));
     if (a.properties) require(*a.properties == *b.properties);
     require(a.expires_at.has_value() == b.expires_at.has_value());
+  }
+
+  if (auto r = cluster::decode_record(in)) {
+    auto again = cluster::decode_record(cluster::encode_record(*r));
+    require(again.has_value() && *again == *r);
+  }
+  if (auto t = cluster::decode_transfer({data, size}, "c")) {
+    std::string blob;
+    cluster::encode_transfer(blob, *t, 1);
+    auto u = cluster::decode_transfer({reinterpret_cast<const uint8_t*>(blob.data()), blob.size()}, "c");
+    require(u.has_value() && u->expiry == t->expiry && u->subscriptions == t->subscriptions &&
+            u->outbound.size() == t->outbound.size() && u->incoming_qos2 == t->incoming_qos2);
+    for (size_t i = 0; i < t->outbound.size(); ++i) {
+      const auto &x = t->outbound[i], &y = u->outbound[i];
+      require(x.state == y.state && x.packet_id == y.packet_id && x.qos == y.qos && x.retain == y.retain &&
+              x.subscription_ids == y.subscription_ids && bool(x.msg) == bool(y.msg));
+      if (x.msg) require(x.msg->origin == y.msg->origin && x.msg->payload == y.msg->payload && x.msg->topic == y.msg->topic);
+    }
   }
   return 0;
 }

@@ -94,7 +94,7 @@ void NatsLink::take_held(std::weak_ptr<broker::Session> weak, const std::string&
                          const broker::SubscriptionRecord& rec, bool again) {
   auto s = weak.lock();
   if (!s || stopping_ || !s->has_subscription(filter)) return;
-  if (!hold_ready_) {
+  if (!hold_ready_ || !nats_up()) {
     tasks_.post_after(util::Millis(1000), [this, weak, filter, rec, again] { take_held(weak, filter, rec, again); });
     return;
   }

@@ -111,7 +111,7 @@ std::string NatsLink::start() {
 
   jsOptions jo;
   jsOptions_Init(&jo);
-  jo.Wait = 5000;
+  jo.Wait = 2000;  // JetStream API calls (consumers, records) run on the task queue: bounded
   jo.PublishAsync.AckHandler = on_pub_ack;
   jo.PublishAsync.AckHandlerClosure = this;
   jo.PublishAsync.MaxPending = config_.max_pending;
@@ -126,7 +126,8 @@ std::string NatsLink::start() {
   broker_.attach_cluster(this);
   LOG_INFO("cluster: node '%s' (instance %016" PRIx64 "), NATS %s, replicas %u, subjects %s*", config_.node.c_str(),
            instance_, config_.nats.front().c_str(), config_.replicas, prefix_.c_str());
-  if (s == NATS_OK) connection_up("connected");
+  // With retry on a failed connect, Connect returns before any server answered.
+  if (natsConnection_Status(nc_) == NATS_CONN_STATUS_CONNECTED) connection_up("connected");
   else LOG_WARN("cluster: no NATS server reachable yet; local traffic goes on, retrying in the background");
   tasks_.post_after(util::Millis(1000), [this] { heartbeat(); });
   return {};
@@ -247,6 +248,7 @@ std::string add_or_update_stream(jsCtx* js, jsStreamConfig& sc) {
 
 void NatsLink::ensure_streams() {
   if (stopping_ || !js_) return;
+  if (!nats_up()) return;  // again when connected
   const int64_t ns = 1'000'000'000;
   const jsStorageType storage = config_.storage == "memory" ? js_MemoryStorage : js_FileStorage;
   std::string err;

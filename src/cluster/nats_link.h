@@ -87,6 +87,8 @@ class NatsLink final : public broker::ClusterLink {
   void heartbeat();
   void on_heartbeat(natsMsg* m);
   std::string subject_of(std::string_view kind, std::string_view topic) const;
+  /// Blocking JetStream calls are made only while connected; otherwise they wait for it.
+  bool nats_up() const { return nc_ && natsConnection_Status(nc_) == NATS_CONN_STATUS_CONNECTED; }
 
   // nats_publish.cpp: QoS 1/2 into JetStream, acknowledgements and retries
   static void on_pub_ack(jsCtx* js, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* self);

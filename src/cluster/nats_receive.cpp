@@ -179,7 +179,7 @@ bool NatsLink::apply_interest(const std::string& key, FilterSubs& fs) {
     if (!c) return false;
     fs.core.push_back(c);
   }
-  if (!streams_ready_) return false;
+  if (!streams_ready_ || !nats_up()) return false;
   // QoS 1/2 messages from the stream: a plain filter reads them in order with an ephemeral
   // consumer per subject, starting when the interest began; a shared subscription has one
   // durable consumer per subject for the whole cluster, delivered to a queue group.
@@ -245,6 +245,10 @@ bool NatsLink::apply_interest(const std::string& key, FilterSubs& fs) {
 
 void NatsLink::start_retained_mirror() {
   if (retained_ || stopping_) return;
+  if (!nats_up()) {
+    tasks_.post_after(util::Millis(1000), [this] { start_retained_mirror(); });
+    return;
+  }
   retained_ = make_reader("", 0, stream_retained_, prefix_ + "r.>", SubKind::Retained, ReaderStart{0, 0, true});
   if (!retained_) tasks_.post_after(util::Millis(1000), [this] { start_retained_mirror(); });
 }
@@ -267,6 +271,10 @@ void NatsLink::reset_reader(const std::string& key, size_t index, uint64_t id) {
     slot = &it->second->readers[index];
   }
   if (!slot || !*slot || (*slot)->id != id) return;  // replaced or unsubscribed meanwhile
+  if (!nats_up()) {
+    tasks_.post_after(util::Millis(500), [this, key, index, id] { reset_reader(key, index, id); });
+    return;
+  }
   SubContext* old = *slot;
   uint64_t after = old->last_sseq;
   ReaderStart start{after, 0, false};

@@ -52,7 +52,7 @@ std::function<uint64_t(const broker::Message&)> NatsLink::tagger() const {
 // ---------------------------------------------------------------- hooks (worker threads)
 
 bool NatsLink::resume(const std::string& client_id, broker::Link waiter) {
-  if (stopping_ || !kv_ready_) return false;  // no bucket (NATS away): a local session only
+  if (stopping_ || !kv_ready_ || !nats_up()) return false;  // NATS away: a local session only
   tasks_.post([this, client_id, waiter] { resume_task(client_id, waiter); });
   return true;
 }
@@ -110,6 +110,12 @@ void NatsLink::session_changed(const broker::Session& s) {
 
 void NatsLink::write_record(const broker::Session& s) {
   if (!kv_) return;
+  if (!nats_up()) {
+    // Written by the next checkpoint once NATS is back.
+    std::lock_guard lock(held_mu_);
+    held_[s.client_id()].dirty = true;
+    return;
+  }
   SessionRecord r;
   r.node = config_.node;
   r.instance = instance_;
@@ -151,6 +157,10 @@ void NatsLink::drop_record(const std::string& client_id) {
 
 void NatsLink::checkpoint(bool periodic) {
   if (stopping_) return;
+  if (!nats_up()) {
+    if (periodic) tasks_.post_after(util::Millis(int64_t{config_.checkpoint_interval} * 1000), [this] { checkpoint(true); });
+    return;
+  }
   struct Due {
     std::string client;
     bool write;
@@ -203,7 +213,7 @@ std::optional<SessionRecord> NatsLink::read_record(const std::string& client_id,
 
 void NatsLink::resume_task(const std::string& client, broker::Link waiter) {
   bool failed = false;
-  std::optional<SessionRecord> rec = stopping_ ? std::nullopt : read_record(client, failed);
+  std::optional<SessionRecord> rec = stopping_ || !nats_up() ? std::nullopt : read_record(client, failed);
   if (!rec || (rec->node == config_.node && rec->instance == instance_)) {
     broker_.resume_locally(client, waiter);
     return;
