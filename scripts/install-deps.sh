@@ -10,6 +10,7 @@ packages=(
   mosquitto mosquitto-clients openssl iproute2
   python3-paho-mqtt python3-pytest
   liburing-dev
+  nats-server libnats-dev
 )
 if [ "${MUSQRATT_EXTRA_PACKAGES:-}" != "" ]; then
   # shellcheck disable=SC2206
@@ -32,5 +33,7 @@ DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-inst
 # on free ports, but a developer running ours on 1883 would collide with it.
 if command -v systemctl >/dev/null 2>&1; then
   "${sudo_cmd[@]}" systemctl disable --now mosquitto >/dev/null 2>&1 || true
+  # Likewise the packaged NATS server: the cluster tests start their own on free ports.
+  "${sudo_cmd[@]}" systemctl disable --now nats-server >/dev/null 2>&1 || true
 fi
 "${sudo_cmd[@]}" pkill -x mosquitto >/dev/null 2>&1 || true

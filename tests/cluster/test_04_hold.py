@@ -36,11 +36,12 @@ def test_held_message_goes_to_the_first_subscriber_on_any_node(hold_cluster):
 
 def test_not_held_when_another_node_has_a_subscriber(hold_cluster):
     a, b, c = hold_cluster.nodes
-    topic = f"held/{unique_id()}"
+    uid = unique_id()
+    topic = f"held/{uid}"
     listener = client(c)
-    listener.subscribe(topic, 1)
+    listener.subscribe(f"+/{uid}", 1)  # one NATS interest for the held topic and the probe topic
     pub = client(a)
-    sync_interest(pub, listener, topic)
+    sync_interest(pub, listener, f"sync/{uid}")  # probes on a topic that is never held
     held_before = int(wait_sys(a, "hold/held", lambda v: True))
     for i in range(5):
         pub.publish(topic, f"live{i}".encode(), qos=1)
