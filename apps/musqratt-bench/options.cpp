@@ -26,6 +26,8 @@ const char* kUsage =
     "usage: musqratt-bench [options]\n"
     "  --host H            broker address (default 127.0.0.1)\n"
     "  --port P            broker port (default 1883)\n"
+    "  --sub-port P        subscribers connect to this port of --host instead (another\n"
+    "                      node of a cluster: publishers on one node, subscribers on another)\n"
     "  --scenario S        p2p | fanout | fanin | idle | persist (default p2p)\n"
     "  --pairs N           p2p: publisher/subscriber pairs (default 1)\n"
     "  --publishers N      fanout/persist: default 1, fanin: default 10\n"
@@ -142,6 +144,7 @@ int parse_options(int argc, char** argv, Options& o) {
       return 1;
     } else if (a == "--host") rc = need([&](auto s) { o.host = std::string(s); return !s.empty(); });
     else if (a == "--port") rc = need([&](auto s) { return num(s, o.port) && o.port != 0; });
+    else if (a == "--sub-port") rc = need([&](auto s) { return num(s, o.sub_port) && o.sub_port != 0; });
     else if (a == "--scenario") rc = need([&](auto s) {
       if (s == "p2p") o.scenario = Scenario::p2p;
       else if (s == "fanout") o.scenario = Scenario::fanout;

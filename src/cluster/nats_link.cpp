@@ -79,9 +79,11 @@ std::string NatsLink::start() {
   natsOptions_SetReconnectWait(opts_, 250);
   natsOptions_SetReconnectJitter(opts_, 100, 500);
   natsOptions_SetTimeout(opts_, 2000);
-  // A dead server is noticed after two missed pings; the client then moves to another.
-  natsOptions_SetPingInterval(opts_, 1000);
-  natsOptions_SetMaxPingsOut(opts_, 2);
+  // A server that went away is noticed at once when its connection closes; one that hangs
+  // or is cut off after three unanswered pings (6 s): shorter intervals made busy nodes on a
+  // loaded machine drop healthy connections.
+  natsOptions_SetPingInterval(opts_, 2000);
+  natsOptions_SetMaxPingsOut(opts_, 3);
   // While reconnecting, what is published waits in this buffer (then is refused, see docs).
   natsOptions_SetReconnectBufSize(opts_, 64 << 20);
   natsOptions_SetMaxPendingMsgs(opts_, 1 << 20);
