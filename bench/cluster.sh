@@ -69,7 +69,8 @@ NODE_PID=""
 start_node() {  # name, then "cluster" or "single"
   local name=$1 mode=$2 log="$WORK/node-$1.log" args=()
   if [ "$mode" = cluster ]; then
-    args+=(--cluster-node "$name" --cluster-replicas "$NATS_SERVERS")
+    # The flood of an unpaced run waits on the publishing node rather than being given up.
+    args+=(--cluster-node "$name" --cluster-replicas "$NATS_SERVERS" --cluster-max-pending 2000000)
     for u in "${NATS_URLS[@]}"; do args+=(--cluster-nats "$u"); done
   fi
   "$MUSQRATT" --listen 127.0.0.1:0 --threads 1 --log-level info --max-queued-messages 0 "${args[@]}" --sys-interval 0 >"$log" 2>&1 &

@@ -116,7 +116,7 @@ std::string NatsLink::start() {
   jo.Wait = 2000;  // JetStream API calls (consumers, records) run on the task queue: bounded
   jo.PublishAsync.AckHandler = on_pub_ack;
   jo.PublishAsync.AckHandlerClosure = this;
-  jo.PublishAsync.MaxPending = config_.max_pending;
+  jo.PublishAsync.MaxPending = 2 * kInFlight;  // never reached: the link keeps to kInFlight
   jo.PublishAsync.StallWait = 50;
   if ((s = natsConnection_JetStream(&js_, nc_, &jo)) != NATS_OK) return fail("JetStream context", s);
 

@@ -11,6 +11,7 @@
 //   - held messages, session hand-over, $SYS (see the other nats_*.cpp files).
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <optional>
 #include <memory>
@@ -93,8 +94,12 @@ class NatsLink final : public broker::ClusterLink {
   // nats_publish.cpp: QoS 1/2 into JetStream, acknowledgements and retries
   static void on_pub_ack(jsCtx* js, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* self);
   uint64_t publish_stored(const std::string& subject, const std::string& body);
+  void send_stored(natsMsg* msg);
+  void queue_locked(natsMsg* msg, bool front);
   void retry_later(natsMsg* msg);
   void retry_pending();
+  /// QoS 1/2 messages handed to JetStream and not yet acknowledged, at most.
+  static constexpr uint32_t kInFlight = 4096;
   void settle(uint64_t seq);
 
   // nats_receive.cpp: interest, subscriptions, messages in
@@ -177,9 +182,11 @@ class NatsLink final : public broker::ClusterLink {
   std::mutex dedupe_mu_;
   DuplicateFilter dedupe_;
 
-  // QoS 1/2 messages JetStream did not take yet, sent again from the task queue.
+  // QoS 1/2 messages waiting for their turn (beyond kInFlight) or to be sent again (no
+  // acknowledgement in time, no connection), oldest first; sent from the task queue.
   std::mutex retry_mu_;
-  std::vector<natsMsg*> retry_;
+  std::deque<natsMsg*> retry_;
+  uint32_t in_flight_ = 0;  // guarded by retry_mu_
   bool retry_scheduled_ = false;
 
   std::atomic<bool> streams_ready_{false};

@@ -75,25 +75,53 @@ uint64_t NatsLink::publish_stored(const std::string& subject, const std::string&
     settle(seq);
     return seq;
   }
+  {
+    // At most kInFlight messages wait for JetStream at a time; the rest queue here, in order.
+    // Without that bound an overloaded JetStream lets a whole flood time out at once, and
+    // sending it all again only adds to the flood.
+    std::lock_guard lock(retry_mu_);
+    if (!retry_.empty() || in_flight_ >= kInFlight) {
+      queue_locked(m, false);
+      return seq;
+    }
+    ++in_flight_;
+  }
+  send_stored(m);
+  return seq;
+}
+
+void NatsLink::send_stored(natsMsg* m) {
   jsPubOptions po;
   jsPubOptions_Init(&po);
   po.MaxWait = config_.publish_timeout_ms;
-  s = js_PublishMsgAsync(js_, &m, &po);
-  if (s == NATS_OK) return seq;
+  natsStatus s = js_PublishMsgAsync(js_, &m, &po);
+  if (s == NATS_OK) return;
+  {
+    std::lock_guard lock(retry_mu_);
+    --in_flight_;
+  }
   if (permanent(s, static_cast<jsErrCode>(0))) {
-    LOG_WARN("cluster: message on '%s' refused by NATS: %s", subject.c_str(), natsStatus_GetText(s));
+    LOG_WARN("cluster: message on '%s' refused by NATS: %s", natsMsg_GetSubject(m), natsStatus_GetText(s));
+    uint64_t seq = seq_of(m);
     natsMsg_Destroy(m);
     lost_++;
     settle(seq);
-    return seq;
+    return;
   }
-  retry_later(m);  // too many outstanding, or no connection: sent again from the task queue
-  return seq;
+  retry_later(m);  // no connection: sent again from the task queue
 }
 
 void NatsLink::on_pub_ack(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* self) {
   auto* link = static_cast<NatsLink*>(self);
   uint64_t seq = seq_of(msg);
+  bool more;
+  {
+    std::lock_guard lock(link->retry_mu_);
+    --link->in_flight_;
+    more = !link->retry_.empty() && !link->retry_scheduled_;
+    if (more) link->retry_scheduled_ = true;
+  }
+  if (more) link->tasks_.post([link] { link->retry_pending(); });
   if (pa) {
     natsMsg_Destroy(msg);
     link->settle(seq);
@@ -117,62 +145,60 @@ void NatsLink::on_pub_ack(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, 
     link->streams_ready_ = false;
     link->tasks_.post([link] { link->ensure_streams(); });
   }
+  link->retries_++;
   link->retry_later(msg);
 }
 
-void NatsLink::retry_later(natsMsg* msg) {
+void NatsLink::queue_locked(natsMsg* msg, bool front) {
   natsMsg* dropped = nullptr;
-  bool schedule = false;
-  {
-    std::lock_guard lock(retry_mu_);
-    if (retry_.size() >= config_.max_pending) {
-      // Bounded: the oldest is given up, counted, and nobody waits for it any longer.
-      dropped = retry_.front();
-      retry_.erase(retry_.begin());
-    }
-    retry_.push_back(msg);
-    schedule = !retry_scheduled_;
+  if (retry_.size() >= config_.max_pending) {
+    // Bounded: the oldest is given up, counted, and nobody waits for it any longer.
+    dropped = retry_.front();
+    retry_.pop_front();
+  }
+  if (front) retry_.push_front(msg);
+  else retry_.push_back(msg);
+  if (!retry_scheduled_) {
     retry_scheduled_ = true;
+    tasks_.post_after(util::Millis(front ? 200 : 0), [this] { retry_pending(); });
   }
   if (dropped) {
     uint64_t seq = seq_of(dropped);
     natsMsg_Destroy(dropped);
     lost_++;
-    settle(seq);
+    // settle() takes only the tracker's own lock.
+    std::vector<broker::Link> wakes;
+    acks_.settle(seq, wakes);
+    for (const broker::Link& l : wakes) l.waker->wake(l.token);
   }
-  if (schedule) tasks_.post_after(util::Millis(200), [this] { retry_pending(); });
+}
+
+void NatsLink::retry_later(natsMsg* msg) {
+  std::lock_guard lock(retry_mu_);
+  queue_locked(msg, true);  // older than anything queued behind it
 }
 
 void NatsLink::retry_pending() {
+  if (stopping_) return;
   std::vector<natsMsg*> batch;
   {
     std::lock_guard lock(retry_mu_);
-    batch.swap(retry_);
     retry_scheduled_ = false;
-  }
-  if (batch.empty() || stopping_) {
-    for (natsMsg* m : batch) natsMsg_Destroy(m);
-    return;
-  }
-  size_t i = 0;
-  if (natsConnection_Status(nc_) == NATS_CONN_STATUS_CONNECTED) {
-    jsPubOptions po;
-    jsPubOptions_Init(&po);
-    po.MaxWait = config_.publish_timeout_ms;
-    for (; i < batch.size(); ++i) {
-      natsStatus s = js_PublishMsgAsync(js_, &batch[i], &po);
-      if (s != NATS_OK) break;
-      retries_++;
+    if (!nats_up()) {
+      if (!retry_.empty()) {
+        retry_scheduled_ = true;
+        tasks_.post_after(util::Millis(200), [this] { retry_pending(); });
+      }
+      return;
     }
+    while (!retry_.empty() && in_flight_ < kInFlight) {
+      batch.push_back(retry_.front());
+      retry_.pop_front();
+      ++in_flight_;
+    }
+    // The rest goes out as acknowledgements free the window (on_pub_ack schedules it).
   }
-  if (i == batch.size()) return;
-  // Still no connection, or JetStream is saturated: the rest waits its turn, in order.
-  std::lock_guard lock(retry_mu_);
-  retry_.insert(retry_.begin(), batch.begin() + static_cast<ptrdiff_t>(i), batch.end());
-  if (!retry_scheduled_) {
-    retry_scheduled_ = true;
-    tasks_.post_after(util::Millis(200), [this] { retry_pending(); });
-  }
+  for (natsMsg* m : batch) send_stored(m);
 }
 
 void NatsLink::settle(uint64_t seq) {
