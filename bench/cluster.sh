@@ -23,6 +23,8 @@ NATS_SERVERS=${NATS_SERVERS:-1}
 . "$ROOT/bench/binaries.sh"
 [ -x "$BENCH" ] && [ -x "$MUSQRATT" ] || { echo "build musqratt and musqratt-bench first" >&2; exit 1; }
 command -v nats-server >/dev/null || { echo "nats-server not found (scripts/install-deps.sh)" >&2; exit 1; }
+command -v mosquitto_sub >/dev/null || { echo "mosquitto_sub not found (scripts/install-deps.sh)" >&2; exit 1; }
+PORTS=""
 WORK="$(mktemp -d /tmp/musqratt-cluster-bench.XXXXXX)"
 PIDS=()
 cleanup() {
@@ -73,7 +75,7 @@ start_node() {  # name, then "cluster" or "single"
     args+=(--cluster-node "$name" --cluster-replicas "$NATS_SERVERS" --cluster-max-pending 2000000)
     for u in "${NATS_URLS[@]}"; do args+=(--cluster-nats "$u"); done
   fi
-  "$MUSQRATT" --listen 127.0.0.1:0 --threads 1 --log-level info --max-queued-messages 0 "${args[@]}" --sys-interval 0 >"$log" 2>&1 &
+  "$MUSQRATT" --listen 127.0.0.1:0 --threads 1 --log-level info --max-queued-messages 0 "${args[@]}" --sys-interval 1 >"$log" 2>&1 &
   NODE_PID=$!; PIDS+=("$NODE_PID")
   NODE_PORT=""
   for _ in $(seq 600); do
@@ -90,14 +92,31 @@ stop_all() {
   PIDS=()
 }
 
+# Waits until no node has QoS 1/2 messages still waiting for JetStream (an unpaced run leaves
+# a backlog on the publishing node when JetStream stores slower than clients publish), so each
+# run starts from an idle cluster.
+wait_idle() {
+  for port in "$@"; do
+    for _ in $(seq 600); do
+      v=$(mosquitto_sub -p "$port" -t '$SYS/broker/cluster/messages/pending' -C 1 -W 3 2>/dev/null || echo 0)
+      [ "${v:-0}" = 0 ] && break
+      sleep 0.5
+    done
+  done
+}
+
 results="$WORK/results.tsv"
 # run LABEL QOS PUBPORT SUBPORT NODEPIDS NATSPIDS -> one row: throughput run then latency run
 run() {
   local label=$1 qos=$2 pport=$3 sport=$4 nodes=$5 nats=$6 json cpu0n cpu1n cpu0s cpu1s lat
+  [ -n "$nats" ] && wait_idle $PORTS
   # shellcheck disable=SC2086
   cpu0n=$(cpu_seconds $nodes); cpu0s=$( [ -n "$nats" ] && cpu_seconds $nats || echo 0)
   json=$("$BENCH" --port "$pport" --sub-port "$sport" --scenario p2p --pairs 1 --qos "$qos" --size 64 \
          --duration "$SECS" --drain 10 --json --no-progress)
+  # The CPU counted includes storing the run's backlog in JetStream, which goes on after the
+  # last local delivery.
+  [ -n "$nats" ] && wait_idle $PORTS
   # shellcheck disable=SC2086
   cpu1n=$(cpu_seconds $nodes); cpu1s=$( [ -n "$nats" ] && cpu_seconds $nats || echo 0)
   lat=$("$BENCH" --port "$pport" --sub-port "$sport" --scenario p2p --pairs 1 --qos "$qos" --size 64 \
@@ -118,6 +137,7 @@ print("\t".join(str(x) for x in (label, qos, round(t["deliveries_per_s"]), t["lo
 # Three pairs at once, one per node pair a->b, b->c, c->a: the aggregate.
 run_spread() {
   local qos=$1 pa=$2 pb=$3 pc=$4 nodes=$5 nats=$6 cpu0n cpu1n cpu0s cpu1s
+  wait_idle $PORTS
   # shellcheck disable=SC2086
   cpu0n=$(cpu_seconds $nodes); cpu0s=$(cpu_seconds $nats)
   "$BENCH" --port "$pa" --sub-port "$pb" --scenario p2p --pairs 1 --qos "$qos" --duration "$SECS" --drain 10 --json --no-progress --client-prefix s1 --topic-prefix s1 >"$WORK/s1.json" &
@@ -127,6 +147,7 @@ run_spread() {
   "$BENCH" --port "$pc" --sub-port "$pa" --scenario p2p --pairs 1 --qos "$qos" --duration "$SECS" --drain 10 --json --no-progress --client-prefix s3 --topic-prefix s3 >"$WORK/s3.json" &
   local j3=$!
   wait "$j1" "$j2" "$j3"
+  wait_idle $PORTS
   # shellcheck disable=SC2086
   cpu1n=$(cpu_seconds $nodes); cpu1s=$(cpu_seconds $nats)
   /usr/bin/python3 -c '
@@ -148,12 +169,12 @@ for round in $(seq "$ROUNDS"); do
     stop_all
     # One node joined to NATS: what the link costs same-node traffic.
     start_nats "$NATS_SERVERS"
-    start_node a cluster; pa=$NODE_PORT; a=$NODE_PID
+    start_node a cluster; pa=$NODE_PORT; a=$NODE_PID; PORTS="$pa"
     run "1 node in a cluster, same node" "$qos" "$pa" "$pa" "$a" "${NATS_PIDS[*]}"
-    start_node b cluster; pb=$NODE_PORT; b=$NODE_PID
+    start_node b cluster; pb=$NODE_PORT; b=$NODE_PID; PORTS="$pa $pb"
     run "2 nodes, same node" "$qos" "$pa" "$pa" "$a $b" "${NATS_PIDS[*]}"
     run "2 nodes, across nodes" "$qos" "$pa" "$pb" "$a $b" "${NATS_PIDS[*]}"
-    start_node c cluster; pc=$NODE_PORT; c=$NODE_PID
+    start_node c cluster; pc=$NODE_PORT; c=$NODE_PID; PORTS="$pa $pb $pc"
     run "3 nodes, across nodes" "$qos" "$pa" "$pb" "$a $b $c" "${NATS_PIDS[*]}"
     run_spread "$qos" "$pa" "$pb" "$pc" "$a $b $c" "${NATS_PIDS[*]}"
     stop_all

@@ -219,7 +219,8 @@ def _finish(request, clusters, tmpdir):
     mqtt_helpers.close_all()
     errors = [e for c in clusters for e in c.stop()]
     rep = getattr(request.node, "rep_call", None)
-    if not errors and not (rep is not None and rep.failed):
+    keep = os.environ.get("MUSQRATT_KEEP_LOGS") == "1"  # sanitizer runs scan them afterwards
+    if not keep and not errors and not (rep is not None and rep.failed):
         shutil.rmtree(tmpdir, ignore_errors=True)
     return errors
 
@@ -247,7 +248,8 @@ def cluster(request):
     c = Cluster(tmpdir).start()
     yield c
     c.stop()
-    shutil.rmtree(tmpdir, ignore_errors=True)
+    if os.environ.get("MUSQRATT_KEEP_LOGS") != "1":
+        shutil.rmtree(tmpdir, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
