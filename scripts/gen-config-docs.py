@@ -13,8 +13,14 @@ text = subprocess.run([binary, "--print-config"], check=True, capture_output=Tru
 (root / "config" / "musqratt.toml").write_text(text)
 
 rows = ["| key | flag | default | meaning |", "|---|---|---|---|"]
-for help_line, key, value in re.findall(r"^# (.*)\n(\w+) = (.*)$", text, re.M):
+# Top-level keys first; then each sub-table ("[cluster]"), printed commented out while not enabled.
+parts = re.split(r"^(?:# )?\[(\w+)\]$", text, flags=re.M)
+for help_line, key, value in re.findall(r"^# (.*)\n(\w+) = (.*)$", parts[0], re.M):
     rows.append(f"| `{key}` | `--{key.replace('_', '-')}` | `{value}` | {help_line.replace('|', '/')} |")
+for table, body in zip(parts[1::2], parts[2::2]):
+    for help_line, key, value in re.findall(r"^(?:# )?# (.*)\n(?:# )?(\w+) = (.*)$", body, re.M):
+        flag = f"--{table}-{key.replace('_', '-')}"
+        rows.append(f"| `[{table}] {key}` | `{flag}` | `{value}` | {help_line.replace('|', '/')} |")
 doc = root / "docs" / "configuration.md"
 body = doc.read_text()
 start, end = "<!-- options:begin -->", "<!-- options:end -->"

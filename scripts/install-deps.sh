@@ -16,6 +16,8 @@ packages=(
   # tests/web: headless Chromium (driven by npm puppeteer-core, which never downloads a
   # browser) and certutil, to make the test CA trusted in the browser's NSS database.
   chromium libnss3-tools curl
+  # tests/cluster and tests/bridge: NATS servers (the cluster link uses the C client).
+  nats-server libnats-dev
 )
 # The status page's JavaScript (MQTT.js) comes from npm when the broker is built
 # (src/web/CMakeLists.txt); promtool (package prometheus) checks the /metrics text in the tests.

@@ -31,8 +31,9 @@ constexpr int64_t kIdleWaitNs = 5'000'000;  // how often an idle engine looks at
 constexpr int kStalledRcvBuf = 4096;
 }  // namespace
 
-Engine::Engine(const Options& o, Shared& sh, const sockaddr_storage& addr, socklen_t addrlen, int concurrency)
-    : o_(o), sh_(sh), addr_(addr), addrlen_(addrlen), concurrency_(concurrency < 1 ? 1 : concurrency) {
+Engine::Engine(const Options& o, Shared& sh, const sockaddr_storage& addr, const sockaddr_storage& sub_addr,
+               socklen_t addrlen, int concurrency)
+    : o_(o), sh_(sh), addr_(addr), sub_addr_(sub_addr), addrlen_(addrlen), concurrency_(concurrency < 1 ? 1 : concurrency) {
   ep_ = epoll_create1(EPOLL_CLOEXEC);
   if (ep_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
 }
@@ -137,7 +138,8 @@ void Engine::begin_connect(Client* c, int64_t now) {
   }
   c->fd = fd;
   c->state = State::tcp_connecting;
-  int r = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr_), addrlen_);
+  const sockaddr_storage& to = c->role == Role::pub ? addr_ : sub_addr_;
+  int r = ::connect(fd, reinterpret_cast<const sockaddr*>(&to), addrlen_);
   if (r < 0 && errno != EINPROGRESS) {
     close_client(c, true);
     return;

@@ -44,7 +44,9 @@ int64_t mono_ns();
 
 class Engine {
  public:
-  Engine(const Options& o, Shared& sh, const sockaddr_storage& addr, socklen_t addrlen, int concurrency);
+  /// `sub_addr`: where subscribers connect (the same as `addr` unless --sub-port).
+  Engine(const Options& o, Shared& sh, const sockaddr_storage& addr, const sockaddr_storage& sub_addr,
+         socklen_t addrlen, int concurrency);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -86,6 +88,7 @@ class Engine {
   const Options& o_;
   Shared& sh_;
   sockaddr_storage addr_;
+  sockaddr_storage sub_addr_;
   socklen_t addrlen_;
   int ep_ = -1;
   int concurrency_;

@@ -32,6 +32,8 @@ const char* kUsage =
     "                      the --count messages stay queued in the broker, then the\n"
     "                      broker's RSS and the bytes in kernel socket queues are sampled\n"
     "  --pairs N           p2p/queue: publisher/subscriber pairs (default 1)\n"
+    "  --sub-port P        subscribers connect to this port of --host instead (another\n"
+    "                      node of a cluster: publishers on one node, subscribers on another)\n"
     "  --publishers N      fanout/persist: default 1, fanin: default 10\n"
     "  --subscribers N     fanout/persist: default 10, fanin: default 1\n"
     "  --connections N     idle: connections to open (default 1000)\n"
@@ -160,6 +162,7 @@ int parse_options(int argc, char** argv, Options& o) {
       return 1;
     } else if (a == "--host") rc = need([&](auto s) { o.host = std::string(s); return !s.empty(); });
     else if (a == "--port") rc = need([&](auto s) { return num(s, o.port) && o.port != 0; });
+    else if (a == "--sub-port") rc = need([&](auto s) { return num(s, o.sub_port) && o.sub_port != 0; });
     else if (a == "--scenario") rc = need([&](auto s) {
       if (s == "p2p") o.scenario = Scenario::p2p;
       else if (s == "fanout") o.scenario = Scenario::fanout;

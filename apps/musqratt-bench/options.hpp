@@ -12,6 +12,7 @@ const char* scenario_name(Scenario s);
 struct Options {
   std::string host = "127.0.0.1";
   uint16_t port = 1883;
+  uint16_t sub_port = 0;  // subscribers connect here instead (another node of a cluster); 0 = port
   Scenario scenario = Scenario::p2p;
   int publishers = 0;   // resolved counts (after resolve())
   int subscribers = 0;  // for idle: the number of connections

@@ -130,6 +130,12 @@ Results run_scenario(const Options& o) {
   std::memcpy(&addr, ai->ai_addr, ai->ai_addrlen);
   socklen_t addrlen = ai->ai_addrlen;
   freeaddrinfo(ai);
+  sockaddr_storage sub_addr = addr;
+  if (o.sub_port) {
+    // The same host, another port: the port field sits at the same place for IPv4 and IPv6.
+    if (addr.ss_family == AF_INET) reinterpret_cast<sockaddr_in&>(sub_addr).sin_port = htons(o.sub_port);
+    else reinterpret_cast<sockaddr_in6&>(sub_addr).sin6_port = htons(o.sub_port);
+  }
 
   const uint64_t nconn = uint64_t(o.publishers) + uint64_t(o.subscribers);
   raise_fd_limit(nconn + 64);
@@ -138,7 +144,7 @@ Results run_scenario(const Options& o) {
   std::vector<std::unique_ptr<Engine>> engines;
   const int nthreads = o.threads;
   for (int t = 0; t < nthreads; ++t)
-    engines.push_back(std::make_unique<Engine>(o, sh, addr, addrlen,
+    engines.push_back(std::make_unique<Engine>(o, sh, addr, sub_addr, addrlen,
                                                std::max(1, o.connect_concurrency / nthreads)));
 
   const uint64_t bitmap_words = o.count ? o.count / 64 + 1 : 1024;

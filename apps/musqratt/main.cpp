@@ -17,6 +17,9 @@
 #include "service_notify.h"
 #include "store/sqlite_store.h"
 #include "watchdog.h"
+#ifdef MUSQRATT_HAVE_NATS
+#include "cluster/nats_link.h"
+#endif
 #ifdef MUSQRATT_HAVE_DPDK
 #include "net/dpdk/dpdk_transport.h"
 #endif
@@ -73,6 +76,21 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+#ifdef MUSQRATT_HAVE_NATS
+  std::unique_ptr<cluster::NatsLink> link;
+  if (settings.cluster_given) {
+    link = std::make_unique<cluster::NatsLink>(settings.cluster, broker);
+    if (std::string err = link->start(); !err.empty()) {
+      fprintf(stderr, "musqratt: %s\n", err.c_str());
+      return 2;
+    }
+  }
+#else
+  if (settings.cluster_given) {
+    fprintf(stderr, "musqratt: [cluster] is not available: this build was made without libnats (libnats-dev)\n");
+    return 2;
+  }
+#endif
   unsigned threads = settings.threads ? settings.threads : std::max(1u, std::thread::hardware_concurrency());
   net::ServerOptions server_options{settings.listen, threads, settings.transport, {}, settings.tls_listen,
                                      net::TlsSettings{settings.tls_cert, settings.tls_key, settings.tls_ca,
@@ -149,6 +167,9 @@ int main(int argc, char** argv) {
   watchdog.reset();
   web->runtime->serving = false;  // /readyz says so while the server stops
   server.stop();
+#ifdef MUSQRATT_HAVE_NATS
+  if (link) link->stop();  // after the workers: nothing publishes any more
+#endif
   if (store) store->close();  // writes what is still pending
   LOG_INFO("stopped");
   return 0;

@@ -103,11 +103,56 @@ std::vector<Option> option_table() {
   };
 }
 
+/// A named sub-table of the TOML file ([cluster]) with options of its own, each also a flag
+/// --NAME-KEY. `given` is set when the table or any of its flags appears, so a table that is
+/// absent changes nothing; sub-tables are printed (and documented) after the top-level keys,
+/// commented out while not given. Arrays of tables ([[bridge]]) can reuse the same options.
+struct Section {
+  const char* name;
+  const char* help;
+  FieldRef<bool> given;
+  std::vector<Option> options;
+  /// Semantic checks once everything is read: "" or an error that names the key.
+  std::string (*check)(const Settings&);
+};
+
+std::vector<Section> section_table() {
+  using S = Settings;
+  return {
+      {"cluster", "a MusQraTT cluster on NATS: several nodes behaving as one broker (docs/cluster.md)",
+       [](S& s) -> auto& { return s.cluster_given; },
+       {
+           {"nats", "NATS server URLs nats://HOST:PORT or tls://HOST:PORT (repeatable)", [](S& s) -> auto& { return s.cluster.nats; }},
+           {"node", "this node's name, unique in the cluster (A-Z a-z 0-9 _ -)", [](S& s) -> auto& { return s.cluster.node; }},
+           {"user", "NATS user name", [](S& s) -> auto& { return s.cluster.user; }},
+           {"password", "NATS password (with user)", [](S& s) -> auto& { return s.cluster.password; }},
+           {"token", "NATS authentication token", [](S& s) -> auto& { return s.cluster.token; }},
+           {"credentials", "NATS .creds file (user JWT and NKey seed)", [](S& s) -> auto& { return s.cluster.credentials; }},
+           {"tls", "connect to NATS over TLS (also implied by a tls:// URL)", [](S& s) -> auto& { return s.cluster.tls; }},
+           {"tls_ca", "PEM CA bundle the NATS servers' certificates are verified against", [](S& s) -> auto& { return s.cluster.tls_ca; }},
+           {"tls_cert", "PEM client certificate presented to NATS", [](S& s) -> auto& { return s.cluster.tls_cert; }},
+           {"tls_key", "PEM private key of tls_cert", [](S& s) -> auto& { return s.cluster.tls_key; }},
+           {"replicas", "replicas of the JetStream streams and buckets the cluster creates: 1 or 3", [](S& s) -> auto& { return s.cluster.replicas; }},
+           {"subject_prefix", "first token of every NATS subject and stream name, so several clusters can share one NATS", [](S& s) -> auto& { return s.cluster.subject_prefix; }},
+           {"storage", "JetStream storage of the streams and buckets: file or memory", [](S& s) -> auto& { return s.cluster.storage; }},
+           {"stream_max_age", "seconds QoS 1/2 messages stay in the message stream (replay for sessions moved from a failed node)", [](S& s) -> auto& { return s.cluster.stream_max_age; }},
+           {"stream_max_bytes", "bytes of the message stream (0 = no limit but stream_max_age); JetStream reserves this much on each replica; the oldest messages go beyond it", [](S& s) -> auto& { return s.cluster.stream_max_bytes; }},
+           {"publish_timeout_ms", "milliseconds to wait for JetStream to acknowledge a QoS 1/2 message before sending it again", [](S& s) -> auto& { return s.cluster.publish_timeout_ms; }},
+           {"max_pending", "QoS 1/2 messages kept while awaiting JetStream's acknowledgement (NATS unreachable); beyond it the oldest are dropped and counted", [](S& s) -> auto& { return s.cluster.max_pending; }},
+           {"takeover_timeout_ms", "milliseconds a node has to hand over a session another node takes over; after that the session is rebuilt from its checkpoint", [](S& s) -> auto& { return s.cluster.takeover_timeout_ms; }},
+           {"checkpoint_interval", "seconds between checkpoints of persistent sessions in the session bucket", [](S& s) -> auto& { return s.cluster.checkpoint_interval; }},
+       },
+       [](const Settings& s) { return cluster::validate(s.cluster); }},
+  };
+}
+
 std::string flag_of(const char* key) {
   std::string f = "--";
   for (const char* p = key; *p; ++p) f.push_back(*p == '_' ? '-' : *p);
   return f;
 }
+
+std::string flag_of(const Section& sec, const Option& opt) { return flag_of(sec.name) + "-" + flag_of(opt.key).substr(2); }
 
 uint64_t parse_uint(const std::string& text, uint64_t max, const std::string& name) {
   char* end = nullptr;
@@ -157,10 +202,25 @@ std::string node_text(const toml::node& n, const std::string& name) {
   throw std::runtime_error(name + ": unsupported value type (numbers are integers, strings are quoted)");
 }
 
+/// Sets one option from a TOML value (a list replaces what the option held).
+void assign_node(const Option& opt, Settings& s, const toml::node& node, const std::string& name) {
+  if (is_list(opt)) {
+    auto* list = &std::get<FieldRef<std::vector<std::string>>>(opt.field)(s);
+    list->clear();
+    if (const toml::array* arr = node.as_array()) {
+      for (const auto& item : *arr) list->push_back(node_text(item, name));
+    } else {
+      list->push_back(node_text(node, name));
+    }
+  } else {
+    assign_text(opt, s, node_text(node, name), name);
+  }
+}
+
 /// Reads the TOML file into `s`; every bad key is an error of its own, so one run of
 /// --check-config lists them all.
-void load_toml(const std::string& path, Settings& s, const std::vector<Option>& table, Origins& origins,
-               std::vector<std::string>& errors) {
+void load_toml(const std::string& path, Settings& s, const std::vector<Option>& table,
+               const std::vector<Section>& sections, Origins& origins, std::vector<std::string>& errors) {
   toml::table doc;
   try {
     doc = toml::parse_file(path);
@@ -178,29 +238,51 @@ void load_toml(const std::string& path, Settings& s, const std::vector<Option>& 
   for (const auto& [key, node_ptr] : keys) {
     const toml::node& node = *node_ptr;
     const std::string where = path + ":" + std::to_string(node.source().begin.line);
+    auto sec = std::find_if(sections.begin(), sections.end(), [&](const Section& x) { return key == x.name; });
+    if (sec != sections.end()) {
+      const toml::table* sub = node.as_table();
+      if (!sub) {
+        errors.push_back(where + ": '" + key + "' must be a table ([" + key + "])");
+        continue;
+      }
+      sec->given(s) = true;
+      origins[key] = where;
+      for (const auto& [k2, node2] : *sub) {
+        const std::string key2(k2.str());
+        const std::string where2 = path + ":" + std::to_string(node2.source().begin.line);
+        auto opt = std::find_if(sec->options.begin(), sec->options.end(), [&](const Option& o) { return key2 == o.key; });
+        if (opt == sec->options.end()) {
+          errors.push_back(where2 + ": unknown key '" + key2 + "' in [" + key + "]");
+          continue;
+        }
+        try {
+          assign_node(*opt, s, node2, where2 + ": [" + key + "] " + key2);
+          origins[key + "." + key2] = where2;
+        } catch (const std::exception& e) {
+          errors.push_back(e.what());
+        }
+      }
+      continue;
+    }
     auto opt = std::find_if(table.begin(), table.end(), [&](const Option& o) { return key == o.key; });
     if (opt == table.end()) {
-      errors.push_back(where + ": unknown key '" + key + "'");
+      errors.push_back(where + (node.is_table() ? ": unknown table [" + key + "]" : ": unknown key '" + key + "'"));
       continue;
     }
     std::string name = where + ": " + key;
     try {
-      if (is_list(*opt)) {
-        std::vector<std::string> values;
-        if (const toml::array* arr = node.as_array()) {
-          for (const auto& item : *arr) values.push_back(node_text(item, name));
-        } else {
-          values.push_back(node_text(node, name));
-        }
-        std::get<FieldRef<std::vector<std::string>>>(opt->field)(s) = std::move(values);
-      } else {
-        assign_text(*opt, s, node_text(node, name), name);
-      }
+      assign_node(*opt, s, node, name);
       origins[key] = where;
     } catch (const std::exception& e) {
       errors.push_back(e.what());
     }
   }
+}
+
+const char* arg_of(const Option& o) {
+  return std::holds_alternative<FieldRef<bool>>(o.field) ? " BOOL"
+         : std::holds_alternative<FieldRef<std::string>>(o.field) || is_list(o) ? " VALUE"
+                                                                                : " N";
 }
 
 void print_help(const std::vector<Option>& table) {
@@ -214,12 +296,13 @@ void print_help(const std::vector<Option>& table) {
          "                         exit 0 if all is well, 1 if not\n"
          "  --version              print the version and exit\n"
          "  --help                 print this help and exit\n");
-  for (const auto& o : table) {
-    std::string flag = flag_of(o.key);
-    const char* arg = std::holds_alternative<FieldRef<bool>>(o.field) ? " BOOL"
-                      : std::holds_alternative<FieldRef<std::string>>(o.field) || is_list(o) ? " VALUE"
-                                                                                             : " N";
-    printf("  %-34s %s\n", (flag + arg).c_str(), o.help);
+  for (const auto& o : table) printf("  %-34s %s\n", (flag_of(o.key) + arg_of(o)).c_str(), o.help);
+}
+
+void print_section_help(const std::vector<Section>& sections) {
+  for (const Section& sec : sections) {
+    printf("\n[%s]: %s. TOML keys of the table [%s], or these flags:\n", sec.name, sec.help, sec.name);
+    for (const auto& o : sec.options) printf("  %-34s %s\n", (flag_of(sec, o) + arg_of(o)).c_str(), o.help);
   }
 }
 
@@ -254,10 +337,19 @@ std::string toml_value(const Option& opt, Settings& s) {
 }
 
 /// Every setting as a commented TOML file that --config reads back unchanged.
-void print_config(Settings& s, const std::vector<Option>& table) {
+void print_config(Settings& s, const std::vector<Option>& table, const std::vector<Section>& sections) {
   printf("# MusQraTT configuration: every key, with its value (musqratt --print-config).\n"
          "# See docs/configuration.md for what each one means.\n");
   for (const auto& o : table) printf("\n# %s\n%s = %s\n", o.help, o.key, toml_value(o, s).c_str());
+  // Tables come after every top-level key (TOML). One not given stays commented out, so
+  // reading this file back changes nothing.
+  for (const Section& sec : sections) {
+    bool on = sec.given(s);
+    const char* c = on ? "" : "# ";
+    printf("\n# [%s]: %s%s\n%s[%s]\n", sec.name, sec.help, on ? "" : " (not enabled; uncomment to use)", c, sec.name);
+    const char* blank = on ? "" : "#";
+    for (const auto& o : sec.options) printf("%s\n%s# %s\n%s%s = %s\n", blank, c, o.help, c, o.key, toml_value(o, s).c_str());
+  }
 }
 
 }  // namespace
@@ -265,6 +357,9 @@ void print_config(Settings& s, const std::vector<Option>& table) {
 std::string options_reference() {
   std::string out = "| key / flag | meaning |\n|---|---|\n";
   for (const auto& o : option_table()) out += "| `" + std::string(o.key) + "` / `" + flag_of(o.key) + "` | " + o.help + " |\n";
+  for (const auto& sec : section_table())
+    for (const auto& o : sec.options)
+      out += "| `[" + std::string(sec.name) + "] " + o.key + "` / `" + flag_of(sec, o) + "` | " + o.help + " |\n";
   return out;
 }
 
@@ -301,6 +396,7 @@ std::string resolve_access_policy(Settings& s) {
 
 std::vector<std::string> read_settings(int argc, char** argv, Settings& s, Origins& origins) {
   const auto table = option_table();
+  const auto sections = section_table();
   std::vector<std::string> errors;
   // The config file first, so flags given anywhere on the line win over it.
   for (int i = 1; i < argc; ++i) {
@@ -311,7 +407,7 @@ std::vector<std::string> read_settings(int argc, char** argv, Settings& s, Origi
         errors.push_back("--config needs a file");
         continue;
       }
-      load_toml(path, s, table, origins, errors);
+      load_toml(path, s, table, sections, origins, errors);
       s.config_file = path;
     }
   }
@@ -332,8 +428,19 @@ std::vector<std::string> read_settings(int argc, char** argv, Settings& s, Origi
       a = a.substr(0, eq);
       has_value = true;
     }
-    auto opt = std::find_if(table.begin(), table.end(), [&](const Option& o) { return a == flag_of(o.key); });
-    if (opt == table.end()) {
+    const Option* opt = nullptr;
+    std::string origin_key;
+    for (const Option& o : table)
+      if (a == flag_of(o.key)) opt = &o, origin_key = o.key;
+    for (const Section& sec : sections) {
+      for (const Option& o : sec.options) {
+        if (opt || a != flag_of(sec, o)) continue;
+        opt = &o;
+        origin_key = std::string(sec.name) + "." + o.key;
+        sec.given(s) = true;
+      }
+    }
+    if (!opt) {
       errors.push_back("unknown option '" + a + "' (see --help)");
       continue;
     }
@@ -350,7 +457,7 @@ std::vector<std::string> read_settings(int argc, char** argv, Settings& s, Origi
     }
     try {
       assign_text(*opt, s, value, a);
-      origins[opt->key] = a;
+      origins[origin_key] = a;
     } catch (const std::exception& e) {
       errors.push_back(e.what());
     }
@@ -394,6 +501,10 @@ std::vector<std::string> validate_settings(Settings& s, const Origins& origins) 
   if (s.tls_require_certificate && s.tls_ca.empty()) bad("tls_require_certificate", "needs tls_ca");
   if (std::string err = resolve_access_policy(s); !err.empty() && s.allow_anonymous == "auto")
     bad("allow_anonymous", err);
+  for (const Section& sec : section_table()) {
+    if (!sec.given(s)) continue;
+    if (std::string err = sec.check(s); !err.empty()) errors.push_back(origin_of(origins, sec.name) + ": " + err);
+  }
   return errors;
 }
 
@@ -425,6 +536,15 @@ std::vector<std::string> keep_restart_only_values(const Settings& running, Setti
     keys.push_back(o.key);
     std::visit([&](auto ref) { ref(next) = ref(old); }, o.field);
   }
+  // Sub-tables ([cluster]) are set up at start-up: a change waits for a restart.
+  for (const Section& sec : section_table()) {
+    bool changed = sec.given(old) != sec.given(next);
+    for (const auto& o : sec.options) changed = changed || toml_value(o, old) != toml_value(o, next);
+    if (!changed) continue;
+    keys.push_back(std::string("[") + sec.name + "]");
+    sec.given(next) = sec.given(old);
+    for (const auto& o : sec.options) std::visit([&](auto ref) { ref(next) = ref(old); }, o.field);
+  }
   return keys;
 }
 
@@ -435,6 +555,7 @@ ParseOutcome parse_settings(int argc, char** argv, Settings& s, Origins& origins
     std::string a = argv[i];
     if (a == "--help" || a == "-h") {
       print_help(table);
+      print_section_help(section_table());
       return ParseOutcome::ExitOk;
     }
     if (a == "--version") {
@@ -448,7 +569,7 @@ ParseOutcome parse_settings(int argc, char** argv, Settings& s, Origins& origins
   std::vector<std::string> errors = read_settings(argc, argv, s, origins);
   if (check) return ParseOutcome::CheckConfig;  // the caller reports these and more
   if (errors.empty() && print) {
-    print_config(s, table);
+    print_config(s, table, section_table());
     return ParseOutcome::ExitOk;
   }
   if (errors.empty()) errors = validate_settings(s, origins);

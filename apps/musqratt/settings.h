@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "broker/config.h"
+#include "cluster/cluster_config.h"
 
 namespace musqratt::app {
 
@@ -52,6 +53,9 @@ struct Settings {
   uint32_t dpdk_idle_sleep_us = 0;
   uint16_t dpdk_queues = 1;  // RX/TX queue pairs, all polled by the one worker
   broker::BrokerConfig broker;
+  // [cluster] (a named sub-table): set when the table or any --cluster-* flag is given.
+  bool cluster_given = false;
+  cluster::ClusterConfig cluster;
 };
 
 enum class ParseOutcome { Run, ExitOk, ExitError, CheckConfig };

@@ -22,12 +22,13 @@ bool matches_any(const std::vector<std::string>& filters, std::string_view topic
 constexpr uint64_t kTrimAfterFreed = 8u << 20;
 constexpr auto kTrimInterval = std::chrono::seconds(1);
 
-QueueLimits queue_limits(const BrokerConfig& c) {
+}  // namespace
+
+QueueLimits Broker::queue_limits(const BrokerConfig& c) {
   return QueueLimits{.max_messages = c.max_queued_messages,
                      .queue_qos0_offline = c.queue_qos0_offline,
                      .max_bytes = c.max_queued_bytes};
 }
-}  // namespace
 
 Broker::Broker(BrokerConfig config)
     : started_(util::now()),
@@ -161,10 +162,17 @@ ConnectResult Broker::connect(const ConnectRequest& req, util::TimePoint) {
     result.session->attach(req.link, req.version);
   }
   wake_all(wakes);
+  if (cluster_) cluster_->connected(result.session, req.clean_start);
   return result;
 }
 
 bool Broker::defer_for_takeover(const std::string& client_id, Link waiter) {
+  // In a cluster the session may live on another node: the link fetches it first.
+  if (cluster_ && cluster_->resume(client_id, waiter)) return true;
+  return defer_for_local_holder(client_id, waiter);
+}
+
+bool Broker::defer_for_local_holder(const std::string& client_id, Link waiter) {
   Link holder;
   {
     std::lock_guard lock(registry_mu_);
@@ -218,6 +226,7 @@ void Broker::disconnect(const SessionPtr& session, uint64_t token, std::optional
       ends = true;
     }
   }
+  if (cluster_ && was_owner && !ends) cluster_->disconnected(session);
   if (!will) return;
   bool revoked = session->revoked();
   // Publish now unless a delay applies to a session that lives on; a session that ends (or
@@ -251,9 +260,10 @@ void Broker::end_session_locked(const SessionPtr& session) {
 void Broker::end_session_unlocked(const SessionPtr& session) {
   if (session->persistent()) store_->session_deleted(session->client_id());
   for (const auto& f : session->subscription_filters()) {
-    tree_.unsubscribe(f, session.get());
+    if (tree_.unsubscribe(f, session.get()) && cluster_) cluster_->unsubscribed(*session, f);
     session->remove_subscription(f);
   }
+  if (cluster_) cluster_->ended(session->client_id());
   std::vector<Link> wakes;
   for (Outbound& o : session->drain_all()) {
     if (!o.share_filter || o.qos == 0) continue;
@@ -353,7 +363,7 @@ void Broker::deliver(const Match& m, const MessagePtr& msg, uint16_t acl_generat
   count_delivery(m.sub.session->deliver(std::move(out), wake, acl_generation), wake, wakes);
 }
 
-size_t Broker::route(const MessagePtr& msg) {
+size_t Broker::route(const MessagePtr& msg, RouteScope scope, const std::string* group) {
   thread_local std::vector<Match> matches;
   thread_local std::vector<Link> wakes;
   matches.clear();
@@ -371,6 +381,11 @@ size_t Broker::route(const MessagePtr& msg) {
   std::erase_if(matches, [&](const Match& m) {
     return m.sub.options.no_local && !m.share_filter && m.sub.session->id() == msg->origin;
   });
+  if (scope != RouteScope::All) {
+    std::erase_if(matches, [&](const Match& m) {
+      return scope == RouteScope::Plain ? m.share_filter != nullptr : !m.share_filter || *m.share_filter != *group;
+    });
+  }
   if (matches.size() > 1) {
     // Overlapping subscriptions of one session: one copy, highest QoS, every identifier
     // ([MQTT-3.3.4-2], [MQTT-3.3.4-3], 5.0; [MQTT-3.3.5-1, 3.1.1]). Shared matches stay separate
@@ -453,6 +468,7 @@ RouteResult Broker::publish(const MessagePtr& message, util::TimePoint now) {
 }
 
 RouteResult Broker::publish_unacked(const MessagePtr& msg, util::TimePoint now) {
+  if (cluster_) return publish_clustered(msg, now);
   const BrokerConfig& cfg = config();
   if (cfg.hold_unsubscribed.empty() || !matches_any(cfg.hold_unsubscribed, msg->topic))
     return {route(msg), false};
@@ -526,12 +542,14 @@ bool Broker::subscribe(const SessionPtr& session, const protocol::Subscription& 
   }
   hold.reset();
   wake_all(wakes);
+  if (cluster_ && is_new) cluster_->subscribed(session, sub.filter, SubscriptionRecord{sub.options, subscription_id});
   return is_new;
 }
 
 bool Broker::unsubscribe(const SessionPtr& session, const std::string& filter) {
   bool existed = session->remove_subscription(filter);
   bool in_tree = tree_.unsubscribe(filter, session.get());
+  if (cluster_ && in_tree) cluster_->unsubscribed(*session, filter);
   return existed || in_tree;
 }
 
@@ -643,6 +661,18 @@ void Broker::publish_sys(util::TimePoint now) {
   uint64_t queued = 0;
   for (const SessionPtr& s : sessions()) queued += s->queued_count();
   put_n("$SYS/broker/messages/queued", queued);
+  if (cluster_) {
+    std::vector<std::pair<std::string, std::string>> values;
+    cluster_->sys_values(values);
+    for (auto& [topic, value] : values) {
+      auto m = std::make_shared<Message>();
+      m->topic = std::move(topic);
+      m->payload = std::move(value);
+      m->retain = true;
+      retained_.put(m);
+      route(m);
+    }
+  }
 }
 
 }  // namespace musqratt::broker

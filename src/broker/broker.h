@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "broker/access_control.h"
+#include "broker/cluster_link.h"
 #include "broker/config.h"
 #include "broker/hold_store.h"
 #include "broker/memory_budget.h"
@@ -69,6 +70,13 @@ struct RouteResult {
   /// Storage operation number that must be durable before the publish is acknowledged
   /// (0 = nothing to wait for).
   uint64_t durable_seq = 0;
+  /// With a cluster: the number ClusterLink::acked() must reach before the publish is
+  /// acknowledged (the cluster holds the message), 0 = nothing to wait for. See docs/cluster.md
+  /// for what the connection's driver does with it.
+  uint64_t cluster_seq = 0;
+  /// With a cluster: other nodes may have receivers, so `receivers == 0` does not mean that
+  /// nobody subscribes (no 0x10 No matching subscribers).
+  bool remote = false;
 };
 
 /// Thread: every public method may be called from any worker thread.
@@ -176,14 +184,65 @@ class Broker {
   size_t topic_count() const { return tree_.node_count(); }
   size_t held_count() const;
 
+  // ---- cluster (src/cluster; the hooks are in cluster_link.h, these methods in broker_cluster.cpp)
+
+  /// Attaches the link to the other nodes, before any client connects; it is told about the
+  /// subscriptions already here (restored from storage). Without one the broker is a single node.
+  void attach_cluster(ClusterLink* link);
+  ClusterLink* cluster() const { return cluster_; }
+  /// A message from another node, for this node's plain subscriptions (shared groups are served
+  /// per group, see route_shared); it is never handed back to the link.
+  size_t route_remote(const MessagePtr& msg);
+  /// A message the cluster gave this node for shared subscription `share_filter`
+  /// ("$share/g/f"): one member here gets it (online members first). False if none is here.
+  bool route_shared(const std::string& share_filter, const MessagePtr& msg);
+  /// The cluster's retained message for a topic (an empty payload removes the topic's).
+  void retained_remote(const MessagePtr& msg);
+  /// Queues `msg` for one session only, as its subscription `rec` gives (a held message taken
+  /// for it, a message replayed for a session moved here). False if the session dropped it.
+  bool deliver_to(const SessionPtr& s, const MessagePtr& msg, const SubscriptionRecord& rec);
+  /// The session of `client_id` on this node, or null.
+  SessionPtr session(const std::string& client_id) const;
+  /// Before taking over a session another node holds: this node's session of that id, or a new
+  /// offline one, with `subscriptions` routed already, so nothing published from now on is
+  /// missed while the other node hands its state over.
+  SessionPtr prepare_adoption(const std::string& client_id, uint32_t expiry,
+                              const std::vector<std::pair<std::string, SubscriptionRecord>>& subscriptions,
+                              util::TimePoint now);
+  /// Merges the state another node handed over (or messages read again from the cluster) into
+  /// the session of that id here, ahead of what it queued meanwhile (Session::absorb; `tag`
+  /// names a message cluster-wide). False if there is no such session here.
+  bool absorb(const std::string& client_id, const RestoredSession& earlier,
+              const std::function<uint64_t(const Message&)>& tag);
+  /// Another node takes `client_id` over. Without `keep` (clean start there, or a newer
+  /// connection) the session here ends at once, its connection told to go (5.0: 0x8E). With
+  /// `keep`, a connected session is first asked to let its connection go: `waiter` is woken
+  /// once it has (nullopt, *waiting set); a later call returns the session's state and removes
+  /// it here without publishing anything (nullopt and !*waiting: no such session here). A will
+  /// still pending here is dropped either way: the client connected elsewhere [MQTT-3.1.3-9].
+  std::optional<RestoredSession> hand_over(const std::string& client_id, bool keep, Link waiter, bool* waiting);
+  /// Ends the session `client_id` made by prepare_adoption when the adoption did not happen.
+  void abandon(const std::string& client_id);
+  /// The rest of a deferred resume once the link is done: waits for a local holder of the
+  /// session to leave, as defer_for_takeover does, or wakes `waiter` at once.
+  void resume_locally(const std::string& client_id, Link waiter);
+
  private:
-  size_t route(const MessagePtr& msg);
+  /// The queue limits a session gets under `c`.
+  static QueueLimits queue_limits(const BrokerConfig& c);
+  /// Which subscriptions a message goes to: all, plain ones only (a cluster serves shared
+  /// groups cluster-wide), or one shared group.
+  enum class RouteScope : uint8_t { All, Plain, OneGroup };
+  size_t route(const MessagePtr& msg, RouteScope scope = RouteScope::All, const std::string* group = nullptr);
+  RouteResult publish_clustered(const MessagePtr& msg, util::TimePoint now);
+  bool defer_for_local_holder(const std::string& client_id, Link waiter);
   RouteResult publish_unacked(const MessagePtr& msg, util::TimePoint now);
   void deliver(const Match& m, const MessagePtr& msg, uint16_t acl_generation, std::vector<Link>& wakes);
   void count_delivery(Session::DeliverResult r, const Link& wake, std::vector<Link>& wakes);
   void log_refusal(const Message& msg);
   void release_memory_if_drained(util::TimePoint now);
   void end_session_locked(const SessionPtr& session);
+  void subscribe_adopted(const SessionPtr& s, const std::vector<std::pair<std::string, SubscriptionRecord>>& subs);
   void end_session_unlocked(const SessionPtr& session);
   void publish_will(const MessagePtr& msg, util::TimePoint now);
   void publish_sys(util::TimePoint now);
@@ -205,6 +264,7 @@ class Broker {
   AccessControl access_;
   const SessionServices session_services_;
   Persistence* store_ = nullptr;
+  ClusterLink* cluster_ = nullptr;
   TopicTree tree_;
   RetainedStore retained_;
   // Hold for unsubscribed topics, with its own lock (see HoldStore).

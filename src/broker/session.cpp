@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cinttypes>
+#include <unordered_set>
 
 #include "util/log.h"
 
@@ -601,6 +602,70 @@ std::vector<Outbound> Session::drain_all() {
     s->extra->retained_pending = 0;
   }
   return out;
+}
+
+RestoredSession Session::snapshot() const {
+  auto s = state_.lock();
+  RestoredSession r;
+  r.client_id = client_id_;
+  r.expiry = s->expiry_interval;
+  if (s->disconnected_at != kNever) r.disconnected_wall_ms = wall_ms_from(s->disconnected_at);
+  if (s->subscriptions) {
+    for (const auto& [f, rec] : *s->subscriptions) r.subscriptions.push_back({f, {rec.options, rec.subscription_id}});
+  }
+  auto row = [](const Outbound& o, OutboundState st, uint16_t packet_id) {
+    return RestoredOutbound{0, o.msg, o.qos, o.retain, o.subscription_ids, st, packet_id};
+  };
+  for (const Inflight& f : s->inflight) r.outbound.push_back(row(f.out, state_of(f.state), f.packet_id));
+  // Retained messages still being streamed after a SUBSCRIBE (entries without a message) stay
+  // behind: the new node sends the retained messages of its own store.
+  s->queue.for_each([&](const Outbound& o) {
+    if (o.msg) r.outbound.push_back(row(o, OutboundState::Queued, 0));
+  });
+  if (s->incoming_qos2) r.incoming_qos2.assign(s->incoming_qos2->begin(), s->incoming_qos2->end());
+  return r;
+}
+
+std::vector<std::pair<std::string, SubscriptionRecord>> Session::absorb(
+    const RestoredSession& earlier, const std::function<uint64_t(const Message&)>& tag) {
+  auto s = state_.lock();
+  const int64_t entries_before = static_cast<int64_t>(s->inflight.size() + s->queue.size());
+  std::unordered_set<uint64_t> tags;
+  for (const RestoredOutbound& o : earlier.outbound)
+    if (o.msg) tags.insert(tag(*o.msg));
+  std::vector<Inflight> inflight;
+  util::RingQueue<Outbound> queue;
+  for (const RestoredOutbound& o : earlier.outbound) {
+    Outbound out = outbound_from(o);
+    switch (o.state) {
+      case OutboundState::Queued: queue.push_back(std::move(out)); break;
+      case OutboundState::AwaitPuback: inflight.push_back({o.packet_id, InflightState::AwaitPuback, std::move(out)}); break;
+      case OutboundState::AwaitPubrec: inflight.push_back({o.packet_id, InflightState::AwaitPubrec, std::move(out)}); break;
+      case OutboundState::AwaitPubcomp: inflight.push_back({o.packet_id, InflightState::AwaitPubcomp, std::move(out)}); break;
+    }
+  }
+  for (Inflight& f : s->inflight) inflight.push_back(std::move(f));
+  s->queue.for_each([&](Outbound& o) {
+    if (!o.msg || !tags.contains(tag(*o.msg))) queue.push_back(std::move(o));
+  });
+  s->inflight = std::move(inflight);
+  s->queue = std::move(queue);
+  s->queued_bytes = 0;
+  s->queue.for_each([&](const Outbound& o) { s->queued_bytes += o.msg ? o.msg->payload.size() : 0; });
+  for (const Inflight& f : s->inflight) s->last_packet_id = std::max(s->last_packet_id, f.packet_id);
+  charge_entries(static_cast<int64_t>(s->inflight.size() + s->queue.size()) - entries_before);
+  if (!earlier.incoming_qos2.empty()) {
+    if (!s->incoming_qos2) s->incoming_qos2 = std::make_unique<std::set<uint16_t>>();
+    s->incoming_qos2->insert(earlier.incoming_qos2.begin(), earlier.incoming_qos2.end());
+  }
+  s->expiry_interval = earlier.expiry;
+  std::vector<std::pair<std::string, SubscriptionRecord>> added;
+  if (!earlier.subscriptions.empty() && !s->subscriptions) s->subscriptions = std::make_unique<Subscriptions>();
+  for (const auto& [filter, opt] : earlier.subscriptions) {
+    SubscriptionRecord rec{opt.first, opt.second};
+    if (s->subscriptions->emplace(filter, rec).second) added.emplace_back(filter, rec);
+  }
+  return added;
 }
 
 size_t Session::queued_count() const {

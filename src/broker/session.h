@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -207,7 +208,7 @@ class Session {
   bool remove_subscription(const std::string& filter);
   std::vector<std::string> subscription_filters() const;
   size_t subscription_count() const;
-  /// Every subscription with its options, ordered by filter.
+  /// Every subscription with its options, ordered by filter (HTTP API, cluster link).
   std::vector<std::pair<std::string, SubscriptionRecord>> subscriptions() const;
   bool has_subscription(const std::string& filter) const;
 
@@ -225,6 +226,17 @@ class Session {
   /// Everything still undelivered in memory, for handing shared-subscription messages to other
   /// members when this session ends. Retained messages not yet sent are dropped.
   std::vector<Outbound> drain_all();
+  /// The session's whole state in memory (subscriptions, in-flight in order, then the queue,
+  /// incoming QoS 2 ids, expiry) in the shape restore() takes, for moving it to another node.
+  /// Messages a persistent session keeps on disk only are not included.
+  RestoredSession snapshot() const;
+  /// Takes in an earlier state of this session from another node (a cluster moving it here):
+  /// its in-flight messages and then its queue go before what this session queued meanwhile,
+  /// and a message queued here that the earlier state holds too (same `tag`) is dropped here.
+  /// Incoming QoS 2 ids, the expiry and subscriptions this session lacks come along; those
+  /// subscriptions are returned so the broker can route them.
+  std::vector<std::pair<std::string, SubscriptionRecord>> absorb(
+      const RestoredSession& earlier, const std::function<uint64_t(const Message&)>& tag);
   /// Queued messages, in memory and on disk, including retained messages not yet sent.
   size_t queued_count() const;
   size_t inflight_count() const;

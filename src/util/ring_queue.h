@@ -53,6 +53,10 @@ class RingQueue {
   void for_each(F f) {
     for (size_t i = 0; i < size_; ++i) f((*this)[i]);
   }
+  template <typename F>
+  void for_each(F f) const {
+    for (size_t i = 0; i < size_; ++i) f((*this)[i]);
+  }
 
  private:
   void grow() {
