@@ -104,10 +104,10 @@ fi
 # ---- cluster on NATS: three NATS servers with JetStream and MusQraTT nodes on loopback ports,
 # started by the tests (tests/cluster, about 3 minutes; needs nats-server and a build with libnats).
 if grep -q "^LIBNATS_FOUND:INTERNAL=1" build/CMakeCache.txt 2>/dev/null && command -v nats-server >/dev/null; then
-  echo "== cluster tests (NATS + JetStream, three MusQraTT nodes)"
+  stage "cluster tests (three NATS servers with JetStream, three MusQraTT nodes)"
   /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/cluster
 else
-  echo "== cluster tests: skipped (built without libnats, or no nats-server)"
+  skipped "cluster tests" "built without libnats, or no nats-server"
 fi
 
 if [ "${MUSQRATT_QUICK:-0}" != 1 ]; then

@@ -117,11 +117,6 @@ void SessionDriver::handle_connect(pr::Connect& c, util::TimePoint now) {
     c.client_id = random_client_id();
     assigned = true;
   }
-  if (!c.clean_start && !takeover_waited_ && broker_.defer_for_takeover(c.client_id, Link{waker_, token_})) {
-    takeover_waited_ = true;  // wait once; the holder's worker wakes us when it has left
-    rare().parked_connect = std::make_unique<pr::Connect>(std::move(c));
-    return;  // the engine keeps later input until the CONNECT is answered
-  }
   if (c.properties.authentication_method)
     return reject_connect(Reason::BadAuthenticationMethod, "enhanced authentication is not supported", c.client_id);
   if (c.will) {
@@ -145,6 +140,14 @@ void SessionDriver::handle_connect(pr::Connect& c, util::TimePoint now) {
   if (cfg.max_connections && broker_.stats().get(Counter::ClientsConnected) >= cfg.max_connections)
     return reject_connect(pr::reason_for(c.version, pr::PacketType::Connack, Reason::QuotaExceeded),
                           "connection limit reached", c.client_id);
+  // Only a client that passed every check above may make the session's current holder leave:
+  // a CONNECT with a wrong password must not disconnect anyone. (The checks run again when the
+  // parked CONNECT resumes: the tables may have been reloaded meanwhile.)
+  if (!c.clean_start && !takeover_waited_ && broker_.defer_for_takeover(c.client_id, Link{waker_, token_})) {
+    takeover_waited_ = true;  // wait once; the holder's worker wakes us when it has left
+    rare().parked_connect = std::make_unique<pr::Connect>(std::move(c));
+    return;  // the engine keeps later input until the CONNECT is answered
+  }
 
   // Session expiry: 5.0 property, 3.1.1 configurable default for clean_session=0.
   const bool is_v5 = c.version == Version::V5;
@@ -288,6 +291,12 @@ void SessionDriver::on_publish(pr::Publish& p) {
   if (expiry) m->expires_at = now + util::Seconds(*expiry);
   if (v5()) m->properties = forwarded_properties(std::move(p.properties));
   RouteResult r = broker_.publish(m, now);
+  if (r.refused && p.qos > 0 && !v5()) {
+    // 3.1/3.1.1 have no way to refuse a PUBLISH, and a PUBACK or PUBREC would tell the client
+    // a message the broker did not take is safe. Close without acknowledging: the client
+    // sends it again after reconnecting [MQTT-4.4.0-1, 3.1.1], when memory may be free.
+    return fail(Reason::QuotaExceeded, "memory budget spent: QoS 1/2 message not accepted, not acknowledged");
+  }
   Reason wanted = r.refused                       ? Reason::QuotaExceeded  // memory budget spent
                   : (r.receivers == 0 && !r.held) ? Reason::NoMatchingSubscribers
                                                   : Reason::Success;

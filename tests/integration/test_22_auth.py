@@ -152,3 +152,17 @@ def test_non_loopback_listener_with_explicit_anonymous_starts(tmp_path):
     finally:
         p.terminate()
         p.wait(5)
+
+
+@pytest.mark.parametrize("version,rc", [(5, 0x86), (4, 4)])
+def test_a_wrong_password_does_not_take_a_session_over(secured, version, rc):
+    """Only a client that authenticates may make the holder of a client id leave: a CONNECT
+    with that id and a wrong password is refused, and the holder keeps its connection."""
+    holder = RawClient(secured, version)
+    holder.send(connect_packet("held-id", version=version, clean=False, username="alice", password=b"wonderland"))
+    assert holder.expect(CONNACK).rc == 0
+    intruder = RawClient(secured, version)
+    intruder.send(connect_packet("held-id", version=version, clean=False, username="alice", password=b"guess"))
+    assert intruder.expect(CONNACK).rc == rc
+    holder.send(publish_packet("house/kitchen", b"still here", qos=1, pid=7, version=version))
+    assert holder.expect(PUBACK).pid == 7  # the holder was not disconnected

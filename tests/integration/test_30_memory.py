@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from mqtt_helpers import (CONNACK, PUBACK, PUBLISH, SUBACK, RawClient, connect_packet, publish_packet,
+from mqtt_helpers import (CONNACK, PUBACK, PUBLISH, SUBACK, Closed, RawClient, connect_packet, publish_packet,
                           subscribe_packet, unique_id)
 
 pytestmark = pytest.mark.musqratt_only
@@ -147,4 +147,36 @@ def test_memory_budget_refuses_qos1_with_0x97_and_recovers(broker_factory):
             break
         time.sleep(0.05)  # the budget is settled per thread in batches: give it a moment
     assert rc == 0x10  # accepted (no subscriber to that topic)
+    stuck.close()
+
+
+def test_memory_budget_closes_a_311_publisher_without_acknowledging_what_it_refused(broker_factory):
+    """3.1.1 has no refusal code: a PUBACK would claim a message the broker did not take is
+    safe. The broker closes the connection instead, and every message it did acknowledge
+    reaches the subscriber once it reads again."""
+    budget = 8 * MIB
+    b = broker_factory(extra_args=["--max-memory", str(budget), "--max-queued-bytes", "0"])
+    stuck = stuck_subscriber(b, "big/#")
+    pub = RawClient(b, 4, timeout=10)
+    pub.connect(unique_id("pub4"))
+    payload = b"z" * BIG
+    acked = 0
+    closed = False
+    for pid in range(1, 129):  # 32 MiB offered against an 8 MiB budget
+        pub.send(publish_packet("big/data", payload, qos=1, pid=pid, version=4))
+        try:
+            assert pub._expect_ack(PUBACK).pid == pid
+            acked += 1
+        except Closed:
+            closed = True
+            break
+    assert closed, f"never refused: {acked} acknowledged"
+    assert 0 < acked and acked * BIG <= budget + BIG
+    assert "memory budget spent: QoS 1/2 message not accepted, not acknowledged" in b.log()
+
+    reader = RawClient.__new__(RawClient)
+    reader.version, reader.timeout, reader.sock, reader.buf, reader.closed = 4, 10, stuck, bytearray(), False
+    reader.pending, reader._next_pid = [], 1
+    for _ in range(acked):  # everything acknowledged arrives
+        assert reader.recv_publish().payload == payload
     stuck.close()
