@@ -212,6 +212,28 @@ size_t Broker::session_count() const {
   return sessions_.size();
 }
 
+std::vector<std::string> Broker::client_ids_with_prefix(std::string_view prefix) const {
+  std::lock_guard lock(registry_mu_);
+  std::vector<std::string> out;
+  for (const SessionPtr& s : sessions_)
+    if (s->client_id().starts_with(prefix)) out.push_back(s->client_id());
+  return out;
+}
+
+bool Broker::discard_session(const std::string& client_id) {
+  std::vector<Link> wakes;
+  {
+    std::lock_guard lock(registry_mu_);
+    auto it = sessions_.find(client_id);
+    if (it == sessions_.end()) return false;
+    SessionPtr s = *it;
+    if (Link old = s->revoke()) wakes.push_back(old);
+    end_session_locked(s);
+  }
+  wake_all(wakes);
+  return true;
+}
+
 // ---------------------------------------------------------------- routing
 
 void Broker::deliver(const Match& m, const MessagePtr& msg, bool retained_on_subscribe,
@@ -467,6 +489,26 @@ void Broker::publish_sys(util::TimePoint now) {
   put("$SYS/broker/topics/count", tree_.node_count());
   put("$SYS/broker/hold/messages", held_count());
   put("$SYS/broker/hold/dropped", stats_.get(Counter::HoldDropped));
+  std::vector<std::function<void(util::TimePoint)>> sources;
+  {
+    std::lock_guard lock(sys_sources_mu_);
+    sources = sys_sources_;
+  }
+  for (const auto& source : sources) source(now);
+}
+
+void Broker::add_sys_source(std::function<void(util::TimePoint)> source) {
+  std::lock_guard lock(sys_sources_mu_);
+  sys_sources_.push_back(std::move(source));
+}
+
+void Broker::publish_sys_value(const std::string& topic, std::string payload) {
+  auto m = std::make_shared<Message>();
+  m->topic = topic;
+  m->payload = std::move(payload);
+  m->retain = true;
+  retained_.put(m);
+  route(m);
 }
 
 }  // namespace musqratt::broker

@@ -3,6 +3,7 @@
 // the hold for unsubscribed topics, the session registry and pending wills. It knows the
 // protocol's values but nothing of connections or sockets; SessionDriver drives it.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -91,10 +92,25 @@ class Broker {
   /// Periodic work: session expiry, delayed wills, retained/held message expiry, $SYS.
   void housekeeping(util::TimePoint now);
 
+  /// $SYS topics of other parts of the server (a bridge's status): `source` is called from
+  /// housekeeping every sys_interval, after the broker's own. Register before the server
+  /// starts; sources stay for the broker's life.
+  void add_sys_source(std::function<void(util::TimePoint)> source);
+  /// Publishes one retained $SYS topic now, as the broker does its own. Thread: any.
+  void publish_sys_value(const std::string& topic, std::string payload);
+  /// Client ids that name a session the broker's own parts hold ("$bridge/NAME"): no network
+  /// client may take them.
+  static bool reserved_client_id(std::string_view client_id) { return client_id.starts_with("$bridge/"); }
+
   /// Applies the configured default/maximum message expiry to a publish's own interval.
   std::optional<uint32_t> effective_message_expiry(std::optional<uint32_t> requested) const;
 
   size_t session_count() const;
+  /// Client ids of the sessions whose id begins with `prefix` (the bridges' buffers).
+  std::vector<std::string> client_ids_with_prefix(std::string_view prefix) const;
+  /// Ends the session of `client_id` now, with everything it holds (a bridge no longer
+  /// configured). Returns false if there is none.
+  bool discard_session(const std::string& client_id);
 
   /// Counts a new network connection from `ip` against max_connections_per_ip; false if over.
   bool admit_connection(const std::string& ip);
@@ -148,6 +164,8 @@ class Broker {
   std::mutex per_ip_mu_;
   std::unordered_map<std::string, uint32_t> connections_per_ip_;
   util::TimePoint next_sys_{};
+  std::mutex sys_sources_mu_;
+  std::vector<std::function<void(util::TimePoint)>> sys_sources_;  // guarded by sys_sources_mu_
 };
 
 }  // namespace musqratt::broker

@@ -27,6 +27,9 @@ struct Message {
   uint64_t origin = 0;
   /// Identity in durable storage: unique for the life of the data directory.
   uint64_t id = next_id();
+  /// When this process made the message (published, or read back from storage at a
+  /// restart): how long a queue has been waiting (a bridge's oldest_queued_age).
+  util::TimePoint created = util::now();
 
   static uint64_t next_id();
   /// After a restart: ids up to `max` are taken by stored messages.

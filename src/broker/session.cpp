@@ -20,6 +20,37 @@ bool Session::over_limits_locked(const Outbound& out) const {
   return false;
 }
 
+bool Session::make_room_locked(const Outbound& out) {
+  // The oldest queued message is at the front of the in-memory part, then at the front of
+  // the part on disk; messages in flight are never dropped (their exchange is under way).
+  while (over_limits_locked(out)) {
+    if (!queue_.empty()) {
+      Outbound& old = queue_.front();
+      queued_bytes_ -= old.msg->payload.size();
+      if (store_ && old.seq) store_->outbound_deleted(client_id_, old.seq);
+      queue_.pop_front();
+    } else if (extra_ && extra_->on_disk > 0 && !extra_->loading) {
+      // Dropped unread: the seqs on disk are consecutive from disk_from_seq (they are given
+      // in order and leave only from the front), so the row is known without reading it.
+      Extra& x = *extra_;
+      uint64_t size = x.disk_bytes / x.on_disk;
+      if (--x.on_disk == 0) size = x.disk_bytes;
+      x.disk_bytes -= size;
+      queued_bytes_ -= std::min(queued_bytes_, size);
+      store_->outbound_deleted(client_id_, x.disk_from_seq++);
+    } else {
+      return false;
+    }
+    ++extra().dropped;
+  }
+  return true;
+}
+
+void Session::set_limits(const QueueLimits& limits) {
+  std::lock_guard lock(mu_);
+  limits_ = limits;
+}
+
 void Session::save_session_locked() {
   if (!store_) return;
   std::optional<int64_t> at;
@@ -81,6 +112,7 @@ void Session::restore(const RestoredSession& r, util::TimePoint now) {
     Extra& x = extra();
     x.on_disk = r.queued_on_disk;
     x.disk_from_seq = r.disk_from_seq;
+    x.disk_bytes = r.queued_on_disk_bytes;
     queued_bytes_ += r.queued_on_disk_bytes;
   }
 }
@@ -115,15 +147,20 @@ void Session::paged_in(std::vector<RestoredOutbound> rows, uint32_t asked) {
     x.loading = false;
     for (RestoredOutbound& o : rows) {
       if (x.on_disk == 0) break;
+      // Rows dropped from the disk's front while the page was read are skipped.
+      if (o.seq < x.disk_from_seq) continue;
       x.disk_from_seq = o.seq + 1;
       --x.on_disk;
+      x.disk_bytes -= std::min<uint64_t>(x.disk_bytes, o.msg ? o.msg->payload.size() : 0);
       queue_.push_back(outbound_from(std::move(o)));
     }
+    if (x.on_disk == 0) x.disk_bytes = 0;
     // Fewer rows than asked means the disk holds no more (rows vanish only with the session);
     // trust the disk over the count rather than ask forever.
     if (rows.size() < asked && x.on_disk) {
       LOG_WARN("session '%s': %u queued message(s) counted on disk were not found", client_id_.c_str(), x.on_disk);
       x.on_disk = 0;
+      x.disk_bytes = 0;
       queued_bytes_ = 0;
       queue_.for_each([&](const Outbound& o) { queued_bytes_ += o.msg->payload.size(); });
     }
@@ -139,7 +176,10 @@ Session::DeliverResult Session::deliver(Outbound out, Link& wake_link) {
   std::lock_guard lock(mu_);
   if (revoked_) return DeliverResult::Dropped;
   if (!link_ && out.qos == 0 && !limits_.queue_qos0_offline) return DeliverResult::Dropped;
-  if (over_limits_locked(out)) return DeliverResult::Dropped;
+  if (over_limits_locked(out) && (limits_.overflow == QueueOverflow::DropNewest || !make_room_locked(out))) {
+    ++extra().dropped;
+    return DeliverResult::Dropped;
+  }
   queued_bytes_ += out.msg->payload.size();
   if (store_ && out.qos > 0) {
     out.seq = ++last_seq_;
@@ -150,6 +190,7 @@ Session::DeliverResult Session::deliver(Outbound out, Link& wake_link) {
     if (on_disk_locked() > 0 || (limit && queue_.size() >= limit)) {
       Extra& x = extra();
       if (x.on_disk++ == 0) x.disk_from_seq = out.seq;
+      x.disk_bytes += out.msg->payload.size();
       return DeliverResult::Queued;
     }
   }
@@ -425,6 +466,26 @@ size_t Session::queued_count() const {
 size_t Session::inflight_count() const {
   std::lock_guard lock(mu_);
   return inflight_.size();
+}
+
+uint64_t Session::queued_bytes() const {
+  std::lock_guard lock(mu_);
+  return queued_bytes_;
+}
+
+uint64_t Session::dropped_count() const {
+  std::lock_guard lock(mu_);
+  return extra_ ? extra_->dropped : 0;
+}
+
+std::optional<util::TimePoint> Session::oldest_created() const {
+  std::lock_guard lock(mu_);
+  // In flight first: those were taken from the queue before anything still in it. A QoS 2
+  // message past PUBREC has handed its payload on and no longer waits.
+  for (const Inflight& f : inflight_)
+    if (f.out.msg) return f.out.msg->created;
+  if (!queue_.empty()) return queue_.front().msg->created;
+  return std::nullopt;
 }
 
 }  // namespace musqratt::broker

@@ -55,10 +55,15 @@ struct SubscriptionRecord {
   uint32_t subscription_id = 0;
 };
 
+/// What a full queue gives up: the message arriving (the broker's default) or the oldest
+/// one queued (never one in flight), so the newest data gets through.
+enum class QueueOverflow : uint8_t { DropNewest, DropOldest };
+
 struct QueueLimits {
   uint32_t max_messages = 0;  // 0 = unlimited
   bool queue_qos0_offline = false;
   uint64_t max_bytes = 0;
+  QueueOverflow overflow = QueueOverflow::DropNewest;
 };
 
 /// Thread: every method locks the session's own mutex, so workers delivering messages and the
@@ -76,6 +81,9 @@ class Session {
     identity_.store(std::make_shared<const auth::Identity>(std::move(who)), std::memory_order_release);
   }
   uint64_t id() const { return id_; }
+  /// Replaces the queue limits of this session (a bridge's buffer has its own). Messages
+  /// already queued stay until something more arrives.
+  void set_limits(const QueueLimits& limits);
 
   /// Durable storage for this session, or null (persistence off, or the session ends with its
   /// connection). Set before the session is shared.
@@ -151,14 +159,24 @@ class Session {
   std::vector<Outbound> drain_all();
   size_t queued_count() const;
   size_t inflight_count() const;
+  /// Payload bytes queued (in memory and on disk; in-flight messages not counted).
+  uint64_t queued_bytes() const;
+  /// Messages this session's limits turned away or pushed out since it was made.
+  uint64_t dropped_count() const;
+  /// When the oldest message not yet acknowledged (in flight or queued in memory) was made;
+  /// nullopt when there is none.
+  std::optional<util::TimePoint> oldest_created() const;
 
  private:
   bool over_limits_locked(const Outbound& out) const;
+  /// DropOldest: removes queued messages from the front until `out` fits; false if it
+  /// cannot (everything left is in flight, or a page is being read back).
+  bool make_room_locked(const Outbound& out);
   uint16_t next_packet_id_locked();
 
   const std::string client_id_;
   const uint64_t id_;
-  const QueueLimits limits_;
+  QueueLimits limits_;
   // Until ACLs need it, every session shares one anonymous identity (no allocation).
   std::atomic<std::shared_ptr<const auth::Identity>> identity_{anonymous_identity()};
   static std::shared_ptr<const auth::Identity> anonymous_identity();
@@ -180,6 +198,10 @@ class Session {
     uint32_t on_disk = 0;
     bool loading = false;  // a page-in is on its way
     uint64_t disk_from_seq = 0;
+    // Payload bytes of the part on disk (part of queued_bytes_). Exact but for messages
+    // dropped from disk unread by DropOldest, which are counted at the part's average size.
+    uint64_t disk_bytes = 0;
+    uint64_t dropped = 0;  // see dropped_count()
   };
   std::unique_ptr<Extra> extra_;
   Extra& extra() {
