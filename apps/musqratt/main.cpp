@@ -5,6 +5,7 @@
 #include <memory>
 #include <thread>
 
+#include "bridge/bridge_service.h"
 #include "broker/broker.h"
 #include "net/address.h"
 #include "net/server.h"
@@ -96,6 +97,15 @@ int main(int argc, char** argv) {
     return 2;
 #endif
   }
+  // Bridges start before the listeners: their buffers subscribe before any client can publish.
+  std::unique_ptr<bridge::BridgeService> bridges;
+  if (!settings.bridges.empty()) {
+    bridges = std::make_unique<bridge::BridgeService>(broker, settings.bridges, threads);
+    if (std::string err = bridges->start(); !err.empty()) {
+      LOG_ERROR("%s", err.c_str());
+      return 2;
+    }
+  }
   net::Server server(broker, std::move(server_options));
   if (std::string err = server.start(); !err.empty()) {
     LOG_ERROR("%s", err.c_str());
@@ -116,6 +126,7 @@ int main(int argc, char** argv) {
     break;
   }
   server.stop();
+  if (bridges) bridges->stop();  // before the store closes: what it did last is written
   if (store) store->close();  // writes what is still pending
   LOG_INFO("stopped");
   return 0;

@@ -8,6 +8,9 @@
 #include <limits>
 #include <stdexcept>
 #include <toml++/toml.h>
+#include <unistd.h>
+
+#include "bridge/config_parser.h"
 
 namespace musqratt::app {
 namespace {
@@ -140,6 +143,12 @@ std::string node_text(const toml::node& n, const std::string& name) {
   throw std::runtime_error(name + ": unsupported value type");
 }
 
+std::string host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return {};
+  return buf;
+}
+
 void load_toml(const std::string& path, Settings& s, const std::vector<Option>& table) {
   toml::table doc;
   try {
@@ -150,6 +159,10 @@ void load_toml(const std::string& path, Settings& s, const std::vector<Option>& 
   }
   for (const auto& [k, node] : doc) {
     std::string key(k.str());
+    if (key == "bridge") {  // [[bridge]] tables have a parser of their own
+      s.bridges = bridge::parse_bridges(node, path, host_name());
+      continue;
+    }
     auto opt = std::find_if(table.begin(), table.end(), [&](const Option& o) { return key == o.key; });
     if (opt == table.end()) throw std::runtime_error(path + ": unknown key '" + key + "'");
     std::string name = path + ": " + key;
@@ -219,6 +232,9 @@ void print_config(Settings& s, const std::vector<Option>& table) {
   printf("# MusQraTT configuration: every key, with its value (musqratt --print-config).\n"
          "# See docs/configuration.md for what each one means.\n");
   for (const auto& o : table) printf("\n# %s\n%s = %s\n", o.help, o.key, toml_value(o, s).c_str());
+  // Arrays of tables come after every top-level key (TOML).
+  std::string bridges = s.bridges.empty() ? bridge::describe_bridge_keys() : bridge::format_bridges(s.bridges);
+  fputs(bridges.c_str(), stdout);
 }
 
 }  // namespace

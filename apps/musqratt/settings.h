@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "bridge/bridge_config.h"
 #include "broker/config.h"
 
 namespace musqratt::app {
@@ -39,6 +40,9 @@ struct Settings {
   uint32_t dpdk_idle_sleep_us = 0;
   uint16_t dpdk_queues = 1;  // RX/TX queue pairs, all polled by the one worker
   broker::BrokerConfig broker;
+  // [[bridge]] tables: links to upstream brokers (docs/bridge.md). In the TOML file only: a
+  // list of tables with lists inside has no sensible flag form.
+  std::vector<bridge::BridgeConfig> bridges;
 };
 
 enum class ParseOutcome { Run, ExitOk, ExitError };
