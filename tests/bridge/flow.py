@@ -23,12 +23,19 @@ class Stream:
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = bytearray()
+        self.held = []  # packets read with an earlier one and not consumed yet
+
+    def hold(self, packets):
+        self.held[:0] = packets
 
     def send(self, data):
         self.sock.sendall(data)
 
     def packets(self, timeout):
         """Packets available within `timeout` (at least one, or [] on timeout)."""
+        if self.held:
+            out, self.held = self.held, []
+            return out
         self.sock.settimeout(timeout)
         out = []
         while not out:
@@ -65,11 +72,13 @@ def connect(host, port, client_id, version=4, clean=True, session_expiry=None, k
     s.send(connect_packet(client_id, version=version, clean=clean, keepalive=keepalive, props=props))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for ptype, _, body in s.packets(deadline - time.monotonic()):
+        got = s.packets(deadline - time.monotonic())
+        for i, (ptype, _, body) in enumerate(got):
             if ptype == CONNACK:
                 if body[1] != 0:
                     s.close()
                     raise ConnectionError(f"CONNACK refused with {body[1]:#x}")
+                s.hold(got[i + 1:])  # a resumed session's messages may come in the same read
                 return s, bool(body[0] & 1)
     s.close()
     raise TimeoutError("no CONNACK")
@@ -152,14 +161,13 @@ class Subscriber:
             pending = []
             while not got and time.monotonic() < deadline:
                 for p in s.packets(1.0):
-                    if p[0] == SUBACK:
+                    if p[0] == SUBACK and not got:
                         got = True
                     else:
                         pending.append(p)
             if not got:
                 raise TimeoutError("no SUBACK")
-            for p in pending:
-                self._handle(s, p)
+            s.hold(pending)
         self.stream = s
 
     def _handle(self, s, p):

@@ -146,7 +146,8 @@ class Mosquitto(Process):
 
     def start(self, timeout=10.0):
         conf = [f"listener {self.port} 127.0.0.1", "allow_anonymous true", "log_dest stderr", "log_type all",
-                "max_queued_messages 0", "max_inflight_messages 0"]
+                # 0 would stop delivery altogether in mosquitto 2.0.11
+                "max_queued_messages 1000000", "max_inflight_messages 0"]
         if self.persistence:
             conf += ["persistence true", f"persistence_location {self.tmpdir}/", f"persistence_file {self.name}.db"]
         conf += self.extra
