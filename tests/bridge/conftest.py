@@ -79,6 +79,7 @@ class Lab:
 @pytest.fixture
 def lab(request):
     tmpdir = tempfile.mkdtemp(prefix="musqratt-bridge-")
+    os.chmod(tmpdir, 0o755)  # Mosquitto started as root reads its files as user mosquitto
     lab = Lab(tmpdir)
     request.node._peers = lab.peers
     yield lab

@@ -145,11 +145,16 @@ class Mosquitto(Process):
         self.persistence = persistence
 
     def start(self, timeout=10.0):
-        conf = [f"listener {self.port} 127.0.0.1", "allow_anonymous true", "log_dest stderr", "log_type all",
+        conf = [f"listener {self.port} 127.0.0.1", "allow_anonymous true", "log_dest stderr",
+                "log_type error", "log_type warning", "log_type notice", "log_type information",
                 # 0 would stop delivery altogether in mosquitto 2.0.11
                 "max_queued_messages 1000000", "max_inflight_messages 0"]
         if self.persistence:
-            conf += ["persistence true", f"persistence_location {self.tmpdir}/", f"persistence_file {self.name}.db"]
+            # Mosquitto started as root runs as user mosquitto: its directory must be its own.
+            store = self.tmpdir / f"{self.name}-data"
+            store.mkdir(exist_ok=True)
+            os.chmod(store, 0o777)
+            conf += ["persistence true", f"persistence_location {store}/", f"persistence_file {self.name}.db"]
         conf += self.extra
         path = self.tmpdir / f"{self.name}.conf"
         path.write_text("\n".join(conf) + "\n")
