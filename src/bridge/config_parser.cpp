@@ -300,9 +300,8 @@ void finish(BridgeConfig& c, const toml::table& t, const Reader& r, const std::s
       if (t.contains(k)) r.fail(at(k), k, "set while tls = false");
     return;
   }
-  if (c.tls_cert.empty() != c.tls_key.empty())
-    r.fail(at(c.tls_cert.empty() ? "tls_key" : "tls_cert"), c.tls_cert.empty() ? "tls_key" : "tls_cert",
-           "tls_cert and tls_key go together");
+  if (!c.tls_cert.empty() && c.tls_key.empty()) r.fail(at("tls_cert"), "tls_key", "missing: tls_cert needs its private key");
+  if (c.tls_cert.empty() && !c.tls_key.empty()) r.fail(at("tls_key"), "tls_cert", "missing: tls_key needs its certificate");
   if (!c.tls_ca.empty()) check_file(c.tls_ca, at("tls_ca"), "tls_ca", r);
   if (!c.tls_cert.empty()) check_file(c.tls_cert, at("tls_cert"), "tls_cert", r);
   if (!c.tls_key.empty()) check_file(c.tls_key, at("tls_key"), "tls_key", r);

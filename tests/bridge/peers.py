@@ -85,15 +85,17 @@ class Process:
         raise AssertionError(f"{self.name}: no '{pattern}' in the log within {timeout}s\n"
                              f"--- {self.name} log (end) ---\n{self.last_run_log()[-4000:]}")
 
+    stop_signal = signal.SIGTERM
+
     def stop(self, timeout=10.0):
-        """SIGTERM and wait; returns an error text if the process had died or hung."""
+        """Stops the process (stop_signal) and waits; returns an error text if it had died or hung."""
         if self.proc is None:
             return None
         if self.proc.poll() is not None:
             rc = self.proc.returncode
             self.proc = None
             return None if rc == 0 else f"{self.name} had exited with {rc}"
-        self.proc.send_signal(signal.SIGTERM)
+        self.proc.send_signal(self.stop_signal)
         try:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -103,7 +105,7 @@ class Process:
             return f"{self.name} did not exit within {timeout}s of SIGTERM"
         rc = self.proc.returncode
         self.proc = None
-        return None if rc in (0, -signal.SIGTERM) else f"{self.name} exited with {rc} after SIGTERM"
+        return None if rc in (0, -self.stop_signal) else f"{self.name} exited with {rc} after {self.stop_signal.name}"
 
     def kill9(self):
         self.proc.kill()
@@ -173,6 +175,7 @@ class NatsCluster:
         routes = [free_port() for _ in range(size)]
         for i in range(size):
             node = Process(f"nats{i}", tmpdir)
+            node.stop_signal = signal.SIGINT  # nats-server exits 1 on SIGTERM, 0 on SIGINT
             node.client_port = free_port()
             node.mqtt_port = free_port()
             node.route_port = routes[i]
