@@ -12,3 +12,7 @@ pick() {
 BENCH="$(pick MUSQRATT_BENCH_BIN musqratt-bench)"
 RELAY="$(pick MUSQRATT_RELAY_BIN musqratt-relay)"
 MUSQRATT="${MUSQRATT_BIN:-$ROOT/build/bin/musqratt}"
+MOSQUITTO="${MOSQUITTO_BIN:-/usr/sbin/mosquitto}"
+# FlashMQ is not built here: FLASHMQ_BIN names a binary built from FlashMQ's own source tree
+# (docs/benchmarks.md says how); without it the scripts leave FlashMQ out.
+FLASHMQ="${FLASHMQ_BIN:-}"

@@ -1,26 +1,34 @@
 #!/usr/bin/env bash
-# Instructions per delivered message for each broker on p2p QoS0 64 B, 1 pair, under
-# valgrind --tool=callgrind. Two runs per broker (a small baseline count and the full count)
-# so that start-up and connection set-up cancel out:
+# Instructions per delivered message for each broker (by default on p2p QoS0 64 B, 1 pair)
+# under valgrind --tool=callgrind. Two runs per broker (a small baseline count and the full
+# count) so that start-up and connection set-up cancel out:
 #   instr/msg = (Ir(full) - Ir(baseline)) / (delivered(full) - delivered(baseline))
 #
-#   bench/callgrind.sh [--count N] [--brokers "mosquitto musqratt relay"] [--keep DIR]
-# --keep keeps the callgrind.out files (open with callgrind_annotate / kcachegrind).
-# A last row measures the generator itself (musqratt-bench under callgrind, publisher and
-# subscriber side together) against a relay that runs natively.
+#   bench/callgrind.sh [--count N] [--base N] [--brokers "flashmq mosquitto musqratt relay"] [--keep DIR]
+#                      [--args "musqratt-bench scenario arguments"] [--no-generator]
+# --count (default 100000) and --base (default 10000) are per publisher; --args replaces the default "--pairs 1 --qos 0 --size 64" (e.g.
+# "--pairs 10 --qos 1"). --keep keeps the callgrind.out files (callgrind_annotate, kcachegrind).
+# FlashMQ runs when FLASHMQ_BIN names a binary (see docs/benchmarks.md), with the settings of
+# bench/broker_configs.sh. A last row measures the generator itself (musqratt-bench under
+# callgrind, publisher and subscriber side together) against a relay that runs natively.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PY=/usr/bin/python3
 COUNT=100000
 BASE=10000
-BROKERS="mosquitto musqratt relay"
+BROKERS="flashmq mosquitto musqratt relay"
 KEEP=""
+ARGS="--pairs 1 --qos 0 --size 64"
+GENERATOR=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --count) COUNT="$2"; shift ;;
+    --base) BASE="$2"; shift ;;
     --brokers) BROKERS="$2"; shift ;;
     --keep) KEEP="$2"; shift ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    --args) ARGS="$2"; shift ;;
+    --no-generator) GENERATOR=0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -31,6 +39,8 @@ command -v valgrind >/dev/null || { echo "valgrind missing (apt-get install valg
 # shellcheck source=bench/binaries.sh
 . "$ROOT/bench/binaries.sh"
 [ -x "$BENCH" ] || { echo "musqratt-bench not found ($BENCH)" >&2; exit 1; }
+# shellcheck source=bench/broker_configs.sh
+. "$ROOT/bench/broker_configs.sh"
 
 WORK="$(mktemp -d /tmp/musqratt-callgrind.XXXXXX)"
 chmod 755 "$WORK"  # mosquitto runs with "user root" so valgrind can write its output file
@@ -58,17 +68,23 @@ run_one() {  # broker count -> prints "Ir delivered"
   out="$WORK/callgrind.out.$b.$n"
   local vg=(valgrind --tool=callgrind --callgrind-out-file="$out" --dump-instr=no --collect-jumps=no)
   case "$b" in
+    flashmq)
+      flashmq_config "$port" >"$WORK/f.conf"
+      "${vg[@]}" "$FLASHMQ" --config-file "$WORK/f.conf" >"$WORK/broker.log" 2>&1 & ;;
     mosquitto)
-      printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\nmax_queued_messages 1000000\nset_tcp_nodelay true\nuser root\n' "$port" >"$WORK/m.conf"
+      mosquitto_config "$port" "user root" >"$WORK/m.conf"
       chmod 644 "$WORK/m.conf"
-      "${vg[@]}" /usr/sbin/mosquitto -c "$WORK/m.conf" >"$WORK/broker.log" 2>&1 & ;;
-    musqratt) "${vg[@]}" "$MUSQRATT" --listen "127.0.0.1:$port" --log-level warn >"$WORK/broker.log" 2>&1 & ;;
+      "${vg[@]}" "$MOSQUITTO" -c "$WORK/m.conf" >"$WORK/broker.log" 2>&1 & ;;
+    musqratt)
+      # shellcheck disable=SC2046
+      "${vg[@]}" "$MUSQRATT" $(musqratt_args "$port") >"$WORK/broker.log" 2>&1 & ;;
     relay) "${vg[@]}" "$RELAY" --listen "127.0.0.1:$port" >"$WORK/broker.log" 2>&1 & ;;
   esac
   PID=$!
   wait_port "$port" || { echo "$b did not start under valgrind" >&2; cat "$WORK/broker.log" >&2; return 1; }
   local json
-  json="$("$BENCH" --port "$port" --json --no-progress --pairs 1 --qos 0 --size 64 --count "$n" --drain 10 --connect-timeout 60)" || true
+  # shellcheck disable=SC2086
+  json="$("$BENCH" --port "$port" --json --no-progress $ARGS --count "$n" --drain 10 --connect-timeout 60)" || true
   kill -TERM "$PID" 2>/dev/null || true
   wait "$PID" 2>/dev/null || true
   PID=""
@@ -89,13 +105,16 @@ print(f"| {name} | {d1} | {(ir1 - ir0) / (d1 - d0):.0f} |" if d1 > d0 and ir1 > 
 PYEOF
 }
 
+echo "scenario: $ARGS, --count $COUNT (baseline $BASE)"
+echo
 echo "| broker | messages delivered | instructions per delivered message |"
 echo "|---|---|---|"
 for b in $BROKERS; do
   case "$b" in
+    flashmq) [ -n "$FLASHMQ" ] && [ -x "$FLASHMQ" ] || { echo "| FlashMQ | – | not run (FLASHMQ_BIN not set) |"; continue; } ;;
     musqratt) [ -x "$MUSQRATT" ] || { echo "| MusQraTT | – | not built ($MUSQRATT) |"; continue; } ;;
     relay) [ -x "$RELAY" ] || { echo "| relay | – | not built |"; continue; } ;;
-    mosquitto) [ -x /usr/sbin/mosquitto ] || { echo "| Mosquitto | – | not installed |"; continue; } ;;
+    mosquitto) [ -x "$MOSQUITTO" ] || { echo "| Mosquitto | – | not installed |"; continue; } ;;
   esac
   read -r ir0 d0 < <(run_one "$b" "$BASE")
   read -r ir1 d1 < <(run_one "$b" "$COUNT")
@@ -103,15 +122,16 @@ for b in $BROKERS; do
 done
 
 # The generator's own cost, against a native relay.
-if [ -x "$RELAY" ]; then
+if [ "$GENERATOR" = 1 ] && [ -x "$RELAY" ]; then
   port="$(free_port)"
   "$RELAY" --listen "127.0.0.1:$port" >/dev/null 2>&1 &
   PID=$!
   wait_port "$port"
   gen_one() {
     local out="$WORK/callgrind.out.bench.$1" json
+    # shellcheck disable=SC2086
     json="$(valgrind --tool=callgrind --callgrind-out-file="$out" --dump-instr=no "$BENCH" --port "$port" --json \
-      --no-progress --pairs 1 --qos 0 --size 64 --count "$1" --drain 10 2>/dev/null)" || true
+      --no-progress $ARGS --count "$1" --drain 10 2>/dev/null)" || true
     echo "$(awk '/^(summary|totals):/ {print $2; exit}' "$out") $(printf '%s' "$json" | "$PY" -c 'import json,sys
 try: print(json.load(sys.stdin)["delivered"])
 except Exception: print(0)')"

@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
-# Runs the same musqratt-bench scenarios against Debian's Mosquitto, MusQraTT (if built)
-# and musqratt-relay (calibration), one broker after another, each broker freshly started
-# per scenario on a free loopback port. Prints a markdown table and writes
-# results.json + results.md into the results directory.
+# Runs the same musqratt-bench scenarios against FlashMQ (when FLASHMQ_BIN names a binary),
+# Debian's Mosquitto, MusQraTT and musqratt-relay (calibration), the brokers taking turns in each
+# scenario, each broker freshly started per run on a free loopback port. Prints markdown tables
+# (ratios MusQraTT/FlashMQ and MusQraTT/Mosquitto) and writes results.json + results.md into
+# the results directory.
 #
-#   bench/compare.sh [--quick] [--out DIR] [--only REGEX] [--brokers "mosquitto musqratt relay"]
+#   bench/compare.sh [--quick] [--out DIR] [--only REGEX] [--brokers "flashmq mosquitto musqratt relay"]
 #                    [--latency-runs N]   (default 5, --quick 1: runs of each latency scenario)
 #
 # Binaries: MUSQRATT_BENCH_BIN, MUSQRATT_RELAY_BIN, MUSQRATT_BIN (default build/bin/musqratt;
-# for the bench tools the newer of build/bin/ and build-bench/bin/).
+# for the bench tools the newer of build/bin/ and build-bench/bin/), FLASHMQ_BIN (a FlashMQ
+# binary you built yourself from its source, see docs/benchmarks.md; without it FlashMQ is left
+# out), MOSQUITTO_BIN (default /usr/sbin/mosquitto).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PY=/usr/bin/python3
 QUICK=0
 OUT="$ROOT/bench/results/latest"
 ONLY=""
-BROKERS="mosquitto musqratt relay"
+BROKERS="flashmq mosquitto musqratt relay"
 LATENCY_RUNS=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -24,7 +27,7 @@ while [ $# -gt 0 ]; do
     --only) ONLY="$2"; shift ;;
     --brokers) BROKERS="$2"; shift ;;
     --latency-runs) LATENCY_RUNS="$2"; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -32,33 +35,44 @@ done
 
 # shellcheck source=bench/binaries.sh
 . "$ROOT/bench/binaries.sh"
-MOSQUITTO=/usr/sbin/mosquitto
 [ -x "$BENCH" ] || { echo "musqratt-bench not found ($BENCH); build it first" >&2; exit 1; }
 
+# 10 000 connections on each side of loopback: the generator and the broker each need that many
+# descriptors (they inherit this limit).
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 10100 ]; then
-  echo "warning: ulimit -n is $(ulimit -n); the 10 000 connection scenario will fail" >&2
+  echo "warning: ulimit -n is $(ulimit -n); the 10 000 connection scenarios will fail" >&2
 fi
 
-if [ "$QUICK" = 1 ]; then D=2; IDLE=2000; else D=10; IDLE=10000; fi
+if [ "$QUICK" = 1 ]; then
+  D=2; IDLE=2000; MANY=1000; MANY_WARMUP=1; MANY_D=4; QUEUE0=100000; QUEUE1=20000
+else
+  D=10; IDLE=10000; MANY=5000; MANY_WARMUP=5; MANY_D=30; QUEUE0=500000; QUEUE1=50000
+fi
 [ -n "$LATENCY_RUNS" ] || { [ "$QUICK" = 1 ] && LATENCY_RUNS=1 || LATENCY_RUNS=5; }
-# id | description | bench arguments
+# id | description | brokers it runs on ("all" or a list) | bench arguments
+# (--drain 5: a broker that falls behind gets 5 s without a delivery before the rest counts as lost)
 SCENARIOS=(
-  "p2p-qos0-1|p2p QoS0 64 B, 1 pair|--scenario p2p --pairs 1 --qos 0 --size 64 --duration $D"
-  "p2p-qos0-50|p2p QoS0 64 B, 50 pairs|--scenario p2p --pairs 50 --qos 0 --size 64 --duration $D"
-  "fanout-10|fan-out 1→10 QoS0|--scenario fanout --subscribers 10 --qos 0 --duration $D"
-  "fanout-100|fan-out 1→100 QoS0|--scenario fanout --subscribers 100 --qos 0 --duration $D"
-  "fanin-10|fan-in 10→1 QoS0|--scenario fanin --publishers 10 --qos 0 --duration $D"
-  "p2p-qos1-10|p2p QoS1, 10 pairs|--scenario p2p --pairs 10 --qos 1 --duration $D"
-  "p2p-qos2-10|p2p QoS2, 10 pairs|--scenario p2p --pairs 10 --qos 2 --duration $D"
-  "latency-5k|latency at 5 000 msg/s|--scenario p2p --pairs 1 --qos 0 --rate 5000 --duration $D"
-  "latency-50k|latency at 50 000 msg/s|--scenario p2p --pairs 1 --qos 0 --rate 50000 --duration $D"
-  "p2p-16k|p2p QoS0 16 KiB, 1 pair|--scenario p2p --pairs 1 --qos 0 --size 16384 --duration $D"
-  "idle-$IDLE|$IDLE idle connections|--scenario idle --connections $IDLE --hold 2"
+  "p2p-qos0-1|p2p QoS0 64 B, 1 pair|all|--scenario p2p --pairs 1 --qos 0 --size 64 --duration $D --drain 5"
+  "p2p-qos0-50|p2p QoS0 64 B, 50 pairs|all|--scenario p2p --pairs 50 --qos 0 --size 64 --duration $D --drain 5"
+  "fanout-10|fan-out 1→10 QoS0|all|--scenario fanout --subscribers 10 --qos 0 --duration $D --drain 5"
+  "fanout-100|fan-out 1→100 QoS0|all|--scenario fanout --subscribers 100 --qos 0 --duration $D --drain 5"
+  "fanin-10|fan-in 10→1 QoS0|all|--scenario fanin --publishers 10 --qos 0 --duration $D --drain 5"
+  "p2p-qos1-10|p2p QoS1, 10 pairs|all|--scenario p2p --pairs 10 --qos 1 --duration $D --drain 5"
+  "p2p-qos2-10|p2p QoS2, 10 pairs|all|--scenario p2p --pairs 10 --qos 2 --duration $D --drain 5"
+  "p2p-16k|p2p QoS0 16 KiB, 1 pair|all|--scenario p2p --pairs 1 --qos 0 --size 16384 --duration $D --drain 5"
+  "latency-5k|latency at 5 000 msg/s|all|--scenario p2p --pairs 1 --qos 0 --rate 5000 --duration $D --drain 5"
+  "latency-50k|latency at 50 000 msg/s|all|--scenario p2p --pairs 1 --qos 0 --rate 50000 --duration $D --drain 5"
+  "many-$MANY|$((2 * MANY)) clients: $MANY pairs, QoS1 100 B, 1 msg/s each|all|--scenario p2p --pairs $MANY --qos 1 --size 100 --rate $MANY --warmup $MANY_WARMUP --duration $MANY_D --connect-timeout 120 --drain 5"
+  # Queued messages: QoS 0 in a larger number, as the kernel's socket buffers hold up to a few MB
+  # of them; QoS 1 within FlashMQ's largest per-client limit (65535).
+  "queue-qos0|RSS per queued 64 B QoS0 message ($QUEUE0 sent)|flashmq mosquitto musqratt|--scenario queue --pairs 1 --qos 0 --size 64 --count $QUEUE0 --hold 1 --drain 5"
+  "queue-qos1|RSS per queued 64 B QoS1 message ($QUEUE1 sent)|flashmq mosquitto musqratt|--scenario queue --pairs 1 --qos 1 --size 64 --count $QUEUE1 --hold 1 --drain 5"
+  "idle-$IDLE|$IDLE idle connections|all|--scenario idle --connections $IDLE --hold 2"
 )
 
 WORK="$(mktemp -d /tmp/musqratt-compare.XXXXXX)"
-chmod 755 "$WORK"
+chmod 755 "$WORK"  # Mosquitto started as root drops to its own user and must read its config
 BROKER_PID=""
 cleanup() {
   if [ -n "$BROKER_PID" ] && kill -0 "$BROKER_PID" 2>/dev/null; then kill "$BROKER_PID"; wait "$BROKER_PID" 2>/dev/null || true; fi
@@ -81,22 +95,35 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 TCK="$(getconf CLK_TCK)"
 
+# Every broker with its defaults apart from the listener (loopback, anonymous clients allowed),
+# unlimited queues (or the largest its configuration accepts) and logging cut to warnings.
+# shellcheck source=bench/broker_configs.sh
+. "$ROOT/bench/broker_configs.sh"
 start_broker() {  # name port -> BROKER_PID
   case "$1" in
+    flashmq)
+      flashmq_config "$2" > "$WORK/flashmq.conf"
+      "$FLASHMQ" --config-file "$WORK/flashmq.conf" >"$WORK/broker.log" 2>&1 & ;;
     mosquitto)
-      printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\nmax_queued_messages 1000000\nset_tcp_nodelay true\n' "$2" > "$WORK/mosquitto.conf"
+      mosquitto_config "$2" > "$WORK/mosquitto.conf"
       chmod 644 "$WORK/mosquitto.conf"
       "$MOSQUITTO" -c "$WORK/mosquitto.conf" >"$WORK/broker.log" 2>&1 & ;;
     musqratt)
-      "$MUSQRATT" --listen "127.0.0.1:$2" --log-level warn --max-queued-messages 1000000 --sys-interval 0 >"$WORK/broker.log" 2>&1 & ;;
+      # shellcheck disable=SC2046
+      "$MUSQRATT" $(musqratt_args "$2") >"$WORK/broker.log" 2>&1 & ;;
     relay)
       "$RELAY" --listen "127.0.0.1:$2" >"$WORK/broker.log" 2>&1 & ;;
   esac
   BROKER_PID=$!
   wait_port "$2"
 }
-stop_broker() {
-  kill "$BROKER_PID" 2>/dev/null || true
+stop_broker() {  # SIGTERM, and SIGKILL if it has not exited 10 s later (a broker still
+  kill "$BROKER_PID" 2>/dev/null || true  # working through gigabytes of buffered input)
+  for _ in $(seq 100); do kill -0 "$BROKER_PID" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$BROKER_PID" 2>/dev/null; then
+    echo "note: broker $BROKER_PID still running 10 s after SIGTERM; killed" >&2
+    kill -9 "$BROKER_PID" 2>/dev/null || true
+  fi
   wait "$BROKER_PID" 2>/dev/null || true
   BROKER_PID=""
 }
@@ -104,17 +131,34 @@ stop_broker() {
 echo "bench: $BENCH" >&2
 echo "relay: $RELAY" >&2
 echo "musqratt: $MUSQRATT" >&2
+echo "flashmq: ${FLASHMQ:-(FLASHMQ_BIN not set)}" >&2
 AVAILABLE=""
 for b in $BROKERS; do
   case "$b" in
+    flashmq) [ -n "$FLASHMQ" ] && [ -x "$FLASHMQ" ] && AVAILABLE="$AVAILABLE $b" || echo "note: FLASHMQ_BIN not set or not executable, FlashMQ skipped" >&2 ;;
     mosquitto) [ -x "$MOSQUITTO" ] && AVAILABLE="$AVAILABLE $b" || echo "note: $MOSQUITTO missing, Mosquitto skipped" >&2 ;;
     musqratt) [ -x "$MUSQRATT" ] && AVAILABLE="$AVAILABLE $b" || echo "note: $MUSQRATT not built, MusQraTT skipped" >&2 ;;
     relay) [ -x "$RELAY" ] && AVAILABLE="$AVAILABLE $b" || echo "note: $RELAY not built, relay skipped" >&2 ;;
+    *) echo "unknown broker $b" >&2; exit 2 ;;
   esac
 done
+VERSIONS="$WORK/versions.json"
+"$PY" - "$FLASHMQ" "$MOSQUITTO" "$MUSQRATT" >"$VERSIONS" <<'PYEOF'
+import json, subprocess, sys
+def ver(cmd):
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+        out = (p.stdout + p.stderr).strip().splitlines()
+        return next((l.strip() for l in out if "ersion" in l), out[0] if out else "")
+    except Exception:
+        return ""
+fl, mo, mu = sys.argv[1:]
+print(json.dumps({"flashmq": ver([fl, "--version"]) if fl else "", "mosquitto": ver([mo, "-h"]),
+                  "musqratt": ver([mu, "--version"])}))
+PYEOF
 
 for entry in "${SCENARIOS[@]}"; do
-  IFS='|' read -r id desc args <<<"$entry"
+  IFS='|' read -r id desc only_on args <<<"$entry"
   if [ -n "$ONLY" ] && ! [[ "$id" =~ $ONLY ]]; then continue; fi
   # Latency at a fixed rate sits near this machine's noise floor: several runs, brokers taking
   # turns, and the table shows their median.
@@ -122,6 +166,7 @@ for entry in "${SCENARIOS[@]}"; do
   [[ "$id" == latency-* ]] && runs=$LATENCY_RUNS
   for run in $(seq "$runs"); do
   for b in $AVAILABLE; do
+    if [ "$only_on" != all ] && ! [[ " $only_on " == *" $b "* ]]; then continue; fi
     port="$(free_port)"
     if ! start_broker "$b" "$port"; then
       echo "error: $b did not start; see below" >&2; cat "$WORK/broker.log" >&2; stop_broker; continue
@@ -132,7 +177,8 @@ for entry in "${SCENARIOS[@]}"; do
     cpu0="$(cpu_ticks "$BROKER_PID")"
     rm -f "$WORK/ready"
     # shellcheck disable=SC2086
-    "$BENCH" --port "$port" --json --no-progress --ready-file "$WORK/ready" $args >"$WORK/out.json" 2>"$WORK/bench.err" &
+    "$BENCH" --port "$port" --json --no-progress --ready-file "$WORK/ready" --broker-pid "$BROKER_PID" $args \
+      >"$WORK/out.json" 2>"$WORK/bench.err" &
     bench_pid=$!
     rss_conn=""
     if [[ "$id" == idle-* ]]; then
@@ -143,15 +189,18 @@ for entry in "${SCENARIOS[@]}"; do
     rc=0; wait "$bench_pid" || rc=$?
     cpu1="$(cpu_ticks "$BROKER_PID")"
     hwm="$(status_kb "$BROKER_PID" VmHWM)"
+    if ! kill -0 "$BROKER_PID" 2>/dev/null; then
+      echo "error: $b exited during $id; its log:" >&2; tail -20 "$WORK/broker.log" >&2
+    fi
     stop_broker
     [ -s "$WORK/out.json" ] || echo '{}' > "$WORK/out.json"
     "$PY" - "$WORK/out.json" "$b" "$id" "$desc" "$args" "$rc" "$cpu0" "$cpu1" "$TCK" "$hwm" "$rss0" "$rss_conn" \
-      "$WORK/bench.err" "$load" >>"$WORK/records.jsonl" <<'PYEOF'
+      "$WORK/bench.err" "$load" "$run" >>"$WORK/records.jsonl" <<'PYEOF'
 import json, sys
-out, broker, sid, desc, args, rc, cpu0, cpu1, tck, hwm, rss0, rss_conn, err, load = sys.argv[1:]
+out, broker, sid, desc, args, rc, cpu0, cpu1, tck, hwm, rss0, rss_conn, err, load, run = sys.argv[1:]
 bench = json.load(open(out))
-rec = {"broker": broker, "id": sid, "description": desc, "args": args, "exit_code": int(rc), "bench": bench,
-       "broker_cpu_s": (int(cpu1) - int(cpu0)) / int(tck), "broker_peak_rss_kb": int(hwm or 0),
+rec = {"broker": broker, "id": sid, "description": desc, "args": args, "exit_code": int(rc), "run": int(run),
+       "bench": bench, "broker_cpu_s": (int(cpu1) - int(cpu0)) / int(tck), "broker_peak_rss_kb": int(hwm or 0),
        "broker_rss_before_kb": int(rss0 or 0), "loadavg_1min_before": float(load)}
 if rss_conn:
     n = bench.get("connections") or 0
@@ -165,4 +214,5 @@ PYEOF
   done
 done
 
-"$PY" "$ROOT/bench/results_table.py" "$WORK/records.jsonl" "$OUT" "$([ "$QUICK" = 1 ] && echo quick || echo full)"
+"$PY" "$ROOT/bench/results_table.py" "$WORK/records.jsonl" "$OUT" "$([ "$QUICK" = 1 ] && echo quick || echo full)" \
+  --versions "$VERSIONS"

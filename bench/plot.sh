@@ -12,18 +12,19 @@ fi
 [ -f "$DIR/results.json" ] || { echo "no $DIR/results.json (run bench/compare.sh first)" >&2; exit 1; }
 
 /usr/bin/python3 - "$DIR" <<'PYEOF'
-import json, sys, os
+import json, os, statistics, sys
 d = sys.argv[1]
 data = json.load(open(os.path.join(d, "results.json")))
-brokers = [b for b in ("mosquitto", "musqratt", "relay") if any(r["broker"] == b for r in data["records"])]
+brokers = [b for b in ("flashmq", "mosquitto", "musqratt", "relay") if any(r["broker"] == b for r in data["records"])]
 rows, lat = {}, {}
 order = []
 for r in data["records"]:
     b = r["bench"]
-    if not b or r["id"].startswith("idle"):
+    if not b or r["id"].startswith(("idle", "queue")):
         continue
-    if r["id"].startswith("latency"):
-        lat.setdefault(r["id"], {})[r["broker"]] = b["latency_us"]
+    if r["id"].startswith(("latency", "many")):
+        # Repeated runs: the plot shows the median of each percentile.
+        lat.setdefault(r["id"], {}).setdefault(r["broker"], []).append(b["latency_us"])
         continue
     if r["id"] not in rows:
         order.append(r["id"])
@@ -37,14 +38,13 @@ with open(os.path.join(d, "latency.dat"), "w") as f:
     for sid, per in lat.items():
         for b in brokers:
             if b in per:
-                l = per[b]
-                f.write(f"{sid}/{b} {l['p50']} {l['p90']} {l['p99']} {l['p999']}\n")
+                med = {k: statistics.median(l[k] for l in per[b]) for k in ("p50", "p90", "p99", "p999")}
+                f.write(f"{sid}/{b} {med['p50']} {med['p90']} {med['p99']} {med['p999']}\n")
 
 PYEOF
 NB="$(head -1 "$DIR/throughput.dat" | wc -w)"; NB=$((NB - 1))
-NB="$(head -1 "$DIR/throughput.dat" | wc -w)"; NB=$((NB - 1))
 gnuplot <<EOF
-set terminal pngcairo size 1100,550 noenhanced
+set terminal pngcairo size 1200,600 noenhanced
 set datafile missing "NaN"
 set output "$DIR/throughput.png"
 set title "Delivered messages per second (log scale)"

@@ -1,7 +1,12 @@
 #!/usr/bin/python3
 """Turns compare.sh records (JSON lines) into results.json and results.md in a directory.
 
-usage: results_table.py RECORDS.jsonl OUTDIR [mode]   (also: results_table.py --from OUTDIR/results.json OUTDIR)"""
+usage: results_table.py RECORDS.jsonl OUTDIR [mode] [--versions FILE]
+       results_table.py --from OUTDIR/results.json OUTDIR
+
+results.md holds: the headline table (one row per scenario figure, the three brokers side by
+side, ratios MusQraTT/FlashMQ and MusQraTT/Mosquitto, who is first), the list of figures where
+MusQraTT is not first or misses its target, and the resources each broker used."""
 import datetime
 import json
 import os
@@ -9,42 +14,15 @@ import platform
 import statistics
 import sys
 
+BROKERS = ("flashmq", "mosquitto", "musqratt")
+NAMES = {"flashmq": "FlashMQ", "mosquitto": "Mosquitto", "musqratt": "MusQraTT", "relay": "relay"}
+THROUGHPUT = ("p2p-", "fanout-", "fanin-")
+
 
 def fmt_rate(v):
     if v is None:
         return "–"
     return f"{v / 1e6:.2f} M" if v >= 1e6 else f"{v / 1e3:.1f} k" if v >= 1e3 else f"{v:.0f}"
-
-
-def ratio(a, b):
-    return f"{a / b:.2f}×" if a and b else "–"
-
-
-def headline(rec):
-    """(label, value, formatted) of a record's main figure; higher is better unless noted."""
-    b = rec["bench"]
-    if not b:
-        return ("failed", None, f"failed (exit {rec['exit_code']})")
-    if rec["id"].startswith("idle"):
-        return ("connect time s (lower is better)", b.get("connect_time_s"), f"{b.get('connect_time_s', 0):.2f} s")
-    if rec["id"].startswith("latency"):
-        l = b["latency_us"]
-        text = f"{l['p50']:.0f} / {l['p99']:.0f} / {l['p999']:.0f}"
-        if rec.get("runs"):
-            text += f" (p99 of each run: {', '.join(f'{v:.0f}' for v in rec['p99_runs'])})"
-            return (f"latency µs p50/p99/p99.9, median of {rec['runs']} runs (lower is better)", l["p99"], text)
-        return ("latency µs p50/p99/p99.9 (lower is better)", l["p99"], text)
-    return ("deliveries/s", b.get("deliveries_per_s"), fmt_rate(b.get("deliveries_per_s")))
-
-
-def extra(rec):
-    b = rec["bench"]
-    bits = [f"CPU {rec['broker_cpu_s']:.2f} s", f"peak RSS {rec['broker_peak_rss_kb'] / 1024:.1f} MiB"]
-    if b and b.get("lost"):
-        bits.append(f"lost {b['lost']}")
-    if rec.get("rss_per_connection_kb") is not None:
-        bits.append(f"{rec['rss_per_connection_kb']:.2f} KiB/conn")
-    return ", ".join(bits)
 
 
 def merge_runs(recs):
@@ -76,43 +54,208 @@ def merge_runs(recs):
     return merged
 
 
-def main():
-    if sys.argv[1] == "--from":
-        data = json.load(open(sys.argv[2]))
-        outdir = sys.argv[3]
+class Figure:
+    """One figure of one scenario for every broker: value (for ranking/ratios) and its text."""
+
+    def __init__(self, label, lower_better, target=None):
+        self.label, self.lower_better, self.target = label, lower_better, target
+        self.value, self.text = {}, {}
+
+    def put(self, broker, value, text=None):
+        self.value[broker] = value
+        self.text[broker] = text if text is not None else ("–" if value is None else f"{value:.0f}")
+
+
+def latency_text(rec):
+    l = rec["bench"]["latency_us"]
+    text = f"{l['p50']:.0f} / {l['p99']:.0f} / {l['p999']:.0f}"
+    if rec.get("runs"):
+        text += f" (p99 of each run: {', '.join(f'{v:.0f}' for v in rec['p99_runs'])})"
+    return text
+
+
+def queued_bytes_per_message(b):
+    """Queue scenario: RSS growth divided by the messages the broker itself holds (those in the
+    kernel's socket queues of the stalled subscriber do not count)."""
+    br, q = b.get("broker") or {}, b.get("queue") or {}
+    if not br or not q or br.get("rss_kb", -1) < 0 or br.get("rss_before_kb", -1) < 0:
+        return None, None
+    in_kernel = q["kernel_bytes"] / q["packet_bytes"] if q.get("kernel_bytes", -1) >= 0 and q.get("packet_bytes") else 0
+    held = b["sent"] - in_kernel
+    if held <= 0:
+        return None, None
+    return (br["rss_kb"] - br["rss_before_kb"]) * 1024 / held, held
+
+
+def figures_for(sid, recs):
+    """The figures of scenario sid, given {broker: merged record}."""
+    ok = {k: r for k, r in recs.items() if r["bench"] and r["exit_code"] in (0, 1)}
+    failed = {k: f"failed (exit {r['exit_code']})" for k, r in recs.items() if k not in ok}
+    figs = []
+    if sid.startswith(THROUGHPUT):
+        f = Figure("deliveries/s", False, target="throughput")
+        for k, r in ok.items():
+            f.put(k, r["bench"].get("deliveries_per_s"), fmt_rate(r["bench"].get("deliveries_per_s")))
+        figs.append(f)
+    elif sid.startswith("latency"):
+        runs = next((r.get("runs") for r in ok.values() if r.get("runs")), None)
+        f = Figure("latency µs p50 / p99 / p99.9" + (f", median of {runs} runs" if runs else "") + "; ranked by p99",
+                   True, target="lowest")
+        g = Figure("p99.9 latency µs" + (f", median of {runs} runs" if runs else ""), True, target="lowest")
+        for k, r in ok.items():
+            f.put(k, r["bench"]["latency_us"]["p99"], latency_text(r))
+            g.put(k, r["bench"]["latency_us"]["p999"], f"{r['bench']['latency_us']['p999']:.0f}")
+        figs += [f, g]
+    elif sid.startswith("many"):
+        cpu = Figure("broker CPU µs per delivered message (measured window)", True, target="lowest")
+        lat = Figure("latency µs p50 / p99 / p99.9; ranked by p99", True, target="lowest")
+        p999 = Figure("p99.9 latency µs", True)
+        rss = Figure("broker RSS MiB at the end of the window", True)
+        for k, r in ok.items():
+            b = r["bench"]
+            w, br = b.get("window") or {}, b.get("broker") or {}
+            if w.get("delivered") and br.get("cpu_s", -1) >= 0:
+                v = br["cpu_s"] * 1e6 / w["delivered"]
+                cpu.put(k, v, f"{v:.1f}")
+            else:  # the broker's /proc entry was gone when the window closed
+                cpu.put(k, None, "n/a (broker had exited)")
+                rss.put(k, None, "n/a (broker had exited)")
+            lat.put(k, b["latency_us"]["p99"], latency_text(r))
+            p999.put(k, b["latency_us"]["p999"], f"{b['latency_us']['p999']:.0f}")
+            if br.get("rss_kb", -1) >= 0:
+                rss.put(k, br["rss_kb"] / 1024, f"{br['rss_kb'] / 1024:.1f}")
+        figs += [cpu, lat, p999, rss]
+    elif sid.startswith("queue"):
+        f = Figure("RSS bytes per queued message", True)
+        for k, r in ok.items():
+            v, held = queued_bytes_per_message(r["bench"])
+            f.put(k, v, "–" if v is None else f"{v:.0f} ({held:.0f} held by the broker)")
+        figs.append(f)
+    elif sid.startswith("idle"):
+        f = Figure("RSS KiB per idle connection", True, target="no higher")
+        c = Figure("connect time s", True)
+        for k, r in ok.items():
+            v = r.get("rss_per_connection_kb")
+            f.put(k, v, "–" if v is None else f"{v:.2f}")
+            c.put(k, r["bench"].get("connect_time_s"), f"{r['bench'].get('connect_time_s', 0):.2f}")
+        figs += [f, c]
+    for f in figs:
+        for k, t in failed.items():
+            f.put(k, None, t)
+    return figs
+
+
+def ratio(f, a, b):
+    va, vb = f.value.get(a), f.value.get(b)
+    return f"{va / vb:.2f}×" if va and vb else "–"
+
+
+def verdict(f, present):
+    """(first, problems): whether MusQraTT is first among the brokers present, and what it misses."""
+    q = f.value.get("musqratt")
+    others = {k: f.value.get(k) for k in present if k != "musqratt" and f.value.get(k) is not None}
+    if q is None or not others:
+        return None, []
+    better = (lambda a, b: a < b) if f.lower_better else (lambda a, b: a > b)
+    if f.target == "no higher":
+        ahead = [k for k, v in others.items() if q > v]
     else:
-        recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-        outdir = sys.argv[2]
+        ahead = [k for k, v in others.items() if not better(q, v)]
+    problems = []
+    if ahead:
+        problems.append("behind or level with " + " and ".join(NAMES[k] for k in ahead) + ": " + ", ".join(
+            f"{NAMES[k]} {f.text[k].split(' (')[0]}" for k in [*ahead, "musqratt"]))
+    if f.target == "throughput":
+        for k, need in (("flashmq", 1.5), ("mosquitto", 5.0)):
+            if others.get(k) and q / others[k] < need:
+                problems.append(f"{q / others[k]:.2f}× {NAMES[k]}, target ≥ {need}×")
+    return not ahead, problems
+
+
+def resources(rec):
+    b = rec["bench"] or {}
+    bits = [f"CPU {rec['broker_cpu_s']:.2f} s"]
+    d = b.get("delivered")
+    if d and not rec["id"].startswith(("queue", "idle")):
+        bits.append(f"{rec['broker_cpu_s'] * 1e6 / d:.2f} µs/msg")
+    bits.append(f"peak RSS {rec['broker_peak_rss_kb'] / 1024:.1f} MiB")
+    if b.get("lost"):
+        bits.append(f"lost {b['lost']}")
+    w = b.get("window") or {}
+    if w.get("seconds"):
+        bits.append(f"generator {100 * w['generator_cpu_s'] / w['seconds']:.0f} % of a core")
+    return ", ".join(bits)
+
+
+def main():
+    args = sys.argv[1:]
+    versions = {}
+    if "--versions" in args:
+        i = args.index("--versions")
+        try:
+            versions = json.load(open(args[i + 1]))
+        except (OSError, ValueError):
+            versions = {}
+        del args[i:i + 2]
+    if args[0] == "--from":
+        data = json.load(open(args[1]))
+        outdir = args[2]
+    else:
+        recs = [json.loads(l) for l in open(args[0]) if l.strip()]
+        outdir = args[1]
         data = {"generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                "mode": sys.argv[3] if len(sys.argv) > 3 else "full",
+                "mode": args[2] if len(args) > 2 else "full",
                 "machine": {"cpus": os.cpu_count(), "kernel": platform.release()},
+                "versions": versions,
                 "records": recs}
     os.makedirs(outdir, exist_ok=True)
     with open(os.path.join(outdir, "results.json"), "w") as f:
         json.dump(data, f, indent=1)
 
-    by = {}
-    order = []
+    by, order = {}, []
     for r in merge_runs(data["records"]):
         if r["id"] not in by:
-            by[r["id"]] = {"description": r["description"]}
+            by[r["id"]] = {"description": r["description"], "recs": {}}
             order.append(r["id"])
-        by[r["id"]][r["broker"]] = r
+        by[r["id"]]["recs"][r["broker"]] = r
+    present = [b for b in BROKERS if any(b in v["recs"] for v in by.values())]
     loads = [r.get("loadavg_1min_before") for r in data["records"] if r.get("loadavg_1min_before") is not None]
-    load_note = f" 1-min load average before the runs: {min(loads):.2f} .. {max(loads):.2f}." if loads else ""
+    v = data.get("versions") or {}
+    vtext = "; ".join(f"{NAMES[k]}: {v[k]}" for k in BROKERS if v.get(k))
     lines = [f"Generated {data['generated']} ({data['mode']} run, {data['machine']['cpus']} CPUs, "
-             f"kernel {data['machine']['kernel']}). Ratio = MusQraTT / Mosquitto on the headline figure." + load_note, "",
-             "| scenario | figure | Mosquitto | MusQraTT | ratio | relay (calibration) | Mosquitto broker | MusQraTT broker |",
-             "|---|---|---|---|---|---|---|---|"]
+             f"kernel {data['machine']['kernel']})." + (f" {vtext}." if vtext else "") +
+             (f" 1-min load average before the runs: {min(loads):.2f} .. {max(loads):.2f}." if loads else ""), "",
+             "Ratios are MusQraTT / the other broker on the figure of the row: above 1 is better for "
+             "MusQraTT on rates, below 1 is better on latency, CPU and memory.", ""]
+    head = "| scenario | figure | " + " | ".join(NAMES[b] for b in present) + " | " + \
+        " | ".join(f"MusQraTT/{NAMES[b]}" for b in present if b != "musqratt") + " | MusQraTT first | relay (calibration) |"
+    lines += [head, "|" + "---|" * (head.count("|") - 1)]
+    shortfalls = []
     for sid in order:
         row = by[sid]
-        m, q, r = row.get("mosquitto"), row.get("musqratt"), row.get("relay")
-        label = headline(m or q or r)[0]
-        hm, hq, hr = (headline(x) if x else (None, None, "–") for x in (m, q, r))
-        if q is None:
-            hq = (None, None, "not run")
-        lines.append(f"| {row['description']} | {label} | {hm[2]} | {hq[2]} | {ratio(hq[1], hm[1])} | {hr[2]} | "
-                     f"{extra(m) if m else '–'} | {extra(q) if q else '–'} |")
+        relay = row["recs"].get("relay")
+        relay_figs = {g.label: g for g in figures_for(sid, {"relay": relay})} if relay else {}
+        for f in figures_for(sid, {k: r for k, r in row["recs"].items() if k in BROKERS}):
+            rf = relay_figs.get(f.label)
+            first, problems = verdict(f, present)
+            cells = [f.text.get(b, "not run") for b in present]
+            ratios = [ratio(f, "musqratt", b) for b in present if b != "musqratt"]
+            mark = "–" if first is None else ("yes" if first else "**no**")
+            lines.append(f"| {row['description']} | {f.label} | " + " | ".join(cells) + " | " + " | ".join(ratios) +
+                         f" | {mark} | {rf.text.get('relay', '–') if rf else '–'} |")
+            if problems:
+                shortfalls.append(f"- {row['description']}, {f.label}: " + "; ".join(problems))
+    lines += ["", "Where MusQraTT is not first, or misses its target (≥ 1.5× FlashMQ and ≥ 5× Mosquitto on "
+              "throughput; lowest latency and CPU per message; RSS per idle connection no higher):", ""]
+    lines += shortfalls or ["- none"]
+    lines += ["", "Resources (broker CPU over the whole run including connecting and draining, per delivered "
+              "message; peak RSS; the generator's CPU over its measured window):", "",
+              "| scenario | " + " | ".join(NAMES[b] for b in present) + " |",
+              "|---|" + "---|" * len(present)]
+    for sid in order:
+        row = by[sid]
+        lines.append(f"| {row['description']} | " +
+                     " | ".join(resources(row["recs"][b]) if b in row["recs"] else "–" for b in present) + " |")
     md = "\n".join(lines) + "\n"
     with open(os.path.join(outdir, "results.md"), "w") as f:
         f.write(md)

@@ -125,11 +125,11 @@ def write(target, name, data):
 
 
 def main():
-    for t in ("fuzz_decoder", "fuzz_topic", "fuzz_client_handler", "fuzz_config"):
+    for t in ("fuzz_decoder", "fuzz_topic", "fuzz_session_driver", "fuzz_config"):
         shutil.rmtree(OUT / t, ignore_errors=True)
     for level in (3, 4, 5):
         stream = session(level)
-        write("fuzz_client_handler", f"session-v{level}", stream)
+        write("fuzz_session_driver", f"session-v{level}", stream)
         # fuzz_decoder: byte 0 bit 0 also decodes as 3.1.
         write("fuzz_decoder", f"session-v{level}", bytes([1 if level == 3 else 0]) + stream)
     v5 = True
@@ -139,10 +139,10 @@ def main():
           + frame(0x90, b"\x00\x01" + props(strp(0x1F, "why")) + b"\x00\x01\x8f")
           + frame(0xB0, b"\x00\x02" + props() + b"\x00\x11") + frame(0xF0, b"\x18" + props(strp(0x15, "SCRAM"), strp(0x16, "data")))
           + disconnect(v5, 0x8E, props(strp(0x1C, "other:1883"))))
-    write("fuzz_client_handler", "takeover-v5", connect(5, "observer", clean=False)
+    write("fuzz_session_driver", "takeover-v5", connect(5, "observer", clean=False)
           + publish(True, "x/y", b"z", qos=1, pid=9) + disconnect(True, 0x04)
           + connect(4, "again", clean=False) + subscribe(False, 1, [("#", 2)]) + publish(False, "q", b"", qos=2, pid=1))
-    write("fuzz_client_handler", "bad-first-packet", PINGREQ + connect(4, "late"))
+    write("fuzz_session_driver", "bad-first-packet", PINGREQ + connect(4, "late"))
 
     topics = [("a/+/c", "a/b/c"), ("#", "$SYS/broker/uptime"), ("+/#", "/x"), ("sport/#", "sport"),
               ("$share/group/a/#", "a/b"), ("$share/g+/x", "x"), ("a//+", "a//b"), ("+", ""),

@@ -4,7 +4,7 @@
 # Fails if any target crashes, leaks, times out or trips a sanitizer; the reproducer is left in
 # build-fuzz/fuzz-work/<target>/artifacts/ (replay: build-fuzz/bin/<target> <file>).
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]    (targets: fuzz_decoder fuzz_topic
-#        fuzz_client_handler fuzz_config; default all). See docs/fuzzing.md.
+#        fuzz_connection_engine fuzz_session_driver fuzz_config fuzz_http_request fuzz_ws_frame; default all). See docs/fuzzing.md.
 # FUZZ_SNAPSHOT=1 builds from a copy of the working tree (build-fuzz/snapshot), so edits made
 # during the build cannot mix two versions of a header into one binary.
 set -euo pipefail
@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 secs=${1:-30}
 shift || true
-all=(fuzz_decoder fuzz_topic fuzz_client_handler fuzz_config)
+all=(fuzz_decoder fuzz_topic fuzz_connection_engine fuzz_session_driver fuzz_config fuzz_http_request fuzz_ws_frame)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 
@@ -53,7 +53,7 @@ for t in "${targets[@]}"; do
         -artifact_prefix="$work/artifacts/")
   # These two log or print errors on stderr for almost every input; libFuzzer keeps its own
   # output and sanitizer reports on a duplicate of stderr.
-  case $t in fuzz_client_handler|fuzz_config) opts+=(-close_fd_mask=2) ;; esac
+  case $t in fuzz_session_driver|fuzz_config) opts+=(-close_fd_mask=2) ;; esac
   echo "== $t: ${secs}s (log: $work/fuzz.log)"
   rc=0
   (cd "$work" && TMPDIR="$work" "$ROOT/build-fuzz/bin/$t" "${opts[@]}" corpus >fuzz.log 2>&1) || rc=$?

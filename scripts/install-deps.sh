@@ -7,10 +7,19 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev
   libtomlplusplus-dev libedit-dev libmosquitto-dev libssl-dev libsqlite3-dev
+  nlohmann-json3-dev libsystemd-dev
   mosquitto mosquitto-clients openssl iproute2
   python3-paho-mqtt python3-pytest
   liburing-dev
+  prometheus
+  debhelper dpkg-dev lintian man-db systemd
 )
+# The status page's JavaScript (MQTT.js) comes from npm when the broker is built
+# (src/web/CMakeLists.txt); promtool (package prometheus) checks the /metrics text in the tests.
+# A Node.js from elsewhere that brings its own npm is used as it is.
+if ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 if [ "${MUSQRATT_EXTRA_PACKAGES:-}" != "" ]; then
   # shellcheck disable=SC2206
   packages+=(${MUSQRATT_EXTRA_PACKAGES})
@@ -28,9 +37,6 @@ sudo_cmd=()
 echo "installing: ${missing[*]}"
 "${sudo_cmd[@]}" apt-get update -qq
 DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Debian starts the packaged Mosquitto service on 1883; the tests run their own brokers
-# on free ports, but a developer running ours on 1883 would collide with it.
-if command -v systemctl >/dev/null 2>&1; then
-  "${sudo_cmd[@]}" systemctl disable --now mosquitto >/dev/null 2>&1 || true
-fi
-"${sudo_cmd[@]}" pkill -x mosquitto >/dev/null 2>&1 || true
+# Services and processes already on the machine are left alone: the tests start their own
+# brokers (Mosquitto included) on free loopback ports. Debian's mosquitto package may start
+# its own service on 1883; scripts/run.sh then needs --listen 127.0.0.1:PORT.

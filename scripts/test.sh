@@ -4,50 +4,105 @@
 # a subset over io_uring with SQPOLL), the DPDK + lwIP transport in network namespaces, then
 # the tests under ASan+UBSan and TSan, and each fuzzer for a bounded time.
 # MUSQRATT_QUICK=1 skips the sanitizer and fuzzing stages (for a fast local loop).
+# At the end (also after a failure) it prints the time each stage took and the total.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# ---- stage timing: `stage TITLE` ends the running stage and starts the next; `skipped TITLE
+# WHY` records one that does not run. The table is printed on exit, whatever the outcome.
+stage_titles=()
+stage_times=()
+stage_title=""
+stage_t0=""
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+total_t0=$(now)
+end_stage() {
+  [ -n "$stage_title" ] || return 0
+  stage_titles+=("$stage_title")
+  stage_times+=("$(since "$stage_t0")")
+  stage_title=""
+}
+stage() {
+  end_stage
+  stage_title=$1
+  stage_t0=$(now)
+  echo "== $1"
+}
+skipped() {
+  end_stage
+  echo "== $1: skipped ($2)"
+  stage_titles+=("$1")
+  stage_times+=("skipped")
+}
+report() {
+  local rc=$?
+  [ -n "$stage_title" ] && [ "$rc" -ne 0 ] && stage_title="$stage_title (FAILED)"
+  end_stage
+  local i w=5
+  for i in "${!stage_titles[@]}"; do (( ${#stage_titles[$i]} > w )) && w=${#stage_titles[$i]}; done
+  echo
+  printf '%-*s %9s\n' "$w" "stage" "seconds"
+  for i in "${!stage_titles[@]}"; do printf '%-*s %9s\n' "$w" "${stage_titles[$i]}" "${stage_times[$i]}"; done
+  printf '%-*s %9s\n' "$w" "total" "$(since "$total_t0")"
+}
+trap report EXIT
+
+stage "dependencies (scripts/install-deps.sh)"
 scripts/install-deps.sh
+stage "build (scripts/build.sh)"
 scripts/build.sh
-echo "== unit tests"
+stage "unit tests"
 ctest --test-dir build --output-on-failure -j"$(nproc)"
 export MUSQRATT_BIN="$PWD/build/bin/musqratt"
 export MUSQRATT_CLI="$PWD/build/bin/musqratt-cli"
-echo "== integration tests (broker driven by real clients)"
+stage "integration tests (broker driven by real clients)"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
-echo "== musqratt-bench smoke runs (MusQraTT, Mosquitto, relay; no timing assertions)"
+stage "musqratt-bench smoke runs (MusQraTT, Mosquitto, relay; no timing assertions)"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/bench
-echo "== musqratt-cli tests"
+stage "musqratt-cli tests"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/cli
+
+# ---- The Debian package, built from the tree above (no second compile), installed here, run
+# as its packaged user, upgraded, removed and purged. dpkg -i needs root.
+if [ "$(id -u)" = 0 ]; then
+  stage "Debian package (scripts/package.sh, dpkg -i, run as musqratt, upgrade, purge)"
+  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/package
+else
+  skipped "Debian package" "dpkg -i needs root"
+fi
 
 # ---- io_uring transport: the integration suite again over --transport io_uring, when the
 # build has it (liburing found) and the kernel lets us create a ring (io_uring_setup = 425).
 if grep -q "^LIBURING_FOUND:INTERNAL=1" build/CMakeCache.txt 2>/dev/null && /usr/bin/python3 -c \
     'import ctypes; b = ctypes.create_string_buffer(120); exit(ctypes.CDLL(None).syscall(425, 1, b) < 0)'; then
-  echo "== integration tests over io_uring"
+  stage "integration tests over io_uring"
   tests/integration/run_transport.sh io_uring
   # SQPOLL rings: the core files only (about 35 s); the polling threads make a full pass slow.
-  echo "== integration tests over io_uring with SQPOLL (core files)"
+  stage "integration tests over io_uring with SQPOLL (core files)"
   MUSQRATT_TRANSPORT_ARGS="--uring-sqpoll true" tests/integration/run_transport.sh io_uring \
     tests/integration/test_01_connect.py tests/integration/test_02_publish_qos.py \
     tests/integration/test_11_concurrency.py tests/integration/test_25_tls.py \
     tests/integration/test_28_uring_sqpoll.py
 else
-  echo "== integration tests over io_uring: skipped (built without liburing, or io_uring refused)"
+  skipped "integration tests over io_uring" "built without liburing, or io_uring refused"
 fi
 
 # ---- DPDK + lwIP transport: built with its own script, tested in network namespaces (root).
 if [ "$(id -u)" = 0 ] && ip netns add musqratt-probe-$$ 2>/dev/null; then
   ip netns del musqratt-probe-$$
-  echo "== DPDK + lwIP transport (network namespaces)"
+  stage "DPDK + lwIP transport (network namespaces)"
   scripts/test-dpdk.sh
 else
-  echo "== DPDK + lwIP transport: skipped (needs root and network namespaces)"
+  skipped "DPDK + lwIP transport" "needs root and network namespaces"
 fi
 
 if [ "${MUSQRATT_QUICK:-0}" != 1 ]; then
-  echo "== sanitizers: ASan+UBSan (unit + integration), TSan (unit + threaded integration)"
+  stage "sanitizers: ASan+UBSan (unit + integration), TSan (unit + threaded integration)"
   scripts/sanitize.sh all
-  echo "== fuzzing: each libFuzzer target for ${MUSQRATT_FUZZ_SECONDS:-20} s"
+  stage "fuzzing: each libFuzzer target for ${MUSQRATT_FUZZ_SECONDS:-20} s"
   scripts/fuzz.sh "${MUSQRATT_FUZZ_SECONDS:-20}"
+else
+  skipped "sanitizers and fuzzing" "MUSQRATT_QUICK=1"
 fi
 

@@ -57,6 +57,8 @@ void Client::record(Stats& st, uint32_t pub, uint32_t s, int64_t sent_ns, int64_
   ++st.unique;
   if (s + 1 < str.next) ++st.out_of_order;
   else str.next = s + 1;
+  if (now >= st.window_start_ns && now < st.window_end_ns) ++st.window_delivered;
+  if (sent_ns < st.window_start_ns || sent_ns >= st.window_end_ns) return;
   int64_t lat = now - sent_ns;
   st.latency.record(lat > 0 ? uint64_t(lat) : 0);
 }
@@ -166,6 +168,7 @@ bool Client::on_input(Stats& st, const Options& o, int64_t now) {
         break;
       }
       case kPingresp:
+        ping_pending = false;
         break;
       case kDisconnect:
         ok = false;

@@ -31,6 +31,11 @@ struct Stats {
   uint64_t closed = 0;
   int64_t last_delivery_ns = 0;
   int64_t last_pub_done_ns = 0;
+  // The measured window (set by the engine when publishing starts): latency is recorded for
+  // messages sent inside it, window_delivered counts deliveries received inside it.
+  int64_t window_start_ns = 0;
+  int64_t window_end_ns = INT64_MAX;
+  uint64_t window_delivered = 0;
   Histogram latency;   // end to end, ns
   Histogram connect;   // TCP connect start .. CONNACK (.. SUBACK for subscribers), ns
 };
@@ -64,11 +69,14 @@ class Client {
   uint32_t window = 1;  // min(--inflight, the server's Receive Maximum)
   uint16_t next_pid = 1;
   bool pub_done = false;
+  bool ping_pending = false;  // queue: PINGREQ sent after the last publish, PINGRESP not yet in
+  bool pinged = false;
 
   // Subscriber.
   std::string filter;
   uint32_t stream_base = 0;
   std::vector<Stream> streams;
+  bool stalled = false;  // queue: no longer read (its messages stay queued in the broker)
 
   // TCP is up: queue CONNECT.
   void start_session(const Options& o);

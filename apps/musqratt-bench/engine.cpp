@@ -4,13 +4,17 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <stdexcept>
+
+#include "procfs.hpp"
 
 namespace mqb {
 
@@ -23,6 +27,8 @@ int64_t mono_ns() {
 namespace {
 constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr int64_t kIdleWaitNs = 5'000'000;  // how often an idle engine looks at the phase
+// queue: a stalled subscriber's receive buffer, small so that most queued messages stay in the broker.
+constexpr int kStalledRcvBuf = 4096;
 }  // namespace
 
 Engine::Engine(const Options& o, Shared& sh, const sockaddr_storage& addr, socklen_t addrlen, int concurrency)
@@ -66,12 +72,22 @@ void Engine::enter(Phase ph, int64_t now) {
     case Phase::run: {
       running_ = true;
       run_start_ = sh_.run_start_ns;
-      deadline_ = o_.duration > 0 ? run_start_ + int64_t(o_.duration * 1e9) : 0;
+      deadline_ = sh_.publish_end_ns;
+      stats.window_start_ns = sh_.window_start_ns;
+      stats.window_end_ns = sh_.window_end_ns;
       rate_per_ns_ = o_.rate > 0 ? o_.rate / double(o_.publishers) / 1e9 : 0;
       std::size_t len = pubs_.empty() ? 0 : pubs_.front()->tmpl.bytes.size();
       high_water_ = std::max<std::size_t>(64 * 1024, 2 * len);
+      if (rate_per_ns_ > 0)
+        for (Client* c : pubs_) {
+          if (c->state == State::ready) push_due(c, due_at(c));
+          else finishing_.push_back(c);
+        }
       break;
     }
+    case Phase::sample:
+      counters.kernel_queued_bytes.store(kernel_queued_bytes(), std::memory_order_release);
+      break;
     case Phase::disconnect:
       running_ = false;
       to_connect_.clear();
@@ -113,6 +129,10 @@ void Engine::begin_connect(Client* c, int64_t now) {
   }
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (o_.scenario == Scenario::queue && c->role == Role::sub) {
+    // Before connect(), so the window it announces stays small.
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kStalledRcvBuf, sizeof kStalledRcvBuf);
+  }
   c->fd = fd;
   c->state = State::tcp_connecting;
   int r = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr_), addrlen_);
@@ -158,10 +178,41 @@ void Engine::close_client(Client* c, bool error) {
 void Engine::set_out_interest(Client* c, bool want) {
   if (c->armed_out == want || c->fd < 0) return;
   epoll_event ev{};
-  ev.events = want ? uint32_t(EPOLLIN | EPOLLOUT) : uint32_t(EPOLLIN);
+  const uint32_t in = c->stalled ? 0u : uint32_t(EPOLLIN);
+  ev.events = want ? in | uint32_t(EPOLLOUT) : in;
   ev.data.ptr = c;
   epoll_ctl(ep_, EPOLL_CTL_MOD, c->fd, &ev);
   c->armed_out = want;
+}
+
+// queue: the subscriber stops reading; what the broker sends it from now on stays queued.
+void Engine::stall(Client* c) {
+  c->stalled = true;
+  epoll_event ev{};
+  ev.events = c->armed_out ? uint32_t(EPOLLOUT) : 0u;
+  ev.data.ptr = c;
+  epoll_ctl(ep_, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+// queue: bytes the stalled subscribers' connections hold in the kernel, the subscriber's unread
+// receive queue plus the broker's send queue (read from /proc/net/tcp: on loopback both ends
+// are on this machine). -1 when the broker's side cannot be found.
+int64_t Engine::kernel_queued_bytes() {
+  int64_t total = 0;
+  for (auto& c : clients_) {
+    if (c->role != Role::sub || c->fd < 0) continue;
+    int unread = 0;
+    if (::ioctl(c->fd, FIONREAD, &unread) == 0) total += unread;
+    sockaddr_storage local{}, peer{};
+    socklen_t ll = sizeof local, pl = sizeof peer;
+    if (::getsockname(c->fd, reinterpret_cast<sockaddr*>(&local), &ll) != 0 ||
+        ::getpeername(c->fd, reinterpret_cast<sockaddr*>(&peer), &pl) != 0)
+      return -1;
+    int64_t q = procfs::tcp_send_queue(peer, local);
+    if (q < 0) return -1;
+    total += q;
+  }
+  return total;
 }
 
 void Engine::mark_dirty(Client* c) {
@@ -200,7 +251,10 @@ void Engine::flush_dirty(int64_t now) {
 }
 
 void Engine::after_input(Client* c, State before, int64_t now) {
-  if (before != State::ready && c->state == State::ready) handshake_done(c, true, now);
+  if (before != State::ready && c->state == State::ready) {
+    handshake_done(c, true, now);
+    if (o_.scenario == Scenario::queue && c->role == Role::sub) stall(c);
+  }
   if (!c->out.empty()) mark_dirty(c);
 }
 
@@ -252,19 +306,43 @@ void Engine::on_event(Client* c, uint32_t events, int64_t now) {
   if (c->fd >= 0 && (events & EPOLLOUT)) flush(c, now);
 }
 
+bool Engine::stopping(int64_t now) const {
+  return sh_.stop_publishing.load(std::memory_order_relaxed) || (deadline_ && now >= deadline_);
+}
+
+// How many PUBLISH packets publisher c may write now, leaving rate and count aside: bounded by
+// its unsent bytes (QoS 0: TCP back-pressure sets the pace) and by its QoS 1/2 window.
+uint64_t Engine::room(const Client* c) const {
+  const std::size_t len = c->tmpl.bytes.size();
+  if (c->out.size() >= high_water_) return 0;
+  uint64_t r = (high_water_ - c->out.size()) / len + 1;
+  if (o_.qos) r = std::min<uint64_t>(r, uint64_t(c->window) - std::min(c->inflight, c->window));
+  return r;
+}
+
+// Paced: when publisher c's next message (number c->seq) is due. Publisher i of P is offset by
+// i/P of its interval, so the publishers together send evenly instead of all at once.
+int64_t Engine::due_at(const Client* c) const {
+  const double phase = double(c->index) / double(o_.publishers);
+  return run_start_ + int64_t((double(c->seq) + phase) / rate_per_ns_);
+}
+
+void Engine::push_due(Client* c, int64_t at) {
+  due_.push_back({at, c});
+  std::push_heap(due_.begin(), due_.end(), std::greater<>{});
+}
+
 void Engine::produce(int64_t now) {
-  const bool stop = sh_.stop_publishing.load(std::memory_order_relaxed) || (deadline_ && now >= deadline_);
+  const bool stop = stopping(now);
+  if (rate_per_ns_ > 0) {
+    produce_paced(now, stop);
+    return;
+  }
+  if (stop) return;
   for (Client* c : pubs_) {
     if (c->state != State::ready || c->pub_done) continue;
-    uint64_t limit = stop ? 0 : (o_.count ? o_.count - c->seq : 0xffffffffull - c->seq);
-    const std::size_t len = c->tmpl.bytes.size();
-    if (c->out.size() >= high_water_) continue;
-    limit = std::min<uint64_t>(limit, (high_water_ - c->out.size()) / len + 1);
-    if (o_.qos) limit = std::min<uint64_t>(limit, uint64_t(c->window) - std::min(c->inflight, c->window));
-    if (rate_per_ns_ > 0) {
-      uint64_t due = uint64_t(double(now - run_start_) * rate_per_ns_) + 1;
-      limit = due > c->seq ? std::min<uint64_t>(limit, due - c->seq) : 0;
-    }
+    uint64_t limit = o_.count ? o_.count - c->seq : 0xffffffffull - c->seq;
+    limit = std::min(limit, room(c));
     if (limit) {
       c->publish(stats, uint32_t(limit), now);
       mark_dirty(c);
@@ -272,33 +350,102 @@ void Engine::produce(int64_t now) {
   }
 }
 
+void Engine::produce_paced(int64_t now, bool stop) {
+  if (stop) {
+    for (const Due& d : due_) finishing_.push_back(d.c);
+    due_.clear();
+    finishing_.insert(finishing_.end(), blocked_.begin(), blocked_.end());
+    blocked_.clear();
+    return;
+  }
+  // Publishers held back earlier: an ack or EPOLLOUT may have made room. Their due time is past.
+  for (std::size_t i = 0; i < blocked_.size();) {
+    Client* c = blocked_[i];
+    if (c->state != State::ready || room(c)) {
+      blocked_[i] = blocked_.back();
+      blocked_.pop_back();
+      if (c->state == State::ready) push_due(c, now);
+      else finishing_.push_back(c);
+    } else {
+      ++i;
+    }
+  }
+  while (!due_.empty() && due_.front().at <= now) {
+    std::pop_heap(due_.begin(), due_.end(), std::greater<>{});
+    Client* c = due_.back().c;
+    due_.pop_back();
+    if (c->state != State::ready) {
+      finishing_.push_back(c);
+      continue;
+    }
+    // Messages due by now, so a publisher that fell behind catches up in one batch.
+    const double phase = double(c->index) / double(o_.publishers);
+    const uint64_t due = uint64_t(std::max(0.0, double(now - run_start_) * rate_per_ns_ - phase)) + 1;
+    uint64_t n = due > c->seq ? due - c->seq : 1;
+    if (o_.count) n = std::min<uint64_t>(n, o_.count - c->seq);
+    n = std::min(n, room(c));
+    if (n == 0) {
+      blocked_.push_back(c);
+      continue;
+    }
+    c->publish(stats, uint32_t(n), now);
+    mark_dirty(c);
+    if (o_.count && c->seq >= o_.count) finishing_.push_back(c);
+    else push_due(c, due_at(c));
+  }
+}
+
+// A publisher is finished once closed, or once it has nothing left to publish, every byte is
+// written and every QoS 1/2 publish acknowledged. queue: it then also sends a PINGREQ and waits
+// for the PINGRESP, so the broker has handled every PUBLISH before the queued state is sampled.
+bool Engine::finished(Client* c, bool exhausted, int64_t now) {
+  if (c->state != State::closed) {
+    if (!exhausted || !c->out.empty() || c->inflight != 0) return false;
+    if (o_.scenario == Scenario::queue && !c->pinged) {
+      c->pinged = c->ping_pending = true;
+      wire::pingreq(c->out);
+      flush(c, now);
+      return false;
+    }
+    if (c->ping_pending) return false;
+  }
+  c->pub_done = true;
+  ++counters.pubs_done;  // single writer
+  stats.last_pub_done_ns = now;
+  return true;
+}
+
 // After flushing: how long epoll may sleep. 0 if some publisher can generate right away.
 // Also notices publishers that are finished.
 int64_t Engine::next_wait(int64_t now) {
   int64_t wait = kIdleWaitNs;
   if (!running_) return wait;
-  const bool stop = sh_.stop_publishing.load(std::memory_order_relaxed) || (deadline_ && now >= deadline_);
+  const bool stop = stopping(now);
   if (deadline_ && !stop) wait = std::min(wait, deadline_ - now);
+  if (rate_per_ns_ > 0) return std::min(wait, next_wait_paced(now, stop));
   for (Client* c : pubs_) {
     if (c->pub_done) continue;
-    bool exhausted = stop || (o_.count && c->seq >= o_.count);
-    if (c->state == State::closed || (exhausted && c->out.empty() && c->inflight == 0)) {
-      c->pub_done = true;
-      ++counters.pubs_done;  // single writer
-      stats.last_pub_done_ns = now;
-      continue;
-    }
+    const bool exhausted = stop || (o_.count && c->seq >= o_.count);
+    if (finished(c, exhausted, now)) continue;
     if (c->state != State::ready || exhausted) continue;
-    if (c->out.size() >= high_water_) continue;                                   // EPOLLOUT wakes us
-    if (o_.qos && c->inflight >= c->window) continue;                 // an ack wakes us
-    if (rate_per_ns_ > 0) {
-      int64_t due_at = run_start_ + int64_t(double(c->seq) / rate_per_ns_);
-      wait = std::min(wait, std::max<int64_t>(0, due_at - now));
-    } else {
-      wait = 0;
-    }
+    if (room(c) == 0) continue;  // EPOLLOUT or an ack wakes us
+    wait = 0;
   }
   return wait;
+}
+
+int64_t Engine::next_wait_paced(int64_t now, bool stop) {
+  for (std::size_t i = 0; i < finishing_.size();) {
+    Client* c = finishing_[i];
+    if (c->pub_done || finished(c, true, now)) {
+      finishing_[i] = finishing_.back();
+      finishing_.pop_back();
+    } else {
+      ++i;
+    }
+  }
+  if (stop || due_.empty()) return kIdleWaitNs;
+  return std::max<int64_t>(0, due_.front().at - now);
 }
 
 void Engine::keepalive(int64_t now) {
@@ -322,6 +469,7 @@ void Engine::publish_counters() {
   put(counters.connect_errors, stats.connect_errors);
   put(counters.closed, stats.closed);
   put(counters.disconnects, stats.disconnects);
+  put(counters.window_delivered, stats.window_delivered);
   counters.last_delivery_ns.store(stats.last_delivery_ns, std::memory_order_relaxed);
   counters.last_pub_done_ns.store(stats.last_pub_done_ns, std::memory_order_release);
 }

@@ -16,6 +16,7 @@ const char* scenario_name(Scenario s) {
     case Scenario::fanin: return "fanin";
     case Scenario::idle: return "idle";
     case Scenario::persist: return "persist";
+    case Scenario::queue: return "queue";
   }
   return "?";
 }
@@ -26,8 +27,11 @@ const char* kUsage =
     "usage: musqratt-bench [options]\n"
     "  --host H            broker address (default 127.0.0.1)\n"
     "  --port P            broker port (default 1883)\n"
-    "  --scenario S        p2p | fanout | fanin | idle | persist (default p2p)\n"
-    "  --pairs N           p2p: publisher/subscriber pairs (default 1)\n"
+    "  --scenario S        p2p | fanout | fanin | idle | persist | queue (default p2p)\n"
+    "                      queue: p2p pairs whose subscribers stop reading after SUBACK;\n"
+    "                      the --count messages stay queued in the broker, then the\n"
+    "                      broker's RSS and the bytes in kernel socket queues are sampled\n"
+    "  --pairs N           p2p/queue: publisher/subscriber pairs (default 1)\n"
     "  --publishers N      fanout/persist: default 1, fanin: default 10\n"
     "  --subscribers N     fanout/persist: default 10, fanin: default 1\n"
     "  --connections N     idle: connections to open (default 1000)\n"
@@ -35,19 +39,27 @@ const char* kUsage =
     "  --size BYTES        payload size, >= 16 (default 64)\n"
     "  --count N           messages per publisher (default 100000)\n"
     "  --duration S        publish for S seconds instead of --count\n"
-    "  --rate R            total msgs/s over all publishers, paced (default unlimited)\n"
+    "  --warmup S          with --duration: publish S seconds more before the measured\n"
+    "                      window (latency, window deliveries and CPU cover the window only)\n"
+    "  --rate R            total msgs/s over all publishers, paced, publishers evenly\n"
+    "                      staggered (default unlimited)\n"
     "  --inflight N        QoS 1/2 unacknowledged window per publisher (default 20;\n"
     "                      v5: capped by the server's Receive Maximum)\n"
     "  --threads N         generator threads (default 1)\n"
     "  --v5                speak MQTT 5.0 (default 3.1.1)\n"
-    "  --hold S            idle: keep the connections open S seconds (default 0)\n"
+    "  --hold S            idle: keep the connections open S seconds (default 0);\n"
+    "                      queue: wait S s after the last publish before sampling (default 1)\n"
     "  --drain S           wait S s without deliveries before counting losses (default 2)\n"
     "  --connect-timeout S give up on connections after S s (default 30)\n"
     "  --connect-concurrency N  handshakes in flight at once (default 64)\n"
     "  --keepalive S       MQTT keep alive (default 60)\n"
     "  --topic-prefix P    first topic level (default bench)\n"
     "  --client-prefix P   client id prefix (default mqb-<pid>)\n"
-    "  --ready-file PATH   idle: create PATH once all connections are up\n"
+    "  --ready-file PATH   idle: create PATH once all connections are up;\n"
+    "                      queue: once the queued state has been sampled;\n"
+    "                      others: when the measured window opens\n"
+    "  --broker-pid PID    sample the broker's CPU time (utime+stime) and RSS from /proc/PID\n"
+    "                      over the measured window; report them and CPU per delivery\n"
     "  --json              print one JSON object on stdout instead of the table\n"
     "  --no-progress       no live progress line on stderr\n"
     "  --expect-no-loss    exit 1 if any message was lost\n"
@@ -75,6 +87,7 @@ int resolve(Options& o) {
   auto pick = [](int given, int def) { return given >= 0 ? given : def; };
   switch (o.scenario) {
     case Scenario::p2p:
+    case Scenario::queue:
       o.publishers = o.subscribers = pick(o.opt_pairs, pick(o.opt_publishers, pick(o.opt_subscribers, 1)));
       break;
     case Scenario::fanout:
@@ -100,6 +113,9 @@ int resolve(Options& o) {
   if (o.subscribers <= 0 || (o.scenario != Scenario::idle && o.publishers <= 0))
     return usage_error("need at least one publisher and one subscriber/connection");
   if (o.size < wire_min_size()) return usage_error("--size must be >= 16");
+  if (o.scenario == Scenario::queue && o.duration > 0) return usage_error("queue needs --count, not --duration");
+  if (o.warmup > 0 && o.duration <= 0) return usage_error("--warmup needs --duration");
+  if (o.scenario == Scenario::queue && !o.hold_given) o.hold = 1;
   if (o.count == 0 && o.duration <= 0) o.count = 100000;
   if (o.count > 0xffffffffull) return usage_error("--count must fit in 32 bits");
   if (o.threads < 1) o.threads = 1;
@@ -148,6 +164,7 @@ int parse_options(int argc, char** argv, Options& o) {
       else if (s == "fanin") o.scenario = Scenario::fanin;
       else if (s == "idle") o.scenario = Scenario::idle;
       else if (s == "persist") o.scenario = Scenario::persist;
+      else if (s == "queue") o.scenario = Scenario::queue;
       else return false;
       return true;
     });
@@ -162,7 +179,9 @@ int parse_options(int argc, char** argv, Options& o) {
     else if (a == "--rate") rc = need([&](auto s) { return real(s, o.rate); });
     else if (a == "--inflight") rc = need([&](auto s) { return num(s, o.inflight); });
     else if (a == "--threads") rc = need([&](auto s) { return num(s, o.threads) && o.threads > 0 && o.threads <= 256; });
-    else if (a == "--hold") rc = need([&](auto s) { return real(s, o.hold); });
+    else if (a == "--hold") rc = need([&](auto s) { o.hold_given = true; return real(s, o.hold); });
+    else if (a == "--warmup") rc = need([&](auto s) { return real(s, o.warmup); });
+    else if (a == "--broker-pid") rc = need([&](auto s) { return num(s, o.broker_pid) && o.broker_pid > 0; });
     else if (a == "--drain") rc = need([&](auto s) { return real(s, o.drain); });
     else if (a == "--connect-timeout") rc = need([&](auto s) { return real(s, o.connect_timeout); });
     else if (a == "--connect-concurrency") rc = need([&](auto s) { return num(s, o.connect_concurrency); });

@@ -128,6 +128,28 @@ void print_table(std::FILE* f, const Options& o, const Results& r) {
                   us(r.latency.quantile(0.9)), us(r.latency.quantile(0.99)), us(r.latency.quantile(0.999)),
                   us(r.latency.max()));
     row("latency (us)", b);
+    if (o.warmup > 0) {
+      std::snprintf(b, sizeof b, "%.3f s after %.3g s warm-up, %llu delivered (%s msg/s)", r.window_s, o.warmup,
+                    (unsigned long long)r.window_delivered,
+                    human(r.window_s > 0 ? double(r.window_delivered) / r.window_s : 0).c_str());
+      row("measured window", b);
+    }
+  }
+  if (o.scenario == Scenario::queue) {
+    std::snprintf(b, sizeof b, "%lld bytes (PUBLISH packet %llu bytes)", (long long)r.kernel_queued_bytes,
+                  (unsigned long long)r.packet_bytes);
+    row("in kernel queues", b);
+  }
+  std::snprintf(b, sizeof b, "%.2f s over %.2f s (%.0f %% of one core)", r.generator_cpu_s, r.window_s,
+                r.window_s > 0 ? 100 * r.generator_cpu_s / r.window_s : 0);
+  row("generator CPU", b);
+  if (o.broker_pid) {
+    const uint64_t d = o.scenario == Scenario::queue ? r.sent : r.window_delivered;
+    std::snprintf(b, sizeof b, "%.2f s (%.2f us per %s), RSS %lld KiB before, %lld KiB after (peak %lld)",
+                  r.broker_cpu_s, d && r.broker_cpu_s >= 0 ? r.broker_cpu_s * 1e6 / double(d) : 0.0,
+                  o.scenario == Scenario::queue ? "message sent" : "delivery", (long long)r.broker_rss_before_kb,
+                  (long long)r.broker_rss_kb, (long long)r.broker_hwm_kb);
+    row("broker", b);
   }
   std::snprintf(b, sizeof b, "p50 %.1f  p99 %.1f  max %.1f", us(r.connect.quantile(0.5)), us(r.connect.quantile(0.99)),
                 us(r.connect.max()));
@@ -164,8 +186,19 @@ void print_json(std::FILE* f, const Options& o, const Results& r) {
   hist(r.connect);
   std::fprintf(f,
                ",\"connections\":%llu,\"connect_time_s\":%.6f,\"connect_rate\":%.1f,\"publish_s\":%.6f,"
-               "\"drain_s\":%.6f,\"duration_s\":%.6f}\n",
+               "\"drain_s\":%.6f,\"duration_s\":%.6f,",
                u(r.connections), r.connect_time_s, r.connect_rate, r.publish_s, r.drain_s, r.duration_s);
+  std::fprintf(f, "\"window\":{\"warmup_s\":%g,\"seconds\":%.6f,\"delivered\":%llu,\"generator_cpu_s\":%.3f}",
+               o.warmup, r.window_s, u(r.window_delivered), r.generator_cpu_s);
+  if (o.broker_pid)
+    std::fprintf(f,
+                 ",\"broker\":{\"pid\":%d,\"cpu_s\":%.3f,\"rss_before_kb\":%lld,\"rss_kb\":%lld,\"hwm_kb\":%lld}",
+                 o.broker_pid, r.broker_cpu_s, (long long)r.broker_rss_before_kb, (long long)r.broker_rss_kb,
+                 (long long)r.broker_hwm_kb);
+  if (o.scenario == Scenario::queue)
+    std::fprintf(f, ",\"queue\":{\"kernel_bytes\":%lld,\"packet_bytes\":%llu}", (long long)r.kernel_queued_bytes,
+                 u(r.packet_bytes));
+  std::fprintf(f, "}\n");
 }
 
 }  // namespace mqb

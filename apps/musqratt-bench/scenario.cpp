@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine.hpp"
+#include "procfs.hpp"
 #include "report.hpp"
 
 namespace mqb {
@@ -34,6 +35,7 @@ std::string sub_filter(const Options& o, uint32_t i) {
   const std::string& p = o.topic_prefix;
   switch (o.scenario) {
     case Scenario::p2p: return p + "/p2p/" + std::to_string(i);
+    case Scenario::queue: return p + "/queue/" + std::to_string(i);
     case Scenario::fanout: return p + "/fanout";
     case Scenario::fanin: return p + "/+/fanin";
     case Scenario::persist: return p + "/persist";
@@ -46,6 +48,7 @@ std::string pub_topic(const Options& o, uint32_t i) {
   const std::string& p = o.topic_prefix;
   switch (o.scenario) {
     case Scenario::p2p: return p + "/p2p/" + std::to_string(i);
+    case Scenario::queue: return p + "/queue/" + std::to_string(i);
     case Scenario::fanout: return p + "/fanout";
     case Scenario::fanin: return p + "/" + std::to_string(i) + "/fanin";
     case Scenario::persist: return p + "/persist";
@@ -56,7 +59,7 @@ std::string pub_topic(const Options& o, uint32_t i) {
 
 struct Totals {
   uint64_t sent = 0, completed = 0, unique = 0, received = 0, connected = 0, connect_errors = 0, closed = 0,
-           pubs_done = 0;
+           pubs_done = 0, window_delivered = 0;
   int64_t last_delivery = 0, last_pub_done = 0;
 };
 
@@ -73,11 +76,43 @@ Totals totals(const std::vector<std::unique_ptr<Engine>>& engines) {
     t.connect_errors += ld(c.connect_errors);
     t.closed += ld(c.closed);
     t.pubs_done += ld(c.pubs_done);
+    t.window_delivered += ld(c.window_delivered);
     t.last_delivery = std::max(t.last_delivery, c.last_delivery_ns.load(std::memory_order_relaxed));
     t.last_pub_done = std::max(t.last_pub_done, c.last_pub_done_ns.load(std::memory_order_acquire));
   }
   return t;
 }
+
+// Samples CPU time (the broker's with --broker-pid, and this process's) when the measured
+// window opens and closes, and the broker's RSS when it closes.
+class Window {
+ public:
+  explicit Window(int broker_pid) : pid_(broker_pid) {}
+  bool is_open() const { return opened_ != 0; }
+  bool is_closed() const { return closed_; }
+  void open() {
+    opened_ = mono_ns();
+    gen0_ = procfs::self_cpu_seconds();
+    if (pid_) cpu0_ = procfs::cpu_seconds(pid_);
+  }
+  void close(Results& r) {
+    if (!is_open()) open();
+    closed_ = true;
+    r.window_s = double(mono_ns() - opened_) / 1e9;
+    r.generator_cpu_s = procfs::self_cpu_seconds() - gen0_;
+    if (!pid_) return;
+    const double cpu1 = procfs::cpu_seconds(pid_);
+    if (cpu0_ >= 0 && cpu1 >= 0) r.broker_cpu_s = cpu1 - cpu0_;
+    r.broker_rss_kb = procfs::status_kb(pid_, "VmRSS");
+    r.broker_hwm_kb = procfs::status_kb(pid_, "VmHWM");
+  }
+
+ private:
+  int pid_;
+  int64_t opened_ = 0;
+  bool closed_ = false;
+  double gen0_ = 0, cpu0_ = -1;
+};
 
 }  // namespace
 
@@ -114,8 +149,9 @@ Results run_scenario(const Options& o) {
     c->client_id = o.client_prefix + (o.scenario == Scenario::idle ? "-c" : "-s") + std::to_string(i);
     c->filter = sub_filter(o, uint32_t(i));
     if (o.scenario != Scenario::idle) {
-      std::size_t nstreams = o.scenario == Scenario::p2p ? 1 : std::size_t(o.publishers);
-      c->stream_base = o.scenario == Scenario::p2p ? uint32_t(i) : 0;
+      const bool pairs = o.scenario == Scenario::p2p || o.scenario == Scenario::queue;
+      std::size_t nstreams = pairs ? 1 : std::size_t(o.publishers);
+      c->stream_base = pairs ? uint32_t(i) : 0;
       c->streams.resize(nstreams);
       for (auto& s : c->streams) s.seen.reserve(bitmap_words);
     }
@@ -187,19 +223,36 @@ Results run_scenario(const Options& o) {
     target += uint64_t(o.publishers);
     wait_connected(target, "connect publishers");
 
-    // 2. Publish.
-    sh.run_start_ns = mono_ns();
+    if (o.broker_pid) res.broker_rss_before_kb = procfs::status_kb(o.broker_pid, "VmRSS");
+
+    // 2. Publish. The measured window opens at once, or after --warmup.
+    const int64_t run_start = mono_ns();
+    sh.run_start_ns = run_start;
+    sh.window_start_ns = run_start;
+    if (o.duration > 0) {
+      sh.window_start_ns = run_start + int64_t(o.warmup * 1e9);
+      sh.window_end_ns = sh.window_start_ns + int64_t(o.duration * 1e9);
+      sh.publish_end_ns = sh.window_end_ns;
+    }
+    Window window(o.broker_pid);
+    // Profilers attached from outside (bench/profile.sh) start when the window opens.
+    auto open_window = [&] {
+      window.open();
+      if (!o.ready_file.empty() && o.scenario != Scenario::queue) std::ofstream(o.ready_file) << "window\n";
+    };
     set_phase(Phase::run);
-    const int64_t run_start = sh.run_start_ns;
+    if (o.warmup <= 0) open_window();
     uint64_t last_progress_mark = ~0ull;
     int64_t last_change = run_start;
     const int64_t stall_ns = int64_t(std::max(5.0, o.drain) * 1e9);
     for (;;) {
       Totals t = totals(engines);
       progress.running(t.sent, t.unique, double(mono_ns() - run_start) / 1e9);
+      int64_t now = mono_ns();
+      if (!window.is_open() && now >= sh.window_start_ns) open_window();
+      if (o.duration > 0 && !window.is_closed() && now >= sh.window_end_ns) window.close(res);
       if (t.pubs_done >= uint64_t(o.publishers)) break;
       uint64_t mark = t.sent + t.completed + t.unique;
-      int64_t now = mono_ns();
       if (mark != last_progress_mark) {
         last_progress_mark = mark;
         last_change = now;
@@ -209,6 +262,29 @@ Results run_scenario(const Options& o) {
       }
       sleep_ms(1);
     }
+    if (o.duration > 0 && !window.is_closed()) window.close(res);  // stopped early (stalled broker)
+    if (o.scenario == Scenario::queue) {
+      // Everything sent is now queued for the stalled subscribers: let the broker settle, then
+      // sample its RSS and what the kernel holds of it.
+      sleep_ms(int(o.hold * 1000));
+      window.close(res);
+      set_phase(Phase::sample);
+      int64_t kernel = 0;
+      for (auto& e : engines) {
+        const int64_t start = mono_ns();
+        int64_t v;
+        while ((v = e->counters.kernel_queued_bytes.load(std::memory_order_acquire)) == Counters::kNotSampled &&
+               mono_ns() - start < 10'000'000'000)
+          sleep_ms(1);
+        kernel = (v < 0 || kernel < 0) ? -1 : kernel + v;
+      }
+      res.kernel_queued_bytes = kernel;
+      uint64_t bytes = 0;
+      for (int i = 0; i < o.publishers; ++i)
+        bytes += wire::make_publish(pub_topic(o, uint32_t(i)), o.qos, o.v5, o.size, uint32_t(i)).bytes.size();
+      res.packet_bytes = bytes / uint64_t(o.publishers);
+      if (!o.ready_file.empty()) std::ofstream(o.ready_file) << totals(engines).sent << "\n";
+    }
     int64_t reconnect_start = 0;
     if (o.scenario == Scenario::persist) {
       reconnect_start = mono_ns();
@@ -216,10 +292,12 @@ Results run_scenario(const Options& o) {
       wait_connected(target + uint64_t(o.subscribers), "reconnect subscribers");
     }
 
-    // 3. Drain.
+    // 3. Drain (queue: nothing is delivered, nothing to wait for).
     Totals t = totals(engines);
     const uint64_t per_sub_all = t.sent;
-    uint64_t expected = o.scenario == Scenario::p2p ? t.sent : per_sub_all * uint64_t(o.subscribers);
+    uint64_t expected = o.scenario == Scenario::queue ? 0
+                        : o.scenario == Scenario::p2p ? t.sent
+                                                      : per_sub_all * uint64_t(o.subscribers);
     uint64_t last_unique = t.unique;
     last_change = mono_ns();
     for (;;) {
@@ -246,6 +324,8 @@ Results run_scenario(const Options& o) {
       res.drain_s = t.last_delivery > t.last_pub_done ? double(t.last_delivery - t.last_pub_done) / 1e9 : 0;
     }
     res.connections = t.connected;
+    if (!window.is_closed()) window.close(res);  // --count: the window ends with the drain
+    res.window_delivered = t.window_delivered;
   }
 
   set_phase(Phase::disconnect);

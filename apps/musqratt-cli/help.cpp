@@ -80,6 +80,8 @@ std::string program_help() {
       "       musqratt-cli pub [options]    (one-shot publish; pub --help)\n"
       "       musqratt-cli sub [options]    (one-shot subscribe; sub --help)\n"
       "       musqratt-cli passwd FILE USER [-p PASSWORD] [-D]   (manage the broker's password file)\n"
+      "       musqratt-cli import-mosquitto-conf MOSQUITTO_CONF [-o FILE]   (a musqratt.toml from a mosquitto.conf)\n"
+      "       musqratt-cli store backup DIR DEST | store check DIR   (the persistence database)\n"
       "\n"
       "MQTT 3.1.1/5.0 client shell. Reads commands interactively (line editing, history,\n"
       "tab completion) when stdin is a terminal, line by line from stdin otherwise, or\n"

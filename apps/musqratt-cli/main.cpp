@@ -13,8 +13,10 @@
 #include "help.hpp"
 #include "oneshot.hpp"
 #include "output.hpp"
+#include "mosquitto_import.hpp"
 #include "passwd.hpp"
 #include "shell.hpp"
+#include "store_tools.hpp"
 
 namespace {
 
@@ -87,5 +89,7 @@ int main(int argc, char** argv) {
   if (argc >= 2 && std::strcmp(argv[1], "pub") == 0) return run_oneshot_pub(argc - 2, argv + 2);
   if (argc >= 2 && std::strcmp(argv[1], "sub") == 0) return run_oneshot_sub(argc - 2, argv + 2);
   if (argc >= 2 && std::strcmp(argv[1], "passwd") == 0) return run_passwd(argc - 2, argv + 2);
+  if (argc >= 2 && std::strcmp(argv[1], "import-mosquitto-conf") == 0) return run_import_mosquitto_conf(argc - 2, argv + 2);
+  if (argc >= 2 && std::strcmp(argv[1], "store") == 0) return run_store(argc - 2, argv + 2);
   return run_shell(argc, argv);
 }

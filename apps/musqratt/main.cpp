@@ -1,15 +1,23 @@
-// musqratt: the broker server. Reads settings, starts the epoll server and waits for a signal.
+// musqratt: the broker server. Reads settings, starts the server, tells the service manager
+// when it is ready, and then serves signals: SIGHUP reloads the configuration, SIGUSR1 reopens
+// the log file, SIGINT/SIGTERM stop.
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <iterator>
 #include <memory>
 #include <thread>
 
 #include "bridge/bridge_service.h"
 #include "broker/broker.h"
+#include "check_config.h"
 #include "net/address.h"
 #include "net/server.h"
+#include "reload.h"
+#include "service_notify.h"
 #include "store/sqlite_store.h"
+#include "watchdog.h"
 #ifdef MUSQRATT_HAVE_DPDK
 #include "net/dpdk/dpdk_transport.h"
 #endif
@@ -20,19 +28,15 @@ using namespace musqratt;
 
 int main(int argc, char** argv) {
   app::Settings settings;
-  switch (app::parse_settings(argc, argv, settings)) {
+  app::Origins origins;
+  switch (app::parse_settings(argc, argv, settings, origins)) {
     case app::ParseOutcome::ExitOk: return 0;
     case app::ParseOutcome::ExitError: return 2;
+    case app::ParseOutcome::CheckConfig: return app::check_config(argc, argv);
     case app::ParseOutcome::Run: break;
   }
-  util::LogLevel level;
-  if (!util::parse_log_level(settings.log_level, level)) {
-    fprintf(stderr, "musqratt: unknown log level '%s'\n", settings.log_level.c_str());
-    return 2;
-  }
-  util::set_log_level(level);
-  if (settings.listen.empty()) {
-    fprintf(stderr, "musqratt: no listener configured\n");
+  if (std::string err = app::apply_log_settings(settings); !err.empty()) {
+    fprintf(stderr, "musqratt: %s\n", err.c_str());
     return 2;
   }
   if (!settings.config_file.empty()) LOG_INFO("configuration loaded from %s", settings.config_file.c_str());
@@ -43,13 +47,10 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  if (std::string err = app::resolve_access_policy(settings); !err.empty()) {
-    fprintf(stderr, "musqratt: %s\n", err.c_str());
-    return 2;
-  }
   std::unique_ptr<broker::Broker> broker_ptr;
   try {
     broker_ptr = std::make_unique<broker::Broker>(settings.broker);
@@ -60,10 +61,6 @@ int main(int argc, char** argv) {
   broker::Broker& broker = *broker_ptr;
   std::unique_ptr<store::SqliteStore> store;
   if (settings.persistence) {
-    if (settings.persistence_sync != "always" && settings.persistence_sync != "batch") {
-      fprintf(stderr, "musqratt: persistence_sync must be always or batch\n");
-      return 2;
-    }
     store = std::make_unique<store::SqliteStore>(
         store::StoreOptions{settings.persistence_dir, settings.persistence_sync, settings.persistence_sync_interval,
                             settings.persistence_memory_queue});
@@ -71,7 +68,7 @@ int main(int argc, char** argv) {
       broker::RestoredState restored = store->open();
       broker.attach_persistence(store.get(), restored, util::now());
     } catch (const std::exception& e) {
-      fprintf(stderr, "musqratt: %s\n", e.what());
+      LOG_ERROR("%s", e.what());
       return 1;
     }
   }
@@ -97,6 +94,7 @@ int main(int argc, char** argv) {
     return 2;
 #endif
   }
+  const std::vector<pid_t> threads_before = app::process_threads();
   // Bridges start before the listeners: their buffers subscribe before any client can publish.
   std::unique_ptr<bridge::BridgeService> bridges;
   if (!settings.bridges.empty()) {
@@ -112,19 +110,42 @@ int main(int argc, char** argv) {
     return 1;
   }
   LOG_INFO("musqratt %s running", MUSQRATT_VERSION);
+
+  // Every listener is open and the store recovered: ready.
+  const app::ServiceNotify notify;
+  notify.ready("serving " + std::to_string(settings.listen.size() + settings.tls_listen.size()) + " listener(s)");
+  std::unique_ptr<app::Watchdog> watchdog;
+  if (auto interval = app::ServiceNotify::watchdog_interval()) {
+    // The threads server.start() made: the workers and the housekeeping thread.
+    std::vector<pid_t> watched;
+    const std::vector<pid_t> after = app::process_threads();
+    std::set_difference(after.begin(), after.end(), threads_before.begin(), threads_before.end(), std::back_inserter(watched));
+    watchdog = std::make_unique<app::Watchdog>(*interval, watched, [&notify] { notify.watchdog(); });
+    LOG_INFO("watchdog: pinging every %lld ms while %zu server thread(s) are alive",
+             static_cast<long long>(interval->count() / 2000), watched.size());
+  }
+
+  app::Reloader reloader(argc, argv, settings, broker, server, notify);
+  const timespec tick{1, 0};
   while (true) {
-    int sig = 0;
-    sigwait(&signals, &sig);
+    // A second at most between two looks at the rate-limited log kinds' summaries.
+    int sig = sigtimedwait(&signals, nullptr, &tick);
+    util::log_flush_suppressed(util::now());
+    if (sig < 0) continue;  // timeout or EINTR
     if (sig == SIGHUP) {
-      if (std::string err = broker.access().reload(); err.empty()) LOG_INFO("SIGHUP: password file and ACL reloaded");
-      else LOG_ERROR("SIGHUP: reload failed, keeping the previous tables: %s", err.c_str());
-      if (std::string err = server.reload_tls(); !err.empty())
-        LOG_ERROR("SIGHUP: TLS reload failed, keeping the previous certificates: %s", err.c_str());
+      reloader.reload();
+      continue;
+    }
+    if (sig == SIGUSR1) {
+      if (std::string err = util::reopen_log_file(); !err.empty()) LOG_ERROR("SIGUSR1: reopening the log file: %s", err.c_str());
+      else LOG_INFO("SIGUSR1: log file reopened");
       continue;
     }
     LOG_INFO("signal %d received, shutting down", sig);
     break;
   }
+  notify.stopping();
+  watchdog.reset();
   server.stop();
   if (bridges) bridges->stop();  // before the store closes: what it did last is written
   if (store) store->close();  // writes what is still pending

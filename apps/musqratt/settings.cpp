@@ -12,6 +12,8 @@
 
 #include "bridge/config_parser.h"
 
+#include "util/log.h"
+
 namespace musqratt::app {
 namespace {
 
@@ -88,6 +90,11 @@ std::vector<Option> option_table() {
       {"dpdk_mtu", "transport dpdk: MTU of the port and the lwIP interface", [](S& s) -> auto& { return s.dpdk_mtu; }},
       {"dpdk_idle_sleep_us", "transport dpdk: microseconds to sleep when the poll loop is idle (0 = busy-poll)", [](S& s) -> auto& { return s.dpdk_idle_sleep_us; }},
       {"dpdk_queues", "transport dpdk: RX/TX queue pairs of the port (1 to what the port supports); the one lwIP worker polls every RX queue, RSS spreads flows over them where the port has it", [](S& s) -> auto& { return s.dpdk_queues; }},
+      {"log_dest", "where log lines go: stderr, syslog (facility daemon) or file (log_file, reopened on SIGUSR1)", [](S& s) -> auto& { return s.log_dest; }},
+      {"log_file", "log file path when log_dest = \"file\" (appended to, created 0640)", [](S& s) -> auto& { return s.log_file; }},
+      {"log_format", "text, or json (one JSON object per line: time, level, message and fields)", [](S& s) -> auto& { return s.log_format; }},
+      {"log_rate_limit", "log lines a remote peer can trigger (refused connections, protocol errors, failed authentications), per second and kind; the rest are counted in one 'suppressed N similar messages' line (0 = unlimited)", [](S& s) -> auto& { return s.log_rate_limit; }},
+      {"log_rate_burst", "lines of one such kind written at once before log_rate_limit applies", [](S& s) -> auto& { return s.log_rate_burst; }, 1000000},
   };
 }
 
@@ -140,7 +147,9 @@ std::string node_text(const toml::node& n, const std::string& name) {
   if (auto b = n.value<bool>(); b && n.is_boolean()) return *b ? "true" : "false";
   if (n.is_integer()) return std::to_string(*n.value<int64_t>());
   if (n.is_string()) return *n.value<std::string>();
-  throw std::runtime_error(name + ": unsupported value type");
+  if (n.is_table() || n.is_array_of_tables()) throw std::runtime_error(name + ": expected a value, not a table");
+  if (n.is_array()) throw std::runtime_error(name + ": expected a single value, not a list");
+  throw std::runtime_error(name + ": unsupported value type (numbers are integers, strings are quoted)");
 }
 
 std::string host_name() {
@@ -149,33 +158,57 @@ std::string host_name() {
   return buf;
 }
 
-void load_toml(const std::string& path, Settings& s, const std::vector<Option>& table) {
+/// Reads the TOML file into `s`; every bad key is an error of its own, so one run of
+/// --check-config lists them all.
+void load_toml(const std::string& path, Settings& s, const std::vector<Option>& table, Origins& origins,
+               std::vector<std::string>& errors) {
   toml::table doc;
   try {
     doc = toml::parse_file(path);
   } catch (const toml::parse_error& e) {
-    throw std::runtime_error(path + ": " + std::string(e.description()) + " at line " +
-                             std::to_string(e.source().begin.line));
+    const auto& at = e.source().begin;
+    errors.push_back(path + ":" + std::to_string(at.line) + ": " + std::string(e.description()) + " at line " +
+                     std::to_string(at.line) + ", column " + std::to_string(at.column));
+    return;
   }
-  for (const auto& [k, node] : doc) {
-    std::string key(k.str());
+  // In file order (the table is sorted by key), so errors read top to bottom.
+  std::vector<std::pair<std::string, const toml::node*>> keys;
+  for (const auto& [k, node] : doc) keys.emplace_back(std::string(k.str()), &node);
+  std::stable_sort(keys.begin(), keys.end(),
+                   [](const auto& a, const auto& b) { return a.second->source().begin.line < b.second->source().begin.line; });
+  for (const auto& [key, node_ptr] : keys) {
+    const toml::node& node = *node_ptr;
+    const std::string where = path + ":" + std::to_string(node.source().begin.line);
     if (key == "bridge") {  // [[bridge]] tables have a parser of their own
-      s.bridges = bridge::parse_bridges(node, path, host_name());
+      try {
+        s.bridges = bridge::parse_bridges(node, path, host_name());
+        origins[key] = where;
+      } catch (const std::exception& e) {
+        errors.push_back(e.what());
+      }
       continue;
     }
     auto opt = std::find_if(table.begin(), table.end(), [&](const Option& o) { return key == o.key; });
-    if (opt == table.end()) throw std::runtime_error(path + ": unknown key '" + key + "'");
-    std::string name = path + ": " + key;
-    if (is_list(*opt)) {
-      auto* list = &std::get<FieldRef<std::vector<std::string>>>(opt->field)(s);
-      list->clear();
-      if (const toml::array* arr = node.as_array()) {
-        for (const auto& item : *arr) list->push_back(node_text(item, name));
+    if (opt == table.end()) {
+      errors.push_back(where + ": unknown key '" + key + "'");
+      continue;
+    }
+    std::string name = where + ": " + key;
+    try {
+      if (is_list(*opt)) {
+        std::vector<std::string> values;
+        if (const toml::array* arr = node.as_array()) {
+          for (const auto& item : *arr) values.push_back(node_text(item, name));
+        } else {
+          values.push_back(node_text(node, name));
+        }
+        std::get<FieldRef<std::vector<std::string>>>(opt->field)(s) = std::move(values);
       } else {
-        list->push_back(node_text(node, name));
+        assign_text(*opt, s, node_text(node, name), name);
       }
-    } else {
-      assign_text(*opt, s, node_text(node, name), name);
+      origins[key] = where;
+    } catch (const std::exception& e) {
+      errors.push_back(e.what());
     }
   }
 }
@@ -186,6 +219,9 @@ void print_help(const std::vector<Option>& table) {
          "127.0.0.1:1883 with embedded defaults. Every option is also a key of the TOML config file.\n\n"
          "  --config FILE          read settings from a TOML file (flags override it)\n"
          "  --print-config         print every setting as TOML (after --config and flags) and exit\n"
+         "  --check-config         check the settings (--config FILE and flags), the password, ACL and\n"
+         "                         TLS files they name; print every error with FILE:LINE and key;\n"
+         "                         exit 0 if all is well, 1 if not\n"
          "  --version              print the version and exit\n"
          "  --help                 print this help and exit\n");
   for (const auto& o : table) {
@@ -276,62 +312,166 @@ std::string resolve_access_policy(Settings& s) {
   return {};
 }
 
-ParseOutcome parse_settings(int argc, char** argv, Settings& s) {
+std::vector<std::string> read_settings(int argc, char** argv, Settings& s, Origins& origins) {
   const auto table = option_table();
-  try {
-    // The config file first, so flags given anywhere on the line win over it.
-    for (int i = 1; i < argc; ++i) {
-      std::string a = argv[i];
-      if (a == "--help" || a == "-h") {
-        print_help(table);
-        return ParseOutcome::ExitOk;
-      }
-      if (a == "--version") {
-        printf("musqratt %s\n", MUSQRATT_VERSION);
-        return ParseOutcome::ExitOk;
-      }
-      if (a == "--config" || a.rfind("--config=", 0) == 0) {
-        std::string path = a == "--config" ? (i + 1 < argc ? argv[++i] : "") : a.substr(9);
-        if (path.empty()) throw std::runtime_error("--config needs a file");
-        load_toml(path, s, table);
-        s.config_file = path;
-      }
-    }
-    std::vector<std::string> lists_seen;
-    bool print = false;
-    for (int i = 1; i < argc; ++i) {
-      std::string a = argv[i];
-      if (a == "--config") { ++i; continue; }
-      if (a.rfind("--config=", 0) == 0) continue;
-      if (a == "--print-config") {
-        print = true;
+  std::vector<std::string> errors;
+  // The config file first, so flags given anywhere on the line win over it.
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--config" || a.rfind("--config=", 0) == 0) {
+      std::string path = a == "--config" ? (i + 1 < argc ? argv[++i] : "") : a.substr(9);
+      if (path.empty()) {
+        errors.push_back("--config needs a file");
         continue;
       }
-      std::string value;
-      bool has_value = false;
-      if (auto eq = a.find('='); eq != std::string::npos && a.rfind("--", 0) == 0) {
-        value = a.substr(eq + 1);
-        a = a.substr(0, eq);
-        has_value = true;
-      }
-      auto opt = std::find_if(table.begin(), table.end(), [&](const Option& o) { return a == flag_of(o.key); });
-      if (opt == table.end()) throw std::runtime_error("unknown option '" + a + "' (see --help)");
-      if (!has_value) {
-        if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
-        value = argv[++i];
-      }
-      if (is_list(*opt) && std::find(lists_seen.begin(), lists_seen.end(), a) == lists_seen.end()) {
-        std::get<FieldRef<std::vector<std::string>>>(opt->field)(s).clear();  // flags replace the file's list
-        lists_seen.push_back(a);
-      }
-      assign_text(*opt, s, value, a);
+      load_toml(path, s, table, origins, errors);
+      s.config_file = path;
     }
-    if (print) {
-      print_config(s, table);
+  }
+  std::vector<std::string> lists_seen;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--config") {
+      ++i;
+      continue;
+    }
+    if (a.rfind("--config=", 0) == 0 || a == "--print-config" || a == "--check-config" || a == "--help" ||
+        a == "-h" || a == "--version")
+      continue;
+    std::string value;
+    bool has_value = false;
+    if (auto eq = a.find('='); eq != std::string::npos && a.rfind("--", 0) == 0) {
+      value = a.substr(eq + 1);
+      a = a.substr(0, eq);
+      has_value = true;
+    }
+    auto opt = std::find_if(table.begin(), table.end(), [&](const Option& o) { return a == flag_of(o.key); });
+    if (opt == table.end()) {
+      errors.push_back("unknown option '" + a + "' (see --help)");
+      continue;
+    }
+    if (!has_value) {
+      if (i + 1 >= argc) {
+        errors.push_back(a + " needs a value");
+        continue;
+      }
+      value = argv[++i];
+    }
+    if (is_list(*opt) && std::find(lists_seen.begin(), lists_seen.end(), a) == lists_seen.end()) {
+      std::get<FieldRef<std::vector<std::string>>>(opt->field)(s).clear();  // flags replace the file's list
+      lists_seen.push_back(a);
+    }
+    try {
+      assign_text(*opt, s, value, a);
+      origins[opt->key] = a;
+    } catch (const std::exception& e) {
+      errors.push_back(e.what());
+    }
+  }
+  return errors;
+}
+
+std::string origin_of(const Origins& origins, const std::string& key) {
+  auto it = origins.find(key);
+  if (it == origins.end()) return key;
+  return it->second.rfind("--", 0) == 0 ? it->second : it->second + ": " + key;
+}
+
+std::vector<std::string> validate_settings(Settings& s, const Origins& origins) {
+  std::vector<std::string> errors;
+  auto bad = [&](const std::string& key, const std::string& message) { errors.push_back(origin_of(origins, key) + ": " + message); };
+  auto one_of = [&](const std::string& key, const std::string& value, std::initializer_list<const char*> allowed) {
+    for (const char* a : allowed)
+      if (value == a) return;
+    std::string list;
+    for (const char* a : allowed) list += std::string(list.empty() ? "" : ", ") + a;
+    bad(key, "'" + value + "' is not one of " + list);
+  };
+  util::LogLevel level;
+  if (!util::parse_log_level(s.log_level, level)) bad("log_level", "unknown log level '" + s.log_level + "'");
+  one_of("log_dest", s.log_dest, {"stderr", "syslog", "file"});
+  one_of("log_format", s.log_format, {"text", "json"});
+  if (s.log_dest == "file" && s.log_file.empty()) bad("log_dest", "log_dest = \"file\" needs log_file");
+  one_of("transport", s.transport, {"epoll", "io_uring", "dpdk"});
+  one_of("persistence_sync", s.persistence_sync, {"always", "batch"});
+  one_of("allow_anonymous", s.allow_anonymous, {"auto", "true", "false"});
+  if (s.transport == "dpdk") {
+    if (s.listen.empty()) bad("listen", "transport dpdk takes its MQTT port from listen, which is empty");
+  } else if (s.listen.empty() && s.tls_listen.empty()) {
+    bad(origins.contains("listen") ? "listen" : "tls_listen", "no listener configured: set listen, tls_listen or both");
+  }
+  if (!s.tls_listen.empty()) {
+    if (s.tls_cert.empty()) bad("tls_listen", "TLS listeners need tls_cert");
+    if (s.tls_key.empty()) bad("tls_listen", "TLS listeners need tls_key");
+  }
+  if (s.tls_require_certificate && s.tls_ca.empty()) bad("tls_require_certificate", "needs tls_ca");
+  if (std::string err = resolve_access_policy(s); !err.empty() && s.allow_anonymous == "auto")
+    bad("allow_anonymous", err);
+  return errors;
+}
+
+namespace {
+/// What a SIGHUP applies to a running broker. Every other key (including keys added later and
+/// not listed here) needs a restart. max_packet_size and topic_alias_maximum are fixed per
+/// connection when it is accepted (SessionDriver), so a new value reaches new connections only.
+/// The other values announced in CONNACK (receive_maximum, maximum_qos, retain_available) are
+/// not listed: they are checked against config() on every packet, so a change would break the
+/// promise made to the connections already open.
+constexpr std::string_view kReloadable[] = {
+    "log_level", "log_dest", "log_file", "log_format", "log_rate_limit", "log_rate_burst",
+    "max_packet_size", "topic_alias_maximum", "max_inflight", "max_queued_messages", "max_queued_bytes", "queue_qos0_offline",
+    "session_expiry_default", "max_session_expiry", "max_keepalive", "server_keepalive", "connect_timeout",
+    "default_message_expiry", "max_message_expiry", "max_connections", "max_connections_per_ip",
+    "max_publish_rate", "max_subscriptions_per_client", "max_topic_levels", "max_topic_length",
+    "hold_unsubscribed", "hold_max_messages_per_topic", "hold_max_bytes", "hold_default_expiry",
+    "password_file", "acl_file", "allow_anonymous", "sys_interval",
+    // Certificate files are re-read at every reload under the same paths.
+};
+}  // namespace
+
+std::vector<std::string> keep_restart_only_values(const Settings& running, Settings& next) {
+  std::vector<std::string> keys;
+  Settings old = running;  // the field references take a mutable Settings
+  for (const auto& o : option_table()) {
+    if (std::find(std::begin(kReloadable), std::end(kReloadable), o.key) != std::end(kReloadable)) continue;
+    if (toml_value(o, old) == toml_value(o, next)) continue;
+    keys.push_back(o.key);
+    std::visit([&](auto ref) { ref(next) = ref(old); }, o.field);
+  }
+  // Bridges are made at start-up (their buffers, their worker): a change waits for a restart.
+  if (running.bridges != next.bridges) {
+    keys.push_back("[[bridge]]");
+    next.bridges = running.bridges;
+  }
+  return keys;
+}
+
+ParseOutcome parse_settings(int argc, char** argv, Settings& s, Origins& origins) {
+  const auto table = option_table();
+  bool print = false, check = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      print_help(table);
       return ParseOutcome::ExitOk;
     }
-  } catch (const std::exception& e) {
-    fprintf(stderr, "musqratt: %s\n", e.what());
+    if (a == "--version") {
+      printf("musqratt %s\n", MUSQRATT_VERSION);
+      return ParseOutcome::ExitOk;
+    }
+    if (a == "--config") ++i;
+    print = print || a == "--print-config";
+    check = check || a == "--check-config";
+  }
+  std::vector<std::string> errors = read_settings(argc, argv, s, origins);
+  if (check) return ParseOutcome::CheckConfig;  // the caller reports these and more
+  if (errors.empty() && print) {
+    print_config(s, table);
+    return ParseOutcome::ExitOk;
+  }
+  if (errors.empty()) errors = validate_settings(s, origins);
+  if (!errors.empty()) {
+    for (const auto& e : errors) fprintf(stderr, "musqratt: %s\n", e.c_str());
     return ParseOutcome::ExitError;
   }
   return ParseOutcome::Run;

@@ -1,6 +1,7 @@
 #pragma once
 // The server's settings: one table of options, each reachable both as a TOML key and as a
 // command-line flag (`some_key` <-> `--some-key`), so the two can never drift apart.
+#include <map>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,11 @@ struct Settings {
   std::vector<std::string> listen{"127.0.0.1:1883"};
   unsigned threads = 0;  // 0 = number of cores
   std::string log_level = "info";
+  std::string log_dest = "stderr";  // stderr, syslog or file
+  std::string log_file;             // log_dest = "file"
+  std::string log_format = "text";  // text or json
+  uint32_t log_rate_limit = 10;     // lines a remote peer can trigger: per second per kind
+  uint32_t log_rate_burst = 50;
   std::string transport = "epoll";
   std::string config_file;  // set when --config was given
   std::string allow_anonymous = "auto";
@@ -45,11 +51,35 @@ struct Settings {
   std::vector<bridge::BridgeConfig> bridges;
 };
 
-enum class ParseOutcome { Run, ExitOk, ExitError };
+enum class ParseOutcome { Run, ExitOk, ExitError, CheckConfig };
 
-/// Parses argv (and the TOML file named by --config, flags winning over the file).
-/// Prints --help / --version / errors itself.
-ParseOutcome parse_settings(int argc, char** argv, Settings& out);
+/// Where each key's value came from: "FILE:LINE" for the config file, "--flag" for the command
+/// line. Keys left at their defaults are absent.
+using Origins = std::map<std::string, std::string>;
+
+/// Parses argv (and the TOML file named by --config, flags winning over the file), then
+/// validate_settings(). Prints --help / --version / --print-config and every error itself.
+/// CheckConfig: --check-config was given; `out` and `origins` hold what was read.
+ParseOutcome parse_settings(int argc, char** argv, Settings& out, Origins& origins);
+
+/// Reads the file named by --config and the flags into `out`, collecting every error (as
+/// "FILE:LINE: KEY: message" or "--flag: message") instead of stopping at the first. Prints
+/// nothing: used at start-up, on reload and by --check-config. A TOML syntax error refuses the
+/// whole file (one error: the first).
+std::vector<std::string> read_settings(int argc, char** argv, Settings& out, Origins& origins);
+
+/// Values that must be one of a list, and rules across keys (at least one listener; TLS
+/// listeners need a certificate and key; ...). Resolves allow_anonymous (see
+/// resolve_access_policy). Each error names where the offending key was set.
+std::vector<std::string> validate_settings(Settings& s, const Origins& origins);
+
+/// "FILE:LINE: KEY" or "--flag" or "KEY" (at its default): where `key` was set.
+std::string origin_of(const Origins& origins, const std::string& key);
+
+/// Keys that differ between the running settings and `next` and cannot change without a
+/// restart; their running values are copied into `next`, so what a reload applies is exactly
+/// the rest.
+std::vector<std::string> keep_restart_only_values(const Settings& running, Settings& next);
 
 /// Resolves allow_anonymous against the listeners: returns an error message if a listener off
 /// loopback would accept anyone without that being asked for explicitly.

@@ -6,6 +6,27 @@
 #include "protocol/topic.h"
 
 namespace musqratt::auth {
+namespace {
+
+std::string trimmed_rest(std::istringstream& words) {
+  std::string rest;
+  words >> std::ws;
+  std::getline(words, rest);
+  while (!rest.empty() && (rest.back() == ' ' || rest.back() == '\t' || rest.back() == '\r')) rest.pop_back();
+  return rest;
+}
+
+bool has_wildcard_char(const std::string& s) { return s.find_first_of("+#") != std::string::npos; }
+
+/// Is every topic `target` names also named by `rule`? For a topic that is a match; for a
+/// subscription filter, wildcards in it must meet the same or wider wildcards in the rule.
+bool covers(const std::string& rule, const std::string& target, bool is_filter) {
+  if (!is_filter) return protocol::topic_matches(rule, target);
+  if (rule != target && !protocol::topic_matches(rule, target)) return false;
+  return target.find('#') == std::string::npos || rule.find('#') != std::string::npos;
+}
+
+}  // namespace
 
 std::expected<Acl, std::string> Acl::parse(const std::string& text, const std::string& origin) {
   Acl acl;
@@ -18,33 +39,31 @@ std::expected<Acl, std::string> Acl::parse(const std::string& text, const std::s
     ++n;
     auto where = [&] { return origin + ":" + std::to_string(n) + ": "; };
     size_t start = line.find_first_not_of(" \t");
-    if (start == std::string::npos || line[start] == '#') continue;
+    if (start == std::string::npos || line[start] == '#' || line[start] == '\r') continue;
     std::istringstream words(line.substr(start));
     std::string kind;
     words >> kind;
     if (kind == "user" || kind == "client") {
-      words >> std::ws;
-      std::getline(words, subject);
-      while (!subject.empty() && (subject.back() == ' ' || subject.back() == '\r')) subject.pop_back();
+      subject = trimmed_rest(words);
       if (subject.empty()) return std::unexpected(where() + kind + " needs a name");
       scope = kind == "user" ? Scope::User : Scope::Client;
       continue;
     }
     if (kind != "topic" && kind != "pattern") return std::unexpected(where() + "unknown directive '" + kind + "'");
-    std::string access_word, filter;
-    words >> access_word >> std::ws;
-    std::getline(words, filter);
-    while (!filter.empty() && (filter.back() == ' ' || filter.back() == '\r')) filter.pop_back();
-    Access access;
-    if (access_word == "read") access = Access::Read;
-    else if (access_word == "write") access = Access::Write;
-    else if (access_word == "readwrite") access = Access::ReadWrite;
-    else if (!access_word.empty() && filter.empty()) {
-      filter = access_word;  // "topic FILTER" means readwrite, as in Mosquitto
-      access = Access::ReadWrite;
-    } else return std::unexpected(where() + "access must be read, write or readwrite");
+    std::string access_word;
+    words >> access_word;
+    std::string filter = trimmed_rest(words);
+    Rule rule{kind == "pattern" ? Scope::Pattern : scope, false, Access::ReadWrite, subject, {}};
+    if (access_word == "read") rule.access = Access::Read;
+    else if (access_word == "write") rule.access = Access::Write;
+    else if (access_word == "readwrite") rule.access = Access::ReadWrite;
+    else if (access_word == "deny") rule.deny = true;
+    else if (!access_word.empty() && filter.empty()) filter = access_word;  // "topic FILTER": readwrite, as in Mosquitto
+    else return std::unexpected(where() + "access must be read, write, readwrite or deny");
+    if (filter.empty()) return std::unexpected(where() + kind + " needs a topic filter");
     if (!protocol::valid_topic_filter(filter)) return std::unexpected(where() + "invalid topic filter '" + filter + "'");
-    acl.rules_.push_back({kind == "pattern" ? Scope::Pattern : scope, subject, access, filter});
+    rule.filter = std::move(filter);
+    acl.rules_.push_back(std::move(rule));
   }
   return acl;
 }
@@ -57,43 +76,55 @@ std::expected<Acl, std::string> Acl::load(const std::string& path) {
   return parse(ss.str(), path);
 }
 
-namespace {
-std::string substitute(const std::string& filter, const Identity& who) {
-  std::string out;
-  for (size_t i = 0; i < filter.size(); ++i) {
-    if (filter[i] == '%' && i + 1 < filter.size() && (filter[i + 1] == 'u' || filter[i + 1] == 'c')) {
-      out += filter[i + 1] == 'u' ? who.username : who.client_id;
+Acl::Applies Acl::applies(const Rule& r, const Identity& who, std::string& filter_out) {
+  switch (r.scope) {
+    case Scope::Anonymous: return who.anonymous ? Applies::Yes : Applies::No;
+    case Scope::User: return !who.anonymous && r.subject == who.username ? Applies::Yes : Applies::No;
+    case Scope::Client: return r.subject == who.client_id ? Applies::Yes : Applies::No;
+    case Scope::Pattern: break;
+  }
+  filter_out.clear();
+  const std::string& f = r.filter;
+  for (size_t i = 0; i < f.size(); ++i) {
+    if (f[i] == '%' && i + 1 < f.size() && (f[i + 1] == 'u' || f[i + 1] == 'c')) {
+      const bool user = f[i + 1] == 'u';
+      // An anonymous client has no user name: a %u rule never allows it anything, and a deny
+      // rule reads %u as empty.
+      if (user && who.anonymous) {
+        if (!r.deny) return Applies::No;
+        ++i;
+        continue;
+      }
+      const std::string& value = user ? who.username : who.client_id;
+      if (has_wildcard_char(value)) return Applies::Unsafe;
+      filter_out += value;
       ++i;
     } else {
-      out.push_back(filter[i]);
+      filter_out.push_back(f[i]);
     }
   }
-  return out;
+  return Applies::Yes;
 }
-}  // namespace
 
 bool Acl::allowed(const Identity& who, const std::string& target, Access need, bool is_filter) const {
+  bool allow = false;
+  std::string substituted;
   for (const Rule& r : rules_) {
-    if ((static_cast<uint8_t>(r.access) & static_cast<uint8_t>(need)) == 0) continue;
-    switch (r.scope) {
-      case Scope::Anonymous: if (!who.anonymous) continue; break;
-      case Scope::User: if (who.anonymous || r.subject != who.username) continue; break;
-      case Scope::Client: if (r.subject != who.client_id) continue; break;
-      case Scope::Pattern: break;
+    if (!r.deny && (allow || (static_cast<uint8_t>(r.access) & static_cast<uint8_t>(need)) == 0)) continue;
+    Applies a = applies(r, who, substituted);
+    if (a == Applies::No) continue;
+    if (a == Applies::Unsafe) {
+      if (r.deny) return false;  // a wildcard in the name: refuse rather than guess what it would deny
+      continue;
     }
-    std::string rule_filter = r.scope == Scope::Pattern ? substitute(r.filter, who) : r.filter;
-    // A subscription filter is covered when the rule matches it read as a topic: wildcards in
-    // the filter only match the same or wider wildcards in the rule.
-    if (is_filter) {
-      if (rule_filter == target || protocol::topic_matches(rule_filter, target)) {
-        if (target.find('#') != std::string::npos && rule_filter.find('#') == std::string::npos) continue;
-        return true;
-      }
-    } else if (protocol::topic_matches(rule_filter, target)) {
-      return true;
+    const std::string& filter = r.scope == Scope::Pattern ? substituted : r.filter;
+    if (r.deny) {
+      if (covers(filter, target, is_filter)) return false;  // deny wins wherever it stands
+    } else if (covers(filter, target, is_filter)) {
+      allow = true;
     }
   }
-  return false;
+  return allow;
 }
 
 bool Acl::can_publish(const Identity& who, const std::string& topic) const {

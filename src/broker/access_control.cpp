@@ -1,6 +1,5 @@
 #include "broker/access_control.h"
 
-#include "auth/password_hash.h"
 #include "util/log.h"
 
 namespace musqratt::broker {
@@ -9,9 +8,12 @@ std::string AccessControl::load(const AccessSettings& settings) {
   auto t = std::make_shared<Tables>();
   t->settings = settings;
   if (!settings.password_file.empty()) {
-    auto p = auth::read_password_file(settings.password_file);
-    if (!p) return p.error();
-    t->passwords = std::move(*p);
+    auto c = auth::Credentials::load(settings.password_file);
+    if (!c) return c.error();
+    if (c->weak_hashes())
+      LOG_WARN("%s: %zu user(s) with Mosquitto's old $6$ hash (one SHA-512, fast to guess): set their passwords "
+               "again with musqratt-cli passwd", settings.password_file.c_str(), c->weak_hashes());
+    t->credentials = std::move(*c);
   }
   if (!settings.acl_file.empty()) {
     auto a = auth::Acl::load(settings.acl_file);
@@ -34,13 +36,13 @@ protocol::Reason AccessControl::authenticate(const std::optional<std::string>& u
   if (!username) {
     return t->settings.allow_anonymous ? protocol::Reason::Success : protocol::Reason::NotAuthorized;
   }
-  if (!t->passwords) {
+  if (!t->credentials) {
     // No password file: a user name is only a label, accepted as anonymous would be.
     return t->settings.allow_anonymous ? protocol::Reason::Success : protocol::Reason::NotAuthorized;
   }
-  auto it = t->passwords->find(*username);
-  if (it == t->passwords->end() || !password || !auth::verify_password(*password, it->second))
-    return protocol::Reason::BadUserNameOrPassword;
+  // An unknown user costs the same key derivation as a wrong password (Credentials::verify),
+  // so the time of the answer does not tell which user names exist.
+  if (!password || !t->credentials->verify(*username, *password)) return protocol::Reason::BadUserNameOrPassword;
   return protocol::Reason::Success;
 }
 

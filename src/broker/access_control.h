@@ -8,7 +8,7 @@
 #include <string>
 
 #include "auth/acl.h"
-#include "auth/password_file.h"
+#include "auth/credentials.h"
 #include "protocol/types.h"
 
 namespace musqratt::broker {
@@ -39,7 +39,7 @@ class AccessControl {
  private:
   struct Tables {
     AccessSettings settings;
-    std::optional<auth::PasswordTable> passwords;
+    std::optional<auth::Credentials> credentials;
     std::optional<auth::Acl> acl;
   };
   std::shared_ptr<const Tables> tables() const { return tables_.load(std::memory_order_acquire); }

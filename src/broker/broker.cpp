@@ -17,11 +17,35 @@ bool matches_any(const std::vector<std::string>& filters, std::string_view topic
 }  // namespace
 
 Broker::Broker(BrokerConfig config)
-    : config_(std::move(config)),
-      started_(util::now()),
-      hold_(HoldLimits{config_.hold_max_messages_per_topic, config_.hold_max_bytes}) {
-  std::string err = access_.load({config_.password_file, config_.acl_file, config_.allow_anonymous});
+    : started_(util::now()), hold_(HoldLimits{config.hold_max_messages_per_topic, config.hold_max_bytes}) {
+  std::string err = access_.load({config.password_file, config.acl_file, config.allow_anonymous});
   if (!err.empty()) throw std::runtime_error(err);
+  hold_possible_ = !config.hold_unsubscribed.empty();
+  configs_.push_back(std::make_unique<const BrokerConfig>(std::move(config)));
+  config_.store(configs_.back().get(), std::memory_order_release);
+}
+
+std::string Broker::replace_config(BrokerConfig config) {
+  std::lock_guard cl(configs_mu_);
+  if (std::string err = access_.load({config.password_file, config.acl_file, config.allow_anonymous}); !err.empty())
+    return err;
+  if (!config.hold_unsubscribed.empty()) hold_possible_ = true;
+  configs_.push_back(std::make_unique<const BrokerConfig>(std::move(config)));
+  const BrokerConfig& c = *configs_.back();
+  config_.store(&c, std::memory_order_release);
+  {
+    std::lock_guard hl(hold_mu_);
+    hold_.set_limits(HoldLimits{c.hold_max_messages_per_topic, c.hold_max_bytes});
+  }
+  // Queues already holding more than a new, lower limit keep what they hold: new messages are
+  // dropped until they drain below it.
+  const QueueLimits limits{.max_messages = c.max_queued_messages,
+                           .queue_qos0_offline = c.queue_qos0_offline,
+                           .max_bytes = c.max_queued_bytes};
+  std::lock_guard rl(registry_mu_);
+  for (const SessionPtr& s : sessions_)
+    if (!reserved_client_id(s->client_id())) s->set_limits(limits);  // a bridge's buffer keeps its own
+  return {};
 }
 
 Broker::~Broker() {
@@ -38,9 +62,10 @@ void Broker::wake_all(const std::vector<Link>& wakes) {
 }
 
 std::optional<uint32_t> Broker::effective_message_expiry(std::optional<uint32_t> requested) const {
+  const BrokerConfig& cfg = config();
   std::optional<uint32_t> e = requested;
-  if (!e && config_.default_message_expiry) e = config_.default_message_expiry;
-  if (e && config_.max_message_expiry && *e > config_.max_message_expiry) e = config_.max_message_expiry;
+  if (!e && cfg.default_message_expiry) e = cfg.default_message_expiry;
+  if (e && cfg.max_message_expiry && *e > cfg.max_message_expiry) e = cfg.max_message_expiry;
   return e;
 }
 
@@ -49,11 +74,13 @@ std::optional<uint32_t> Broker::effective_message_expiry(std::optional<uint32_t>
 void Broker::attach_persistence(Persistence* store, const RestoredState& r, util::TimePoint now) {
   store_ = store;
   hold_.set_persistence(store);
+  if (!r.held.empty()) hold_possible_ = true;
   std::lock_guard lock(registry_mu_);
+  const BrokerConfig& cfg = config();
   for (const RestoredSession& rs : r.sessions) {
-    QueueLimits limits{.max_messages = config_.max_queued_messages,
-                       .queue_qos0_offline = config_.queue_qos0_offline,
-                       .max_bytes = config_.max_queued_bytes};
+    QueueLimits limits{.max_messages = cfg.max_queued_messages,
+                       .queue_qos0_offline = cfg.queue_qos0_offline,
+                       .max_bytes = cfg.max_queued_bytes};
     auto s = std::make_shared<Session>(rs.client_id, next_session_id_++, protocol::Version::V5, limits);
     s->restore(rs, now);
     s->set_persistence(store);
@@ -108,9 +135,10 @@ ConnectResult Broker::connect(const ConnectRequest& req, util::TimePoint) {
       }
     }
     if (!result.session) {
-      QueueLimits limits{.max_messages = config_.max_queued_messages,
-                       .queue_qos0_offline = config_.queue_qos0_offline,
-                       .max_bytes = config_.max_queued_bytes};
+      const BrokerConfig& cfg = config();
+      QueueLimits limits{.max_messages = cfg.max_queued_messages,
+                         .queue_qos0_offline = cfg.queue_qos0_offline,
+                         .max_bytes = cfg.max_queued_bytes};
       result.session = std::make_shared<Session>(req.client_id, next_session_id_++, req.version, limits);
       if (store_ && req.session_expiry > 0) result.session->set_persistence(store_);
       sessions_.insert(result.session);
@@ -192,16 +220,16 @@ void Broker::end_session_unlocked(const SessionPtr& session) {
 }
 
 bool Broker::admit_connection(const std::string& ip) {
-  if (!config_.max_connections_per_ip) return true;
+  if (!config().max_connections_per_ip) return true;
   std::lock_guard lock(per_ip_mu_);
   uint32_t& n = connections_per_ip_[ip];
-  if (n >= config_.max_connections_per_ip) return false;
+  if (n >= config().max_connections_per_ip) return false;
   ++n;
   return true;
 }
 
 void Broker::release_connection(const std::string& ip) {
-  if (!config_.max_connections_per_ip) return;
+  if (!config().max_connections_per_ip) return;
   std::lock_guard lock(per_ip_mu_);
   auto it = connections_per_ip_.find(ip);
   if (it != connections_per_ip_.end() && --it->second == 0) connections_per_ip_.erase(it);
@@ -311,7 +339,7 @@ size_t Broker::route(const MessagePtr& msg) {
 
 RouteResult Broker::publish(const MessagePtr& msg, util::TimePoint now) {
   stats_.add(Counter::MessagesReceived);
-  if (msg->retain && config_.retain_available) {
+  if (msg->retain && config().retain_available) {
     retained_.put(msg);
     if (store_ && msg->topic.rfind("$SYS/", 0) != 0) {
       if (msg->payload.empty()) store_->retained_deleted(msg->topic);
@@ -326,7 +354,8 @@ RouteResult Broker::publish(const MessagePtr& msg, util::TimePoint now) {
 }
 
 RouteResult Broker::publish_unacked(const MessagePtr& msg, util::TimePoint now) {
-  if (config_.hold_unsubscribed.empty() || !matches_any(config_.hold_unsubscribed, msg->topic))
+  const BrokerConfig& cfg = config();
+  if (cfg.hold_unsubscribed.empty() || !matches_any(cfg.hold_unsubscribed, msg->topic))
     return {route(msg), false};
   // Deciding "nobody listens" and holding must be atomic with respect to SUBSCRIBE, or a
   // message could slip between a subscriber's arrival and its draining of the hold.
@@ -334,12 +363,12 @@ RouteResult Broker::publish_unacked(const MessagePtr& msg, util::TimePoint now) 
   size_t n = route(msg);
   if (n > 0 || msg->payload.empty() || msg->expired(now)) return {n, false};
   MessagePtr held = msg;
-  if (!msg->expires_at && config_.hold_default_expiry) {
+  if (!msg->expires_at && cfg.hold_default_expiry) {
     // Held messages without an expiry of their own get the configured one; the copy is made
     // only here, off the common path.
     auto copy = std::make_shared<Message>(*msg);
     copy->id = Message::next_id();
-    copy->expires_at = now + util::Seconds(config_.hold_default_expiry);
+    copy->expires_at = now + util::Seconds(cfg.hold_default_expiry);
     held = std::move(copy);
   }
   size_t dropped = hold_.hold(held);
@@ -354,7 +383,7 @@ bool Broker::subscribe(const SessionPtr& session, const protocol::Subscription& 
                        uint32_t subscription_id, util::TimePoint now) {
   Subscriber s{session, sub.options, subscription_id};
   std::unique_lock hold_lock(hold_mu_, std::defer_lock);
-  if (!config_.hold_unsubscribed.empty()) hold_lock.lock();
+  if (!config().hold_unsubscribed.empty() || hold_possible_.load(std::memory_order_relaxed)) hold_lock.lock();
   bool is_new = tree_.subscribe(sub.filter, s);
   session->add_subscription(sub.filter, SubscriptionRecord{sub.options, subscription_id});
   auto shared = protocol::parse_shared_filter(sub.filter);
@@ -452,8 +481,8 @@ void Broker::housekeeping(util::TimePoint now) {
     std::lock_guard lock(hold_mu_);
     hold_.expire(now);
   }
-  if (config_.sys_interval && now >= next_sys_) {
-    next_sys_ = now + util::Seconds(config_.sys_interval);
+  if (const uint32_t interval = config().sys_interval; interval && now >= next_sys_) {
+    next_sys_ = now + util::Seconds(interval);
     publish_sys(now);
   }
 }

@@ -2,6 +2,7 @@
 // The broker: routes messages between sessions. It owns the topic tree, the retained store,
 // the hold for unsubscribed topics, the session registry and pending wills. It knows the
 // protocol's values but nothing of connections or sockets; SessionDriver drives it.
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -59,7 +60,14 @@ class Broker {
   explicit Broker(BrokerConfig config);
   ~Broker();
 
-  const BrokerConfig& config() const { return config_; }
+  /// The configuration in force: one atomic load. The reference stays valid for the broker's
+  /// life (replaced configurations are kept), so a caller may hold it through a call; the next
+  /// call may see a newer one.
+  const BrokerConfig& config() const { return *config_.load(std::memory_order_acquire); }
+  /// Puts `config` in force (reload): access tables, queue limits of every session, hold
+  /// limits and filters, and every value read through config(). If the password or ACL file
+  /// cannot be read, returns the error and changes nothing.
+  std::string replace_config(BrokerConfig config);
   /// Attaches durable storage (before any client connects) and rebuilds the state it holds.
   void attach_persistence(Persistence* store, const RestoredState& restored, util::TimePoint now);
   Persistence* persistence() const { return store_; }
@@ -129,7 +137,14 @@ class Broker {
   void publish_sys(util::TimePoint now);
   static void wake_all(const std::vector<Link>& wakes);
 
-  const BrokerConfig config_;
+  // Every configuration ever in force, the current one last: superseded ones are kept (a few
+  // hundred bytes per reload) so that a reference from config() never dangles.
+  std::mutex configs_mu_;
+  std::vector<std::unique_ptr<const BrokerConfig>> configs_;  // guarded by configs_mu_
+  std::atomic<const BrokerConfig*> config_;
+  // True once any configuration had hold filters or held messages were restored: SUBSCRIBE
+  // then drains the hold even after a reload removed every filter.
+  std::atomic<bool> hold_possible_{false};
   const util::TimePoint started_;
   Stats stats_;
   AccessControl access_;

@@ -24,6 +24,8 @@ class HoldStore {
  public:
   explicit HoldStore(HoldLimits limits) : limits_(limits) {}
   void set_persistence(Persistence* p) { store_ = p; }
+  /// New limits (configuration reload); they apply from the next hold().
+  void set_limits(HoldLimits limits) { limits_ = limits; }
   /// Puts back a message from durable storage (start-up only).
   void restore(uint64_t seq, const MessagePtr& msg);
 

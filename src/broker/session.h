@@ -75,15 +75,15 @@ class Session {
   Session(std::string client_id, uint64_t id, protocol::Version version, QueueLimits limits);
 
   const std::string& client_id() const { return client_id_; }
+  /// New queue limits (configuration reload; a bridge's buffer has limits of its own). A queue
+  /// over a lowered limit keeps what it holds.
+  void set_limits(const QueueLimits& limits);
   /// Who is connected to this session, for ACL checks at delivery. Thread: any.
   std::shared_ptr<const auth::Identity> identity() const { return identity_.load(std::memory_order_acquire); }
   void set_identity(auth::Identity who) {
     identity_.store(std::make_shared<const auth::Identity>(std::move(who)), std::memory_order_release);
   }
   uint64_t id() const { return id_; }
-  /// Replaces the queue limits of this session (a bridge's buffer has its own). Messages
-  /// already queued stay until something more arrives.
-  void set_limits(const QueueLimits& limits);
 
   /// Durable storage for this session, or null (persistence off, or the session ends with its
   /// connection). Set before the session is shared.
@@ -176,7 +176,7 @@ class Session {
 
   const std::string client_id_;
   const uint64_t id_;
-  QueueLimits limits_;
+  QueueLimits limits_;  // guarded by mu_
   // Until ACLs need it, every session shares one anonymous identity (no allocation).
   std::atomic<std::shared_ptr<const auth::Identity>> identity_{anonymous_identity()};
   static std::shared_ptr<const auth::Identity> anonymous_identity();

@@ -94,8 +94,14 @@ def relay(relay_bin):
 
 
 @pytest.fixture(scope="session")
-def musqratt(tmp_path_factory):
-    """MusQraTT itself ($MUSQRATT_BIN or build/bin/musqratt), on a free loopback port."""
+def musqratt(musqratt_proc):
+    """MusQraTT's port."""
+    return musqratt_proc[1]
+
+
+@pytest.fixture(scope="session")
+def musqratt_proc(tmp_path_factory):
+    """MusQraTT itself ($MUSQRATT_BIN or build/bin/musqratt) on a free loopback port: (pid, port)."""
     p = _bin("MUSQRATT_BIN", "musqratt")
     if not p.is_file():
         pytest.skip(f"{p} not built (set MUSQRATT_BIN)")
@@ -111,7 +117,7 @@ def musqratt(tmp_path_factory):
         # Keep draining the log so the broker never blocks on a full pipe.
         import threading
         threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
-        yield port
+        yield proc.pid, port
         assert proc.poll() is None, f"musqratt exited with {proc.returncode} during the bench smoke tests"
     finally:
         stop(proc)

@@ -117,8 +117,62 @@ def test_table_output(bench_bin, relay):
         assert word in p.stdout
 
 
+def test_paced_publishers_all_delivered(bench_bin, broker):
+    # Many publishers paced by --rate (staggered, served from a timer heap): every message arrives.
+    _, port = broker
+    rc, r, err = run(bench_bin, port, "--pairs", 300, "--qos", 1, "--rate", 3000, "--count", 3, "--expect-no-loss")
+    assert rc == 0, err
+    check_report(r, "p2p")
+    assert r["sent"] == 900 and r["delivered"] == 900 and r["lost"] == 0 and r["dup"] == 0
+
+
+def test_warmup_window_and_broker_sampling(bench_bin, musqratt_proc):
+    pid, port = musqratt_proc
+    rc, r, err = run(bench_bin, port, "--pairs", 2, "--qos", 1, "--rate", 400, "--warmup", 0.3, "--duration", 0.6,
+                     "--broker-pid", pid)
+    assert rc == 0, err
+    check_report(r, "p2p")
+    w, b = r["window"], r["broker"]
+    assert w["warmup_s"] == 0.3 and w["seconds"] > 0
+    # Only deliveries inside the window are counted there, and latency only for messages sent in it.
+    assert 0 < w["delivered"] < r["delivered"]
+    assert 0 < r["latency_us"]["count"] < r["delivered"]
+    assert w["generator_cpu_s"] >= 0
+    assert b["pid"] == pid and b["cpu_s"] >= 0 and b["rss_kb"] > 0 and b["rss_before_kb"] > 0
+    assert b["hwm_kb"] >= b["rss_kb"]
+
+
+def test_broker_pid_of_a_missing_process(bench_bin, relay):
+    # A pid that is not there: the run still completes, the broker figures say "not sampled".
+    rc, r, err = run(bench_bin, relay, "--count", 200, "--broker-pid", 999999999)
+    assert rc == 0, err
+    assert r["broker"]["cpu_s"] == -1 and r["broker"]["rss_kb"] == -1
+
+
+@pytest.mark.parametrize("qos", [0, 1])
+def test_queue(bench_bin, musqratt_proc, tmp_path, qos):
+    # Subscribers stop reading: every message stays queued (broker or kernel), none is delivered.
+    pid, port = musqratt_proc
+    ready = tmp_path / "ready"
+    rc, r, err = run(bench_bin, port, "--scenario", "queue", "--pairs", 2, "--qos", qos, "--count", 3000,
+                     "--hold", 0.2, "--broker-pid", pid, "--ready-file", ready)
+    assert rc == 0, err
+    check_report(r, "queue")
+    assert r["sent"] == 6000 and r["delivered"] == 0 and r["lost"] == 0
+    if qos:
+        assert r["acked"] == 6000
+    q = r["queue"]
+    assert q["packet_bytes"] == 2 + 2 + len("bench/queue/0") + (2 if qos else 0) + 64
+    # Whatever the kernel holds is at most what was sent, and it was found (loopback).
+    assert 0 <= q["kernel_bytes"] <= 6000 * q["packet_bytes"]
+    assert r["broker"]["rss_kb"] > 0
+    assert ready.read_text().strip() == "6000"
+
+
 @pytest.mark.parametrize("args", [["--size", "8"], ["--qos", "3"], ["--bogus"], ["--scenario", "nope"],
-                                  ["--count", "5", "--duration", "1"], ["--scenario", "persist", "--qos", "0"]])
+                                  ["--count", "5", "--duration", "1"], ["--scenario", "persist", "--qos", "0"],
+                                  ["--warmup", "1"], ["--scenario", "queue", "--duration", "1"],
+                                  ["--broker-pid", "0"], ["--broker-pid", "x"]])
 def test_usage_errors(bench_bin, args):
     p = subprocess.run([bench_bin, *args], capture_output=True, text=True, timeout=10)
     assert p.returncode == 2

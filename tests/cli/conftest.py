@@ -59,6 +59,22 @@ class Broker:
         except OSError:
             return ""
 
+    def wait_subscribed(self, *filters, count=1, timeout=10.0):
+        """Waits until the broker's log shows each topic filter subscribed `count` times (by
+        any clients)."""
+        for f in filters:
+            if self.kind == "mosquitto":  # "<client id> <qos> <filter>", after it is added
+                rx = re.compile(rf" \d {re.escape(f)}$", re.MULTILINE)
+            else:  # "'<client id>' subscribed to '<filter>' (QoS n)"
+                rx = re.compile(rf" subscribed to '{re.escape(f)}' ")
+            deadline = time.monotonic() + timeout
+            while len(rx.findall(self.log())) < count:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"no subscription to {f!r} in the broker log within {timeout}s")
+                if self.proc.poll() is not None:
+                    raise AssertionError(f"the broker exited (code {self.proc.returncode})")
+                time.sleep(0.01)
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -96,8 +112,9 @@ def start_musqratt(tmpdir):
         pytest.fail(f"MQTT_TEST_BROKER=musqratt but $MUSQRATT_BIN is not executable: {MUSQRATT_BIN!r}")
     log_path = Path(tmpdir) / "musqratt.log"
     logf = open(log_path, "wb")
-    proc = subprocess.Popen([MUSQRATT_BIN, "--listen", "127.0.0.1:0"], stdin=subprocess.DEVNULL,
-                            stdout=logf, stderr=logf)
+    # debug: the log says when a subscription is in place (Broker.wait_subscribed)
+    proc = subprocess.Popen([MUSQRATT_BIN, "--listen", "127.0.0.1:0", "--log-level", "debug"],
+                            stdin=subprocess.DEVNULL, stdout=logf, stderr=logf)
     logf.close()
     pat = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
     deadline = time.monotonic() + 10

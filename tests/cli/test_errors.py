@@ -164,8 +164,8 @@ def test_no_connack_times_out(cli):
 
 
 def test_broker_going_away_is_reported(cli_bin, tmp_path):
+    import select
     import subprocess
-    import time
     from conftest import start_mosquitto
     b = start_mosquitto(tmp_path)
     proc = subprocess.Popen([cli_bin], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -175,8 +175,12 @@ def test_broker_going_away_is_reported(cli_bin, tmp_path):
         proc.stdin.flush()
         assert proc.stdout.readline() == b"connected lost (session present: no)\n"
         b.stop()
-        time.sleep(0.5)
+        # the shell notices the lost connection and says so before it is given more to do
+        ready, _, _ = select.select([proc.stderr], [], [], 10)
+        assert ready, "no report of the lost connection within 10 s"
+        first = proc.stderr.readline()
         out, err = proc.communicate(b"pub t x\nstatus\n", timeout=10)
+        err = first + err
     finally:
         b.stop()
         if proc.poll() is None:

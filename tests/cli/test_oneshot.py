@@ -20,17 +20,17 @@ def cli_sub(cli_bin, broker, *args):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def wait_subscribed(broker, topic):
-    """Whether a separate subscriber process has its SUBACK yet cannot be seen from outside;
-    give it a moment after it starts (plenty on loopback)."""
-    time.sleep(0.4)
+def wait_subscribed(broker, *filters, count=1):
+    """A separate subscriber process has its subscriptions once the broker logs them (the
+    `count`th subscription to each filter in this test: the topics are the test's own)."""
+    broker.wait_subscribed(*filters, count=count)
 
 
 @pytest.mark.parametrize("qos", [0, 1, 2])
 @pytest.mark.parametrize("version", ["5", "311"])
 def test_oneshot_pub_received_by_mosquitto_sub(cli, broker, topic, mosquitto_clients, qos, version):
     sub = mosquitto_sub(broker, "-t", f"{topic}/#", "-C", "1", "-v", "-q", "2", "-W", "10")
-    wait_subscribed(broker, topic)
+    wait_subscribed(broker, f"{topic}/#")
     p = cli("pub", "-h", "127.0.0.1", "-p", str(broker.port), "-V", version, "-i", f"p{qos}",
             "-t", f"{topic}/x", "-m", f"hello q{qos}", "-q", str(qos))
     assert p.returncode == 0, p.stderr
@@ -55,9 +55,12 @@ def test_oneshot_pub_file_stdin_null_and_retain(cli, broker, topic, mosquitto_cl
     ])
     for t in ("f", "s"):  # clear retained messages with -n (empty payload)
         assert cli("pub", "-p", str(broker.port), "-t", f"{topic}/{t}", "-n", "-r").returncode == 0
-    sub = mosquitto_sub(broker, "-t", f"{topic}/#", "-W", "1")
+    # nothing retained is left: a new subscriber gets only a marker published after it subscribed
+    sub = mosquitto_sub(broker, "-t", f"{topic}/#", "-C", "1", "-v", "-W", "10")
+    wait_subscribed(broker, f"{topic}/#", count=2)  # the second subscriber
+    mosquitto_pub(broker, "-t", f"{topic}/marker", "-m", "marker")
     out, _ = sub.communicate(timeout=10)
-    assert out == b""
+    assert out == f"{topic}/marker marker\n".encode()
 
 
 def test_oneshot_pub_expiry(cli, broker, topic, mosquitto_clients):
@@ -71,7 +74,7 @@ def test_oneshot_pub_expiry(cli, broker, topic, mosquitto_clients):
 @pytest.mark.parametrize("version", ["5", "311"])
 def test_mosquitto_pub_received_by_oneshot_sub(cli_bin, broker, topic, mosquitto_clients, version):
     sub = cli_sub(cli_bin, broker, "-V", version, "-t", f"{topic}/a", "-t", f"{topic}/b", "-C", "2", "-q", "1")
-    wait_subscribed(broker, topic)
+    wait_subscribed(broker, f"{topic}/a", f"{topic}/b")
     mosquitto_pub(broker, "-t", f"{topic}/a", "-m", "first", "-q", "1")
     mosquitto_pub(broker, "-t", f"{topic}/b", "-m", "second")
     mosquitto_pub(broker, "-t", f"{topic}/a", "-m", "third")
@@ -82,7 +85,7 @@ def test_mosquitto_pub_received_by_oneshot_sub(cli_bin, broker, topic, mosquitto
 
 def test_oneshot_sub_verbose(cli_bin, broker, topic, mosquitto_clients):
     sub = cli_sub(cli_bin, broker, "-t", f"{topic}/#", "-C", "1", "-v")
-    wait_subscribed(broker, topic)
+    wait_subscribed(broker, f"{topic}/#")
     mosquitto_pub(broker, "-t", f"{topic}/v", "-m", "two words")
     out, err = sub.communicate(timeout=10)
     assert sub.returncode == 0, err
@@ -91,7 +94,7 @@ def test_oneshot_sub_verbose(cli_bin, broker, topic, mosquitto_clients):
 
 def test_oneshot_sub_json(cli_bin, broker, topic, mosquitto_clients, tmp_path):
     sub = cli_sub(cli_bin, broker, "-t", f"{topic}/#", "-C", "2", "--format", "json")
-    wait_subscribed(broker, topic)
+    wait_subscribed(broker, f"{topic}/#")
     mosquitto_pub(broker, "-t", f"{topic}/j", "-m", 'say "hi"\n', "-q", "1", "-r")
     f = tmp_path / "bin"
     f.write_bytes(b"\x80\x81")
@@ -137,7 +140,7 @@ def test_oneshot_sub_count_before_timeout(cli_bin, broker, topic, mosquitto_clie
 
 def test_oneshot_sub_sigterm_exits_cleanly(cli_bin, broker, topic):
     sub = cli_sub(cli_bin, broker, "-t", topic)
-    time.sleep(0.4)
+    wait_subscribed(broker, topic)  # running, connected and subscribed
     sub.terminate()
     out, err = sub.communicate(timeout=5)
     assert sub.returncode == 0, err

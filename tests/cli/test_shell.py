@@ -18,11 +18,13 @@ def test_stdin_session_receives_own_message(cli, broker, topic):
     script = "\n".join([
         conn(broker, "me"),
         f"sub {topic}/#",
+        f"sub {topic}/marker",
         f"pub {topic}/a hello",
         "wait --count 1",
         f"unsub {topic}/#",
         f"pub {topic}/a after-unsub",
-        "wait 0.3",
+        f"pub {topic}/marker end",  # comes after after-unsub, had that been delivered
+        "wait --count 1",
         "disconnect",
     ]) + "\n"
     p = cli(input=script)
@@ -160,14 +162,17 @@ def test_retain(cli, broker, topic):
     assert p.returncode == 0, p.stderr
     assert f"[s] {topic} qos=0 retain=1 kept" in p.stdout.splitlines()
     # the empty retained message cleared it
-    p = cli("-c", f"{conn(broker)}; sub {topic}; wait 0.3")
+    p = cli("-c", f"{conn(broker)}; sub {topic}; pub {topic} marker; wait --count 1")
+    assert p.returncode == 0, p.stderr
+    assert f"{topic} qos=0 retain=0 marker" in p.stdout.splitlines()  # the first to arrive
     assert "retain=1" not in p.stdout
 
 
 def test_message_expiry_v5(cli, broker, topic):
     p = cli("-c", f"{conn(broker, 'p')}; pub {topic}/short s --retain --expiry 1 --qos 1;"
                   f" pub {topic}/long l --retain --expiry 60 --qos 1; wait 2.2;"
-                  f" {conn(broker, 's')}; sub {topic}/#; wait 0.3; use p; pub {topic}/long '' --retain")
+                  f" {conn(broker, 's')}; sub {topic}/#; pub {topic}/marker m; wait --count 2;"
+                  f" use p; pub {topic}/long '' --retain")
     assert p.returncode == 0, p.stderr
     out = p.stdout.splitlines()
     assert f"[s] {topic}/long qos=0 retain=1 l" in out

@@ -10,6 +10,7 @@ maps to a MusQraTT command-line flag and, where one exists, to a mosquitto.conf 
 A test that needs an option without a mosquitto equivalent is skipped in mosquitto mode.
 """
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -106,6 +107,40 @@ class Broker:
         except OSError:
             return ""
 
+    def wait_log(self, pattern, timeout=5.0, count=1):
+        """Waits until `count` lines of the log match the regular expression; returns the last
+        match."""
+        rx = re.compile(pattern)
+
+        def found():
+            matches = list(rx.finditer(self.log()))
+            return matches[count - 1] if len(matches) >= count else None
+        deadline = time.monotonic() + timeout
+        while True:
+            m = found()
+            if m:
+                return m
+            if time.monotonic() >= deadline or not self.alive():
+                raise AssertionError(f"no {count} log line(s) matching {pattern!r} within {timeout:.1f}s")
+            time.sleep(0.01)
+
+    def wait_client_gone(self, client_id, timeout=5.0, count=1):
+        """Waits until the broker has finished with a connection of client_id (DISCONNECT,
+        socket closed or dropped): its will, if it had to be published then, has been routed."""
+        cid = re.escape(client_id)
+        if self.is_mosquitto:
+            pattern = rf"Client {cid} (disconnected|closed its connection|has exceeded timeout)"
+        else:
+            pattern = rf"client '{cid}' disconnected from "
+        return self.wait_log(pattern, timeout, count)
+
+    def wait_session_expired(self, client_id, timeout=5.0):
+        """Waits until the broker has ended client_id's session on expiry."""
+        cid = re.escape(client_id)
+        if self.is_mosquitto:
+            return self.wait_log(rf"Expiring client {cid} due to timeout", timeout)
+        return self.wait_log(rf"session '{cid}' expired", timeout)
+
     def rss_kb(self):
         with open(f"/proc/{self.pid}/status") as f:
             for line in f:
@@ -138,7 +173,6 @@ class Broker:
         args += self.extra_args
         self.args = args
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf)
-        import re
         pat = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:

@@ -1,5 +1,11 @@
 """Client helpers for the integration tests: a raw-socket MQTT client with hand-encoded
-packets (for malformed input and exact reason codes) and a blocking wrapper around paho."""
+packets (for malformed input and exact reason codes) and a blocking wrapper around paho.
+
+Tests wait for events, never for time: `Client.take`/`wait_for` wait for messages, the
+`*_marker` methods prove that something did NOT arrive (a marker published after it arrives
+first), `RawClient.expect_only_pingresp` that the broker sent nothing of its own, `wait_until`
+polls state only visible by looking (a log file, /proc). Every wait has a timeout. A sleep is
+left only where real time must pass (expiry, keep-alive, delays, rates)."""
 import queue
 import socket
 import struct
@@ -55,6 +61,31 @@ PROP_TYPES = {
     0x22: "int2", 0x23: "int2", 0x24: "byte", 0x25: "byte", 0x26: "pair", 0x27: "int4",
     0x28: "byte", 0x29: "byte", 0x2A: "byte",
 }
+
+
+# ------------------------------------------------------------------------------------------
+# waiting
+def wait_until(predicate, timeout=5.0, what="condition", interval=0.01):
+    """Polls predicate() until it returns something true, which is returned; an AssertionError
+    after timeout. For state that can only be looked at (a log file, /proc, a server process);
+    messages are waited for with Client.wait_for / take, which need no polling."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what}: not within {timeout:.1f}s")
+        time.sleep(interval)
+
+
+def marker_payload():
+    """A payload no test publishes otherwise: the marker of the *_marker methods."""
+    return f"marker-{unique_id()}".encode()
+
+
+def is_marker(payload):
+    return bytes(payload).startswith(b"marker-")
 
 
 # ------------------------------------------------------------------------------------------
@@ -414,11 +445,47 @@ class RawClient:
         return p
 
     def expect_nothing(self, wait=0.3):
+        """A fixed wait: prefer expect_only_marker / expect_only_pingresp, which wait for an event."""
         try:
             p = self.recv(wait)
         except TimeoutError:
             return
         raise AssertionError(f"unexpected packet {p!r}")
+
+    def take_until_marker(self, publisher, topic, qos=1, timeout=None):
+        """`publisher` (a Client or RawClient) publishes a marker to `topic`, which this client
+        must be subscribed to; returns every packet that arrives before the marker (PUBLISH
+        packets are acknowledged). The broker appends to one session queue in order, so
+        whatever it routed to this client before the marker came first."""
+        token = marker_payload()
+        publisher.publish(topic, token, qos=qos)
+        got = []
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while True:
+            try:
+                p = self.recv(max(0.001, deadline - time.monotonic()))
+            except TimeoutError:
+                raise AssertionError(f"marker on {topic!r} not received; before it: {got!r}") from None
+            if p.type == PUBLISH:
+                self._complete(p)
+                if p.payload == token:
+                    return got
+            got.append(p)
+
+    def expect_only_marker(self, publisher, topic, qos=1, timeout=None):
+        """Asserts that nothing arrives before a marker (see take_until_marker)."""
+        got = self.take_until_marker(publisher, topic, qos, timeout)
+        assert not got, f"unexpected packets before the marker: {got!r}"
+
+    def expect_only_pingresp(self, rounds=2, timeout=None):
+        """Asserts that only PINGRESPs come back for `rounds` PINGREQs sent one after another:
+        the broker has read and answered everything sent before them, so a packet it would
+        send of its own accord meanwhile (a resend, a message beyond a full window) has had
+        its turns of the event loop and would have come first. For what has no marker route."""
+        for _ in range(rounds):
+            self.send(PINGREQ_PACKET)
+            p = self.recv(timeout)
+            assert p.type == PINGRESP, f"unexpected packet {p!r} (expected only PINGRESP)"
 
     def wait_closed(self, timeout=3.0):
         """Asserts that the broker closes the connection within timeout; returns the packets
@@ -469,14 +536,19 @@ class RawClient:
     def recv_publish(self, timeout=None, ack=True):
         """Receives a PUBLISH (skipping nothing else) and, if ack, completes its QoS flow."""
         p = self.expect(PUBLISH, timeout)
-        if ack and p.qos == 1:
+        if ack:
+            self._complete(p)
+        return p
+
+    def _complete(self, p):
+        """Completes the QoS flow of a received PUBLISH."""
+        if p.qos == 1:
             self.send(ack_packet(PUBACK, p.pid, self.version))
-        elif ack and p.qos == 2:
+        elif p.qos == 2:
             self.send(ack_packet(PUBREC, p.pid, self.version))
             rel = self._expect_ack(PUBREL)
             assert rel.pid == p.pid and rel.flags == 2
             self.send(ack_packet(PUBCOMP, p.pid, self.version))
-        return p
 
     def disconnect(self, reason=None, props=None):
         self.try_send(disconnect_packet(self.version, reason, props))
@@ -667,7 +739,46 @@ class Client:
             del self.messages[:n]
             return out
 
+    def wait_for(self, predicate, count=1, timeout=3.0, what=None):
+        """Waits until `count` received messages satisfy predicate(msg); returns them (they stay
+        in the buffer)."""
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while True:
+                found = [m for m in self.messages if predicate(m)]
+                if len(found) >= count:
+                    return found[:count]
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    got = [(m.topic, m.payload[:40]) for m in self.messages[-20:]]
+                    raise AssertionError(f"{what or 'matching messages'}: {len(found)} of {count} in "
+                                         f"{timeout:.1f}s; last ones received: {got}")
+                self.lock.wait(left)
+
+    def take_until_marker(self, publisher, topic, qos=2, timeout=3.0):
+        """`publisher` (a Client or RawClient, possibly this one) publishes a marker to `topic`,
+        which this client must be subscribed to; waits for it and returns the messages received
+        before it, taking them and the marker out of the buffer. The broker appends to one
+        session queue in order, so whatever it routed to this client before the marker (a
+        duplicate, a message that should have been dropped) is among them. QoS 2 by default:
+        paho hands a QoS 2 message over only at its PUBREL, a round trip after a QoS 0/1 one
+        sent later, so the marker must not have a lower QoS than what it is to follow."""
+        token = marker_payload()
+        publisher.publish(topic, token, qos=qos)
+        self.wait_for(lambda m: m.payload == token, timeout=timeout, what=f"marker on {topic!r}")
+        with self.lock:
+            i = next(i for i, m in enumerate(self.messages) if m.payload == token)
+            before = self.messages[:i]
+            del self.messages[:i + 1]
+            return before
+
+    def expect_only_marker(self, publisher, topic, qos=2, timeout=3.0):
+        """Asserts that no message arrives before a marker (see take_until_marker)."""
+        before = self.take_until_marker(publisher, topic, qos, timeout)
+        assert not before, "unexpected messages: %r" % [(m.topic, m.payload[:40]) for m in before]
+
     def expect_no_message(self, wait=0.3):
+        """A fixed wait: prefer expect_only_marker, which waits for an event."""
         time.sleep(wait)
         with self.lock:
             assert not self.messages, "unexpected messages: %r" % [
@@ -707,6 +818,36 @@ class Client:
 
 
 # ------------------------------------------------------------------------------------------
+def drain_shared_group(members, publisher, topic, qos=1, max_markers=30, timeout=5.0):
+    """For shared subscription groups: publishes markers to `topic` until every one of
+    `members` has received one (each marker goes to one member of each group), so that
+    everything routed to them before has arrived; then removes the markers from their
+    buffers. Bounded by max_markers and timeout."""
+    deadline = time.monotonic() + timeout
+
+    def holders(token):
+        out = set()
+        for i, m in enumerate(members):
+            with m.lock:
+                if any(x.payload == token for x in m.messages):
+                    out.add(i)
+        return out
+
+    seen = set()
+    for _ in range(max_markers):
+        token = marker_payload()
+        publisher.publish(topic, token, qos=qos)
+        seen |= wait_until(lambda: holders(token), max(0.1, deadline - time.monotonic()),
+                           what=f"marker on {topic!r} at a member", interval=0.002)
+        if len(seen) == len(members):
+            break
+    else:
+        raise AssertionError(f"{max_markers} markers reached only {len(seen)} of {len(members)} members")
+    for m in members:
+        with m.lock:
+            m.messages[:] = [x for x in m.messages if not is_marker(x.payload)]
+
+
 def assert_healthy(broker, version=4):
     """The broker process is alive and a fresh subscriber/publisher pair still works."""
     assert broker.alive(), f"broker process died (exit code {broker.proc.returncode})"

@@ -1,11 +1,11 @@
 """Topic matching: + and #, $-topics not matched by leading wildcards, shared subscriptions,
 No Local, Subscription Identifiers."""
 import collections
-import time
 
 import pytest
 
-from mqtt_helpers import (P_SUBSCRIPTION_ID, Client, RawClient, unique_id)
+from mqtt_helpers import (PUBLISH, P_SUBSCRIPTION_ID, Client, RawClient, drain_shared_group,
+                          unique_id)
 
 MATCH_CASES = [
     # filter, topic, matches
@@ -82,7 +82,7 @@ def test_single_filter_non_match(broker):
     pub.publish("sport/tennis/player1", b"yes", qos=1)
     m = sub.take(1)[0]
     assert m.topic == "sport/tennis/player1"
-    sub.expect_no_message(0.2)
+    sub.expect_only_marker(pub, "sport/tennis/marker")
 
 
 @pytest.mark.parametrize("sys_filter", ["#", "+/broker/#", "+/#"])
@@ -94,11 +94,13 @@ def test_dollar_topics_not_matched_by_leading_wildcards(broker_factory, sys_filt
     sys_sub = Client(b, version=4)
     sys_sub.subscribe("$SYS/#", 0)
     sys_sub.wait_messages(1, timeout=3)  # $SYS traffic exists
-    time.sleep(1.2)  # at least one more $SYS period
+    # at least one more $SYS period: the retained uptime came on subscribing, the second one
+    # was published live, to every matching subscriber at once
+    sys_sub.wait_for(lambda m: m.topic == "$SYS/broker/uptime", count=2, timeout=4)
     pub = Client(b, version=4)
     pub.publish("normal/broker/t", b"n", qos=1)
-    wild.wait_messages(1)
-    time.sleep(0.2)
+    # after everything routed to `wild` before it
+    wild.wait_for(lambda m: m.topic == "normal/broker/t")
     topics = [m.topic for m in wild.messages]
     assert "normal/broker/t" in topics
     assert not [t for t in topics if t.startswith("$")], topics
@@ -124,10 +126,7 @@ def test_shared_subscription_balanced(broker, qos):
     for i in range(n):
         pub.publish("sh/t", str(i).encode(), qos=max(qos, 1))
     normal.take(n)  # a non-shared subscriber gets all of them
-    deadline = time.monotonic() + 3
-    while time.monotonic() < deadline and sum(len(m.messages) for m in members) < n:
-        time.sleep(0.02)
-    time.sleep(0.2)
+    drain_shared_group(members, pub, "sh/t", qos=max(qos, 1))
     got = [int(x.payload) for m in members for x in m.messages]
     # each message to exactly one member of the group
     assert sorted(got) == list(range(n)), f"lost or duplicated: {sorted(got)}"
@@ -146,7 +145,7 @@ def test_shared_subscription_two_groups(broker):
     pub = Client(broker, version=5)
     for i in range(10):
         pub.publish(f"two/{i}", str(i).encode(), qos=1)
-    time.sleep(0.5)
+    drain_shared_group(g1 + g2, pub, "two/marker")
     for group in (g1, g2):  # every group receives every message once
         got = sorted(int(x.payload) for m in group for x in m.messages)
         assert got == list(range(10)), got
@@ -160,7 +159,7 @@ def test_shared_subscription_v311_client(broker):
     pub = Client(broker, version=4)
     for i in range(10):
         pub.publish("s311", str(i).encode(), qos=1)
-    time.sleep(0.5)
+    drain_shared_group([a, b], pub, "s311")
     got = sorted(int(x.payload) for c in (a, b) for x in c.messages)
     assert got == list(range(10))
 
@@ -172,7 +171,7 @@ def test_no_local(broker):
     other.subscribe("nl/t", 1)
     c.publish("nl/t", b"own", qos=1)
     assert other.take(1)[0].payload == b"own"
-    c.expect_no_message(0.3)  # [MQTT-3.8.3-3]
+    c.expect_only_marker(other, "nl/t")  # [MQTT-3.8.3-3]
     other.publish("nl/t", b"foreign", qos=1)
     assert c.take(1)[0].payload == b"foreign"
 
@@ -212,11 +211,10 @@ def test_subscription_identifier_overlapping(broker):
     pub.publish("sio/x", b"x", qos=1)
     ids = []
     ids += c.recv_publish().props.all(P_SUBSCRIPTION_ID)
-    try:
-        while True:
-            ids += c.recv_publish(timeout=0.3).props.all(P_SUBSCRIPTION_ID)
-    except TimeoutError:
-        pass
+    # sio/m/x matches sio/# only: one marker, after every copy of "x"
+    for p in c.take_until_marker(pub, "sio/m/x"):
+        assert p.type == PUBLISH and p.payload == b"x", p
+        ids += p.props.all(P_SUBSCRIPTION_ID)
     assert sorted(ids) == [1, 2]
 
 

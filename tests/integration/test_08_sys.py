@@ -1,6 +1,5 @@
 """$SYS topics published every --sys-interval seconds."""
 import re
-import time
 
 from mqtt_helpers import Client
 
@@ -8,14 +7,8 @@ REQUIRED = ["$SYS/broker/version", "$SYS/broker/uptime", "$SYS/broker/clients/co
 
 
 def _collect(c, topics, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        seen = {m.topic for m in list(c.messages)}
-        if all(t in seen for t in topics):
-            return
-        time.sleep(0.05)
-    seen = sorted({m.topic for m in list(c.messages)})
-    raise AssertionError(f"missing {[t for t in topics if t not in seen]}; got {seen}")
+    for t in topics:
+        c.wait_for(lambda m: m.topic == t, timeout=timeout, what=t)
 
 
 def _last(c, topic):
@@ -37,24 +30,16 @@ def test_sys_clients_connected_counts(broker_factory):
     others = [Client(b, version=4) for _ in range(3)]
     c = Client(b, version=5)
     c.subscribe("$SYS/broker/clients/connected", 0)
-    deadline = time.monotonic() + 3.5
-    while time.monotonic() < deadline:
-        v = _last(c, "$SYS/broker/clients/connected")
-        if v is not None and int(v) >= 4:
-            break
-        time.sleep(0.05)
-    v = _last(c, "$SYS/broker/clients/connected")
+    topic = "$SYS/broker/clients/connected"
+    c.wait_for(lambda m: m.topic == topic and int(m.payload) >= 4, timeout=3.5,
+               what="clients/connected >= 4 (4 clients are connected)")
+    v = _last(c, topic)
     assert v is not None and int(v) >= 4, f"clients/connected = {v}, 4 clients are connected"
     for o in others:
         o.disconnect()
     c.clear()
-    deadline = time.monotonic() + 3.5
-    while time.monotonic() < deadline:
-        v = _last(c, "$SYS/broker/clients/connected")
-        if v is not None and int(v) == 1:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"clients/connected = {v} after 3 of 4 clients left")
+    c.wait_for(lambda m: m.topic == topic and int(m.payload) == 1, timeout=3.5,
+               what="clients/connected = 1 after 3 of 4 clients left")
 
 
 def test_sys_uptime_advances(broker_factory):

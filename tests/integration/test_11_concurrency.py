@@ -6,16 +6,20 @@ import time
 
 import pytest
 
-from mqtt_helpers import Client, RawClient, assert_healthy, unique_id
+from mqtt_helpers import Client, RawClient, assert_healthy, drain_shared_group, unique_id
 
 N_PUB = 10
 N_MSG = 500  # per publisher, alternating QoS 1 and QoS 2
 
 
-def _publisher(broker, idx, errors, start):
+def _publisher(broker, idx, errors, ready):
     try:
-        c = Client(broker, version=5 if idx % 2 else 4, client_id=unique_id(f"pub{idx}"))
-        start.wait(10)
+        try:
+            c = Client(broker, version=5 if idx % 2 else 4, client_id=unique_id(f"pub{idx}"))
+        except BaseException:
+            ready.abort()  # the others do not wait for this one
+            raise
+        ready.wait()  # every publisher connected: they start together
         infos = []
         for seq in range(N_MSG):
             qos = 1 if seq % 2 == 0 else 2
@@ -56,24 +60,31 @@ def test_concurrent_publishers_and_subscribers(broker_factory, threads):
     for c in shared:
         c.subscribe("$share/load/load/#", 2)
     errors = []
-    start = threading.Event()
-    pubs = [threading.Thread(target=_publisher, args=(b, i, errors, start)) for i in range(N_PUB)]
+    ready = threading.Barrier(N_PUB + 1, timeout=20)
+    pubs = [threading.Thread(target=_publisher, args=(b, i, errors, ready)) for i in range(N_PUB)]
     for t in pubs:
         t.start()
-    time.sleep(0.2)
+    try:
+        ready.wait()
+    except threading.BrokenBarrierError:
+        pass  # a publisher could not connect: reported through errors
     t0 = time.monotonic()
-    start.set()
     for t in pubs:
         t.join(90)
     assert not errors, errors
     print(f"published {N_PUB * N_MSG} messages in {time.monotonic() - t0:.1f}s")
+    # Markers after the last acknowledged message: everything routed before them (a loss shows
+    # as a gap, a duplicate as a second copy) has arrived once they have.
+    end = Client(b, version=5)
+    end.publish("load/end/q1", b"end", qos=1)
+    end.publish("load/end/q2", b"end", qos=2)
     for kind, c, flt, qos in subs:
         want = _expected(kind)
-        total = sum(len(v) for v in want.values())
-        c.wait_messages(total, timeout=max(10, 60 - (time.monotonic() - t0)))
-        time.sleep(0.1)
+        markers = 2 if kind == "all" else 1
+        c.wait_for(lambda m: m.payload == b"end", count=markers,
+                   timeout=max(10, 60 - (time.monotonic() - t0)), what=f"{flt}: end markers")
         streams = collections.defaultdict(list)
-        for m in list(c.messages):
+        for m in [m for m in list(c.messages) if m.payload != b"end"]:
             idx, seq = (int(x) for x in m.payload.decode().split(":"))
             pub_qos = 1 if seq % 2 == 0 else 2
             assert m.topic == f"load/p{idx}/q{pub_qos}"
@@ -88,11 +99,10 @@ def test_concurrent_publishers_and_subscribers(broker_factory, threads):
             assert first_seen == seqs, f"{flt}: stream {key} out of order"
     # the shared group: every message to exactly one member, each member's share in order
     want = _expected("all")
-    total = sum(len(v) for v in want.values())
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and sum(len(c.messages) for c in shared) < total:
-        time.sleep(0.05)
-    time.sleep(0.1)
+    for c in shared:
+        with c.lock:
+            c.messages[:] = [m for m in c.messages if m.payload != b"end"]
+    drain_shared_group(shared, end, "load/end/q2", qos=2, timeout=30)
     union = collections.defaultdict(list)
     for c in shared:
         mine = collections.defaultdict(list)

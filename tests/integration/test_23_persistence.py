@@ -2,11 +2,10 @@
 import random
 import sqlite3
 import threading
-import time
 
 import pytest
 
-from mqtt_helpers import Client, Closed, PacketTypes, RawClient, props
+from mqtt_helpers import Client, Closed, PacketTypes, RawClient, props, wait_until
 
 pytestmark = pytest.mark.musqratt_only
 
@@ -22,22 +21,21 @@ def _kill(request, b):
     request.node._brokers.remove(b)
 
 
-def _drain(c, quiet=1.0, timeout=20.0, expect=0):
-    """Messages received once `expect` have arrived and then none for `quiet` seconds (a busy
-    machine may pause delivery for longer than `quiet` before all have come)."""
-    deadline = time.monotonic() + timeout
-    last, last_change = -1, time.monotonic()
-    while time.monotonic() < deadline:
-        n = len(c.messages)
-        if n < expect:
-            time.sleep(0.05)
-            continue
-        if n != last:
-            last, last_change = n, time.monotonic()
-        elif time.monotonic() - last_change > quiet:
-            break
-        time.sleep(0.05)
-    return list(c.messages)
+def _drain(c, publisher, topic, qos=1, timeout=20.0):
+    """Every message the reconnected session `c` had waiting: those that arrive before a marker
+    published to `topic` now, which queues behind all of them (in memory or on disk)."""
+    return c.take_until_marker(publisher, topic, qos=qos, timeout=timeout)
+
+
+def _will_stored(data_dir, client_id):
+    """Whether the broker's store has committed a pending will for client_id."""
+    db = sqlite3.connect(f"file:{data_dir / 'musqratt.db'}?mode=ro", uri=True)
+    try:
+        return db.execute("SELECT count(*) FROM wills WHERE client_id=?", (client_id,)).fetchone()[0] > 0
+    except sqlite3.OperationalError:  # not created yet
+        return False
+    finally:
+        db.close()
 
 
 @pytest.mark.parametrize("sync", ["always", "batch"])
@@ -72,7 +70,7 @@ def test_acknowledged_messages_survive_repeated_kill_9(broker_factory, request, 
     assert len(acked[1]) > 20 and len(acked[2]) > 20, acked
     back = Client(b, version=5, client_id="fault-sub", clean=False, session_expiry=3600)
     assert back.session_present
-    got = _drain(back, expect=len(acked[1]) + len(acked[2]))
+    got = _drain(back, Client(b, version=5), "f/q2", qos=2)  # after the QoS 1 and 2 ones
     q1 = [int(m.payload) for m in got if m.topic == "f/q1"]
     q2 = [int(m.payload) for m in got if m.topic == "f/q2"]
     missing1 = sorted(set(acked[1]) - set(q1))
@@ -117,7 +115,8 @@ def test_delayed_will_survives_restart(broker_factory, request, tmp_path):
             "props": props(PacketTypes.WILLMESSAGE, WillDelayInterval=2)}
     dev = Client(b, version=5, client_id="dev-will", session_expiry=60, will=will)
     dev.kill()  # abnormal end: the will is pending for 2 s
-    time.sleep(0.5)
+    wait_until(lambda: _will_stored(tmp_path / "data", "dev-will"), timeout=5,
+               what="the pending will committed to the store")
     _kill(request, b)
     b = broker_factory(extra_args=args)
     watcher = Client(b)
@@ -135,7 +134,7 @@ def test_clean_session_leaves_nothing_behind(broker_factory, request, tmp_path):
     p = Client(b, version=5, client_id="persistent", clean=True, session_expiry=60)
     p.subscribe("t/#", 1)
     p.disconnect(reason=0, properties=props(PacketTypes.DISCONNECT, SessionExpiryInterval=0))
-    time.sleep(0.3)
+    b.wait_client_gone("persistent")
     b.stop()
     request.node._brokers.remove(b)
     db = sqlite3.connect(data / "musqratt.db")
@@ -168,7 +167,7 @@ def test_queue_beyond_memory_limit_is_read_back_from_disk_in_order(broker_factor
     for i in range(300):  # 10 stay in memory, 290 wait on disk only
         pub.publish("page/t", str(i).encode(), qos=1)
     back = Client(b, version=5, client_id="pager", clean=False, session_expiry=3600)
-    got = [int(m.payload) for m in _drain(back, expect=300)]
+    got = [int(m.payload) for m in _drain(back, pub, "page/t")]
     assert got == list(range(300))
 
 
@@ -193,5 +192,5 @@ def test_restart_reads_one_page_and_leaves_the_rest_on_disk(broker_factory, requ
         pub.publish("page/t", str(i).encode(), qos=1)
     back = Client(b, version=5, client_id="pager", clean=False, session_expiry=3600)
     assert back.session_present
-    got = [int(m.payload) for m in _drain(back, expect=510)]
+    got = [int(m.payload) for m in _drain(back, pub, "page/t")]
     assert got == list(range(510))

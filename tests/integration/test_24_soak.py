@@ -4,7 +4,7 @@ import os
 import socket
 import time
 
-from mqtt_helpers import Client, connect_packet, publish_packet, subscribe_packet
+from mqtt_helpers import Client, connect_packet, publish_packet, subscribe_packet, wait_until
 
 
 def _cycle(port, i):
@@ -29,17 +29,29 @@ def _cycle(port, i):
         s.close()
 
 
+def _open_fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def _wait_all_closed(broker, idle_fds):
+    """Every connection's socket is closed by the broker (and its state freed with it)."""
+    wait_until(lambda: _open_fds(broker.pid) <= idle_fds, timeout=10,
+               what=f"the broker back to its {idle_fds} open files")
+
+
 def test_connect_disconnect_soak_memory_returns_to_baseline(broker):
+    broker.wait_log(r"\brunning\b")  # start-up done: listeners, workers and their files open
+    idle_fds = _open_fds(broker.pid)
     for i in range(300):  # warm-up: allocator pools, thread caches
         _cycle(broker.port, i)
-    time.sleep(0.3)
+    _wait_all_closed(broker, idle_fds)
     base = broker.rss_kb()
     start = time.monotonic()
     n = 0
     while n < 3000 and time.monotonic() - start < 60:
         _cycle(broker.port, n)
         n += 1
-    time.sleep(0.5)
+    _wait_all_closed(broker, idle_fds)
     grown_kb = broker.rss_kb() - base
     assert n >= 1000, f"only {n} cycles in 60 s"
     # Under AddressSanitizer freed memory sits in its quarantine, so RSS cannot return; leaks

@@ -4,12 +4,13 @@ import signal
 import socket
 import ssl
 import subprocess
+import threading
 import time
 
 import paho.mqtt.client as mqtt
 import pytest
 
-from mqtt_helpers import Client
+from mqtt_helpers import Client, wait_until
 
 pytestmark = pytest.mark.musqratt_only
 
@@ -67,31 +68,38 @@ def _paho(port, pki, cert=None, client_id=None, username=None, password=None):
     if username:
         c.username_pw_set(username, password)
     rc = []
-    c.on_connect = lambda cl, ud, flags, r: rc.append(r)
+    connacked = threading.Event()
+    c.on_connect = lambda cl, ud, flags, r: (rc.append(r), connacked.set())
     c.on_message = lambda cl, ud, m: got.append((m.topic, m.payload))
+    c.subacks = set()  # message ids of the SUBSCRIBEs acknowledged
+    c.on_subscribe = lambda cl, ud, mid, granted: c.subacks.add(mid)
     c.connect("127.0.0.1", port, 30)
     c.loop_start()
-    deadline = time.monotonic() + 5
-    while not rc and time.monotonic() < deadline:
-        time.sleep(0.02)
+    # a CONNACK, or the end of paho's network thread (a TLS alert from the server ends it)
+    loop = c._thread
+    _wait(lambda: connacked.is_set() or not loop.is_alive(), timeout=5)
     return c, rc, got
 
 
+def _subscribe(c, topic, qos):
+    """Subscribes and waits for the SUBACK."""
+    rc, mid = c.subscribe(topic, qos)
+    assert rc == 0
+    assert _wait(lambda: mid in c.subacks), f"no SUBACK for {topic}"
+
+
 def _wait(pred, timeout=3):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return False
+    try:
+        return wait_until(pred, timeout, interval=0.005)
+    except AssertionError:
+        return False
 
 
 def test_publish_and_subscribe_over_tls(broker_factory, pki):
     b = _tls_broker(broker_factory, pki)
     sub, rc, got = _paho(b.tls_port, pki)
     assert rc == [0]
-    sub.subscribe("secure/#", 1)
-    time.sleep(0.2)
+    _subscribe(sub, "secure/#", 1)
     big = os.urandom(200 * 1024)
     r = subprocess.run(["mosquitto_pub", "-p", str(b.tls_port), "--cafile", str(pki / "ca.crt"), "-t", "secure/a",
                         "-m", "hello", "-q", "1"], capture_output=True, timeout=10)
@@ -101,16 +109,16 @@ def test_publish_and_subscribe_over_tls(broker_factory, pki):
     assert _wait(lambda: len(got) >= 2), got
     assert ("secure/a", b"hello") in got
     assert ("secure/big", big) in got
+    sub.disconnect()  # wakes the network thread, which then ends at once
     sub.loop_stop()
-    sub.disconnect()
 
 
 def test_required_client_certificate(broker_factory, pki):
     b = _tls_broker(broker_factory, pki, "--tls-ca", str(pki / "ca.crt"), "--tls-require-certificate", "true")
     ok, rc, _ = _paho(b.tls_port, pki, cert="device")
     assert rc == [0]
+    ok.disconnect()  # wakes the network thread, which then ends at once
     ok.loop_stop()
-    ok.disconnect()
     with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
         c = mqtt.Client("no-cert")
         c.tls_set(ca_certs=str(pki / "ca.crt"))
@@ -134,19 +142,19 @@ def test_certificate_cn_is_the_user_name(broker_factory, pki, tmp_path):
     dev, rc, got = _paho(b.tls_port, pki, cert="device")
     assert rc == [0]
     assert "(user 'device-42')" in b.log()
-    dev.subscribe("devices/device-42/#", 1)
-    dev.subscribe("devices/other/#", 1)
-    time.sleep(0.2)
+    _subscribe(dev, "devices/device-42/#", 1)
+    _subscribe(dev, "devices/other/#", 1)
     dev.publish("devices/device-42/t", b"mine", 1)
     dev.publish("devices/other/t", b"not mine", 1)
-    assert _wait(lambda: got)
-    time.sleep(0.3)
-    assert got == [("devices/device-42/t", b"mine")]
+    dev.publish("devices/device-42/t", b"marker", 1)  # after "not mine", had it been delivered
+    assert _wait(lambda: ("devices/device-42/t", b"marker") in got), got
+    assert got == [("devices/device-42/t", b"mine"), ("devices/device-42/t", b"marker")]
+    dev.disconnect()  # wakes the network thread, which then ends at once
     dev.loop_stop()
-    dev.disconnect()
     # Without a certificate, the password file applies: no anonymous access.
     anon, rc, _ = _paho(b.tls_port, pki)
     assert rc == [5]
+    anon.disconnect()
     anon.loop_stop()
 
 
@@ -159,21 +167,28 @@ def test_certificates_reload_on_sighup_without_dropping_connections(broker_facto
     port = _tls_port(b)
     keep, rc, got = _paho(port, pki)
     assert rc == [0]
-    keep.subscribe("r/#", 1)
+    _subscribe(keep, "r/#", 1)
     # A new server certificate from another CA, swapped in on disk, then SIGHUP.
     _make_cert(pki, "other-ca", "server2", "localhost", server=True)
     shutil.copy(pki / "server2.crt", tmp_path / "server.crt")
     shutil.copy(pki / "server2.key", tmp_path / "server.key")
     os.kill(b.pid, signal.SIGHUP)
-    time.sleep(0.5)
     ctx = ssl.create_default_context(cafile=str(pki / "other-ca.crt"))
-    with socket.create_connection(("127.0.0.1", port), timeout=3) as raw:
-        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
-            assert s.getpeercert()["subject"][0][0][1] == "localhost"
+
+    def new_certificate_served():
+        # until the reload is done, the old certificate fails verification against other-ca
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=3) as raw:
+                with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+                    return s.getpeercert()
+        except ssl.SSLCertVerificationError:
+            return None
+    cert = wait_until(new_certificate_served, timeout=5, what="the new certificate served", interval=0.02)
+    assert cert["subject"][0][0][1] == "localhost"
     keep.publish("r/x", b"still connected", 1)
     assert _wait(lambda: got), "the connection made before the reload stopped working"
+    keep.disconnect()  # wakes the network thread, which then ends at once
     keep.loop_stop()
-    keep.disconnect()
 
 
 def test_garbage_on_the_tls_port_closes_only_that_connection(broker_factory, pki):
@@ -189,4 +204,5 @@ def test_garbage_on_the_tls_port_closes_only_that_connection(broker_factory, pki
     assert "closing TLS connection" in b.log()
     c, rc, _ = _paho(b.tls_port, pki)
     assert rc == [0]
+    c.disconnect()
     c.loop_stop()

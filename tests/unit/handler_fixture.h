@@ -1,6 +1,6 @@
 #pragma once
 // The HandlerTest fixture: a Broker, a recording Waker and any number of SessionDrivers
-// driven as clients, shared by the client_handler_*_test.cpp files.
+// driven as clients, shared by the session_driver_*_test.cpp files.
 #include <gtest/gtest.h>
 
 #include <memory>

@@ -1,0 +1,124 @@
+"""bench/results_table.py on made-up records, and bench/compare.sh end to end on one short
+scenario (FlashMQ left out when FLASHMQ_BIN is not set; with it, FlashMQ too)."""
+import json
+import os
+import pathlib
+import subprocess
+
+import pytest
+
+from bench_helpers import REPO
+
+TABLE = REPO / "bench" / "results_table.py"
+
+
+def rec(broker, sid, bench, **extra):
+    r = {"broker": broker, "id": sid, "description": sid, "args": "", "exit_code": 0, "run": 1, "bench": bench,
+         "broker_cpu_s": 1.0, "broker_peak_rss_kb": 8192, "broker_rss_before_kb": 4096, "loadavg_1min_before": 0.5}
+    r.update(extra)
+    return r
+
+
+def lat(p99, p999=None):
+    return {"p50": 10.0, "p90": 20.0, "p99": p99, "p999": p999 or p99 * 2, "max": 1000.0, "count": 10}
+
+
+def tp(rate):
+    return {"deliveries_per_s": rate, "delivered": 1000, "lost": 0, "latency_us": lat(50),
+            "window": {"seconds": 2.0, "generator_cpu_s": 1.0, "delivered": 1000}}
+
+
+def make(tmp_path, records):
+    src = tmp_path / "records.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in records))
+    out = tmp_path / "out"
+    p = subprocess.run(["/usr/bin/python3", str(TABLE), str(src), str(out), "quick"], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
+    return (out / "results.md").read_text(), json.loads((out / "results.json").read_text())
+
+
+def row(md, start, figure):
+    return next(l for l in md.splitlines() if l.startswith(f"| {start} | {figure}"))
+
+
+def test_ratios_and_shortfalls(tmp_path):
+    records = [
+        rec("flashmq", "p2p-qos0-50", tp(2e6)), rec("mosquitto", "p2p-qos0-50", tp(1e5)),
+        rec("musqratt", "p2p-qos0-50", tp(1e6)), rec("relay", "p2p-qos0-50", tp(9e6)),
+        rec("flashmq", "fanout-10", tp(1e6)), rec("mosquitto", "fanout-10", tp(1e5)),
+        rec("musqratt", "fanout-10", tp(2e6)),
+    ]
+    for run, (f, m, q) in enumerate([(60, 70, 50), (80, 90, 55), (40, 75, 65)], start=1):
+        for b, v in (("flashmq", f), ("mosquitto", m), ("musqratt", q)):
+            records.append(rec(b, "latency-5k", {"latency_us": lat(v), "delivered": 100}, run=run))
+    md, data = make(tmp_path, records)
+    assert len(data["records"]) == len(records)
+    r = row(md, "p2p-qos0-50", "deliveries/s")
+    assert "| 2.00 M | 100.0 k | 1.00 M | 0.50× | 10.00× | **no** | 9.00 M |" in r
+    assert "| 2.00× | 20.00× | yes |" in row(md, "fanout-10", "deliveries/s")
+    # Latency: median of the three runs per broker (FlashMQ 60, Mosquitto 75, MusQraTT 55).
+    r = row(md, "latency-5k", "latency µs")
+    assert "median of 3 runs" in r and "p99 of each run: 50, 55, 65" in r and "| yes |" in r
+    shortfalls = md.split("misses its target")[1].split("Resources")[0]
+    assert "p2p-qos0-50, deliveries/s: behind or level with FlashMQ" in shortfalls
+    assert "0.50× FlashMQ, target ≥ 1.5×" in shortfalls
+    assert "fanout-10" not in shortfalls and "latency-5k, latency" not in shortfalls
+
+
+def test_many_queue_idle_figures(tmp_path):
+    many = lambda cpu, p99: {"latency_us": lat(p99), "delivered": 5000, "lost": 0,
+                             "window": {"seconds": 10.0, "delivered": 1000, "generator_cpu_s": 0.5},
+                             "broker": {"cpu_s": cpu, "rss_kb": 20480, "rss_before_kb": 10240, "hwm_kb": 20480}}
+    queue = lambda before, after, kernel: {"sent": 10000, "delivered": 0, "lost": 0, "latency_us": lat(0),
+                                           "broker": {"cpu_s": 0.1, "rss_kb": after, "rss_before_kb": before},
+                                           "queue": {"kernel_bytes": kernel, "packet_bytes": 100}}
+    records = [
+        rec("flashmq", "many-5000", many(0.02, 300)), rec("musqratt", "many-5000", many(0.01, 400)),
+        # 1000 of the 10 000 messages sit in kernel queues: 9000 held, 9000 * 100 B = 878.9 KiB.
+        rec("flashmq", "queue-qos1", queue(1000, 1000 + 9000 * 100 / 1024, 100000)),
+        rec("musqratt", "queue-qos1", queue(1000, 1000 + 9000 * 200 / 1024, 100000)),
+        rec("flashmq", "idle-100", {"connections": 100, "connect_time_s": 0.1}, rss_per_connection_kb=0.5),
+        rec("musqratt", "idle-100", {"connections": 100, "connect_time_s": 0.1}, rss_per_connection_kb=0.5),
+    ]
+    md, _ = make(tmp_path, records)
+    assert "| 20.0 | 10.0 | 0.50× | yes |" in row(md, "many-5000", "broker CPU µs per delivered message")
+    assert "**no**" in row(md, "many-5000", "latency µs")
+    assert "| 100 (9000 held by the broker) | 200 (9000 held by the broker) | 2.00× |" in \
+        row(md, "queue-qos1", "RSS bytes per queued message")
+    # Equal RSS per idle connection meets "no higher".
+    assert "idle-100, RSS KiB" not in md.split("misses its target")[1]
+
+
+def test_compare_runs_without_flashmq(tmp_path):
+    bench = REPO / "build" / "bin" / "musqratt-bench"
+    musqratt = pathlib.Path(os.environ.get("MUSQRATT_BIN") or REPO / "build" / "bin" / "musqratt")
+    if not bench.is_file() or not musqratt.is_file():
+        pytest.skip("build/bin/musqratt-bench or musqratt not built")
+    env = dict(os.environ, MUSQRATT_BIN=str(musqratt))
+    env.pop("FLASHMQ_BIN", None)
+    p = subprocess.run(["bash", str(REPO / "bench" / "compare.sh"), "--quick", "--only", "^p2p-qos0-1$",
+                        "--brokers", "flashmq mosquitto musqratt", "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=180, env=env)
+    assert p.returncode == 0, p.stderr
+    assert "FlashMQ skipped" in p.stderr
+    data = json.loads((tmp_path / "results.json").read_text())
+    brokers = {r["broker"] for r in data["records"]}
+    assert "flashmq" not in brokers and "musqratt" in brokers
+    assert all(r["exit_code"] == 0 and r["bench"]["delivered"] > 0 for r in data["records"])
+    assert "p2p QoS0 64 B, 1 pair" in (tmp_path / "results.md").read_text()
+
+
+def test_compare_with_flashmq(tmp_path):
+    # Only where a FlashMQ binary is provided (see docs/benchmarks.md): its generated config works.
+    fl = os.environ.get("FLASHMQ_BIN")
+    if not fl or not os.access(fl, os.X_OK):
+        pytest.skip("FLASHMQ_BIN not set")
+    p = subprocess.run(["bash", str(REPO / "bench" / "compare.sh"), "--quick", "--only", "^(p2p-qos1-10|queue-qos1)$",
+                        "--brokers", "flashmq", "--out", str(tmp_path)], capture_output=True, text=True, timeout=180)
+    assert p.returncode == 0, p.stderr
+    recs = json.loads((tmp_path / "results.json").read_text())["records"]
+    assert {r["id"] for r in recs} == {"p2p-qos1-10", "queue-qos1"}
+    for r in recs:
+        assert r["broker"] == "flashmq" and r["exit_code"] == 0, r
+    assert next(r for r in recs if r["id"] == "p2p-qos1-10")["bench"]["lost"] == 0
