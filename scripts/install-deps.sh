@@ -13,7 +13,9 @@ packages=(
   liburing-dev
   prometheus
   debhelper dpkg-dev lintian man-db systemd
+  nats-server
 )
+# nats-server: the bridge tests' upstream cluster (tests/bridge/test_05_nats.py).
 # The status page's JavaScript (MQTT.js) comes from npm when the broker is built
 # (src/web/CMakeLists.txt); promtool (package prometheus) checks the /metrics text in the tests.
 # A Node.js from elsewhere that brings its own npm is used as it is.
