@@ -76,7 +76,8 @@ int main(int argc, char** argv) {
   net::ServerOptions server_options{settings.listen, threads, settings.transport, {}, settings.tls_listen,
                                      net::TlsSettings{settings.tls_cert, settings.tls_key, settings.tls_ca,
                                                       settings.tls_require_certificate, settings.tls_use_identity_as_username},
-                                     net::UringSettings{settings.uring_sqpoll, settings.uring_sqpoll_idle_ms}};
+                                     net::UringSettings{settings.uring_sqpoll, settings.uring_sqpoll_idle_ms},
+                                     {}};
   if (settings.transport == "dpdk") {
 #ifdef MUSQRATT_HAVE_DPDK
     auto ep = net::parse_endpoint(settings.listen.front());  // only its port: lwIP listens on dpdk_ip
