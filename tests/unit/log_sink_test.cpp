@@ -60,7 +60,7 @@ TEST_F(LogSinkTest, AnUnopenableFileKeepsThePreviousSink) {
   EXPECT_NE(err.find("missing-dir"), std::string::npos) << err;
   LOG_WARN("still here");
   EXPECT_EQ(lines_of(f).size(), 1u);
-  EXPECT_NE(configure_log({.dest = LogDest::File}), "") << "file without a path";
+  EXPECT_NE(configure_log({.dest = LogDest::File, .file = {}}), "") << "file without a path";
 }
 
 TEST_F(LogSinkTest, ReopenFollowsTheRotatedPath) {
