@@ -104,6 +104,8 @@ int main(int argc, char** argv) {
       LOG_ERROR("%s", err.c_str());
       return 2;
     }
+  } else {
+    bridge::discard_unconfigured_buffers(broker, {});  // every [[bridge]] removed: their buffers go
   }
   net::Server server(broker, std::move(server_options));
   if (std::string err = server.start(); !err.empty()) {

@@ -8,6 +8,16 @@
 
 namespace musqratt::bridge {
 
+void discard_unconfigured_buffers(broker::Broker& broker, const std::vector<BridgeConfig>& configs) {
+  // Buffers of bridges removed from the configuration would grow for ever: they go, and say so.
+  for (const std::string& id : broker.client_ids_with_prefix("$bridge/")) {
+    bool configured = std::any_of(configs.begin(), configs.end(), [&](const BridgeConfig& c) { return session_client_id(c) == id; });
+    if (configured) continue;
+    LOG_WARN("bridge '%s' is no longer configured: its buffer is discarded", id.substr(8).c_str());
+    broker.discard_session(id);
+  }
+}
+
 BridgeService::BridgeService(broker::Broker& broker, std::vector<BridgeConfig> configs, unsigned worker_index)
     : broker_(broker), configs_(std::move(configs)), worker_index_(worker_index) {}
 
@@ -25,13 +35,7 @@ std::string BridgeService::start() {
     }
     bridges_.push_back(std::make_shared<Bridge>(c, broker_, *worker_, resolver_, tls));
   }
-  // Buffers of bridges removed from the configuration would grow for ever: they go, and say so.
-  for (const std::string& id : broker_.client_ids_with_prefix("$bridge/")) {
-    bool configured = std::any_of(configs_.begin(), configs_.end(), [&](const BridgeConfig& c) { return session_client_id(c) == id; });
-    if (configured) continue;
-    LOG_WARN("bridge '%s' is no longer configured: its buffer is discarded", id.substr(8).c_str());
-    broker_.discard_session(id);
-  }
+  discard_unconfigured_buffers(broker_, configs_);
   for (auto& b : bridges_) b->prepare(now);
   {
     std::lock_guard lock(board_->mu);

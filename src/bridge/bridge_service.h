@@ -17,6 +17,12 @@ namespace musqratt::bridge {
 
 class Bridge;
 
+/// Discards the buffers ("$bridge/NAME" sessions restored from the store) of bridges that
+/// `configs` no longer has, logging each: they would otherwise keep collecting messages for a
+/// link that never comes. BridgeService::start() calls it; the app calls it itself when no
+/// bridge is configured at all. Thread: start-up, before the listeners open.
+void discard_unconfigured_buffers(broker::Broker& broker, const std::vector<BridgeConfig>& configs);
+
 /// Thread: start() and stop() from the main thread. Ownership: owns the bridges, their worker
 /// and the resolver; the broker outlives it.
 class BridgeService {

@@ -121,3 +121,22 @@ def test_a_bridge_removed_from_the_configuration_leaves_no_buffer(lab):
     edge.start()
     edge.wait_log(r"bridge 'new': 0 message\(s\) waiting")
     assert "bridge 'old'" not in edge.last_run_log()
+
+
+def test_removing_every_bridge_discards_their_buffers(lab):
+    rule = [{"filter": "load/#", "qos": 1}]
+    edge = lab.musqratt("edge", bridge_table("old", 1, rule, reconnect_min_ms=5000, reconnect_max_ms=5000),
+                        persistence=True).start()
+    assert publish_numbered("127.0.0.1", edge.port, "load/x", 20, qos=1) == 20
+    assert edge.stop() is None
+    edge.config = ""
+    edge.start()
+    edge.wait_log(r"bridge 'old' is no longer configured: its buffer is discarded")
+    # Nothing collects load/# any more: the bridge configured again finds an empty buffer, not
+    # the 20 + 20 messages a forgotten one would hold.
+    assert publish_numbered("127.0.0.1", edge.port, "load/x", 20, qos=1) == 20
+    assert edge.stop() is None
+    edge.config = bridge_table("old", 1, rule, reconnect_min_ms=5000, reconnect_max_ms=5000)
+    edge.start()
+    edge.wait_log(r"bridge 'old': 0 message\(s\) waiting")
+    assert "no longer configured" not in edge.last_run_log()
