@@ -55,9 +55,10 @@ if any(k not in KINDS for k in EDGES):
     sys.exit(f"--edges takes {' '.join(KINDS)}")
 sys.path.insert(0, str(root / "tests" / "bridge"))
 from flow import Subscriber, count_flow, publish_numbered  # noqa: E402
-from peers import Mosquitto, MusQraTT, bridge_table, free_port  # noqa: E402
+from peers import Mosquitto, MusQraTT, bridge_table  # noqa: E402
 
 INFLIGHT = 100
+STARTED = []  # every broker started, stopped at the end whatever happens
 RULE = [{"filter": "load/#", "direction": "out", "qos": 1, "remote_prefix": "edge/"}]
 
 
@@ -106,6 +107,7 @@ def wait_all(sub, n, timeout):
 
 def run(kind, tmp):
     up = Mosquitto(f"{kind}-up", tmp, persistence=True)
+    STARTED.append(up)
     up.start()
     sub_id = f"counter-{kind}"
     sub = Timed("127.0.0.1", up.port, "edge/#", qos=1, client_id=sub_id, clean=False)
@@ -116,6 +118,7 @@ def run(kind, tmp):
         edge = MusQraTT(f"{kind}-edge", tmp, bridge_table("cloud", up.port, RULE, keepalive=30, max_inflight=inflight,
                                                           reconnect_min_ms=1000, reconnect_max_ms=1000),
                         persistence=kind.startswith("musqratt-disk"), args=["--log-level", "info"])
+        STARTED.append(edge)
         edge.start()
         edge.wait_log(r"bridge 'cloud': connected to", timeout=15)
         edge_port = edge.port
@@ -124,6 +127,7 @@ def run(kind, tmp):
                          extra=[f"max_inflight_messages {INFLIGHT}", "connection cloud",
                                 f"address 127.0.0.1:{up.port}", "topic load/# out 1 \"\" edge/",
                                 "cleansession false", "restart_timeout 1", "keepalive_interval 30"])
+        STARTED.append(edge)
         edge.start()
         up.wait_log(r"New (client|bridge) connected .* as \S+\.cloud ", timeout=15)
         edge_port = edge.port
@@ -187,6 +191,9 @@ def main():
             results.append(run(kind, tmp))
             print(f"  ({kind}: {time.monotonic() - t:.0f} s)", file=sys.stderr)
     finally:
+        for p in STARTED:
+            if p.alive():
+                p.stop(timeout=5)
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"bridge bench: live {COUNT} QoS 1 messages, backlog {BACKLOG}, max_inflight {INFLIGHT} (-w1000: 1000)")
     print(f"{'edge':<20} {'live msg/s':>10} {'drain msg/s':>11} {'drain s':>8} {'peak RSS MiB':>12}  lost/dup/reord live; backlog")
