@@ -58,7 +58,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string a0 = "musqratt", a1 = "--config", a2 = g_path;
   char* argv[] = {a0.data(), a1.data(), a2.data(), nullptr};
   app::Settings s;
-  app::ParseOutcome r = app::parse_settings(3, argv, s);
+  app::Origins origins;
+  app::ParseOutcome r = app::parse_settings(3, argv, s, origins);
   if (r == app::ParseOutcome::ExitOk) abort();  // only --help/--version may ask to exit 0
   if (r == app::ParseOutcome::Run) {
     // Whatever the file said, the values obey the option table's ranges.

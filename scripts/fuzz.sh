@@ -4,7 +4,8 @@
 # Fails if any target crashes, leaks, times out or trips a sanitizer; the reproducer is left in
 # build-fuzz/fuzz-work/<target>/artifacts/ (replay: build-fuzz/bin/<target> <file>).
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]    (targets: fuzz_decoder fuzz_topic
-#        fuzz_connection_engine fuzz_session_driver fuzz_config fuzz_http_request fuzz_ws_frame fuzz_cluster_wire; default all). See docs/fuzzing.md.
+#        fuzz_connection_engine fuzz_session_driver fuzz_config fuzz_bridge_config fuzz_http_request
+#        fuzz_ws_frame fuzz_cluster_wire; default all). See docs/fuzzing.md.
 # FUZZ_SNAPSHOT=1 builds from a copy of the working tree (build-fuzz/snapshot), so edits made
 # during the build cannot mix two versions of a header into one binary.
 set -euo pipefail
@@ -12,7 +13,8 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 secs=${1:-30}
 shift || true
-all=(fuzz_decoder fuzz_topic fuzz_connection_engine fuzz_session_driver fuzz_config fuzz_http_request fuzz_ws_frame fuzz_cluster_wire)
+all=(fuzz_decoder fuzz_topic fuzz_connection_engine fuzz_session_driver fuzz_config fuzz_bridge_config fuzz_http_request
+     fuzz_ws_frame fuzz_cluster_wire)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 

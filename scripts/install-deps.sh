@@ -19,6 +19,7 @@ packages=(
   # tests/cluster and tests/bridge: NATS servers (the cluster link uses the C client).
   nats-server libnats-dev
 )
+# nats-server: the bridge tests' upstream cluster (tests/bridge/test_05_nats.py).
 # The status page's JavaScript (MQTT.js) comes from npm when the broker is built
 # (src/web/CMakeLists.txt); promtool (package prometheus) checks the /metrics text in the tests.
 # The web tests' clients (MQTT.js, puppeteer-core) come from npm too (tests/web/package-lock.json,

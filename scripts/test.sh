@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test: unit tests (GoogleTest via CTest), the integration
 # suites that start the real broker on free loopback ports (over epoll, then io_uring, then
-# a subset over io_uring with SQPOLL), the DPDK + lwIP transport in network namespaces, then
-# the tests under ASan+UBSan and TSan, and each fuzzer for a bounded time.
+# a subset over io_uring with SQPOLL), the bridge suite (edges and real upstreams), the DPDK +
+# lwIP transport in network namespaces, then the tests under ASan+UBSan and TSan, and each
+# fuzzer for a bounded time.
 # MUSQRATT_QUICK=1 skips the sanitizer and fuzzing stages (for a fast local loop).
 # At the end (also after a failure) it prints the time each stage took and the total.
 set -euo pipefail
@@ -62,6 +63,10 @@ stage "web tests (WebSocket and HTTP listeners: paho, MQTT.js in Node and Chromi
 # npm ci with no install scripts: puppeteer-core drives Debian's chromium and never downloads one.
 (cd tests/web && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/web
+# ---- bridges: MusQraTT edges forwarding to real upstreams (Mosquitto, MusQraTT, TLS, a
+# three-node NATS cluster) and the link's faults counted end to end (about three minutes).
+stage "bridge tests (edge to real upstreams, faults end to end)"
+/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/bridge
 stage "musqratt-bench smoke runs (MusQraTT, Mosquitto, relay; no timing assertions)"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/bench
 stage "musqratt-cli tests"

@@ -83,8 +83,9 @@ std::string ImportedConfig::to_toml(const std::string& origin) const {
   }
   if (!bridges_.empty()) {
     out += "\n# ---- Bridges ----\n"
-           "# [[bridge]] tables as docs/bridge.md describes them; a MusQraTT built without the\n"
-           "# bridge feature refuses them (remove them to run it).\n";
+           "# [[bridge]] tables as docs/bridge.md describes them. Unlike Mosquitto's, the bridge\n"
+           "# buffers what the upstream has not acknowledged in the store (on disk with\n"
+           "# persistence = true) and limits it with buffer_max_messages / buffer_max_bytes.\n";
   }
   for (const ImportedBridge& b : bridges_) {
     out += "\n";

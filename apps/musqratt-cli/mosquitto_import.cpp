@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -198,7 +199,15 @@ class Translator {
     if (n == "connection") {
       if (!need(d, 1)) return;
       out_.count_carried();
-      bridge_ = &out_.add_bridge(d.args[0], src(d));
+      // A [[bridge]] name is letters, digits, '_', '.' and '-' (it is a $SYS topic level and part
+      // of the buffer's session id); anything else becomes '_'.
+      std::string name = d.args[0].substr(0, 64);
+      for (char& ch : name)
+        if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' && ch != '.' && ch != '-') ch = '_';
+      bridge_ = &out_.add_bridge(name, src(d));
+      if (name != d.args[0])
+        bridge_->comments.push_back("named '" + name + "': '" + d.args[0] +
+                                    "' has characters a bridge name cannot have (letters, digits, _ . - only)");
       // Mosquitto's defaults, written out: the bridge's own defaults may differ.
       bridge_->set("protocol", toml_string("mqttv311"));
       bridge_->set("clean_start", "false");
@@ -404,9 +413,12 @@ class Translator {
       b.comments.push_back("from " + src(d) + " (the bridge always starts with the broker)");
       return;
     }
-    if (n == "try_private")
-      return note("MusQraTT's bridge keeps messages from looping by itself (MQTT 5 No Local; the bridge bit for "
-                  "MQTT 3.1.1 upstreams)");
+    if (n == "try_private") {
+      // The same bridge bit in the 3.1.1 protocol level; MQTT 5 links use No Local instead.
+      auto v = boolean(d.args[0]);
+      if (!v) return note("expected true or false");
+      return take("try_private", *v ? "true" : "false");
+    }
     if (n == "round_robin") return note("addresses are tried in order, from the first, after each failure");
     if (n == "notifications" || n == "notification_topic" || n == "notifications_local_only")
       return note("the bridge's state is published under $SYS/broker/bridges/NAME/state instead");

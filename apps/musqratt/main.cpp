@@ -9,6 +9,7 @@
 #include <memory>
 #include <thread>
 
+#include "bridge/bridge_service.h"
 #include "broker/broker.h"
 #include "check_config.h"
 #include "net/address.h"
@@ -121,6 +122,17 @@ int main(int argc, char** argv) {
     return 2;
   }
   server_options.extra_listeners = std::move(web->listeners);
+  // Bridges start before the listeners: their buffers subscribe before any client can publish.
+  std::unique_ptr<bridge::BridgeService> bridges;
+  if (!settings.bridges.empty()) {
+    bridges = std::make_unique<bridge::BridgeService>(broker, settings.bridges, threads);
+    if (std::string err = bridges->start(); !err.empty()) {
+      LOG_ERROR("%s", err.c_str());
+      return 2;
+    }
+  } else {
+    bridge::discard_unconfigured_buffers(broker, {});  // every [[bridge]] removed: their buffers go
+  }
   net::Server server(broker, std::move(server_options));
   web->runtime->server = &server;
   if (std::string err = server.start(); !err.empty()) {
@@ -170,6 +182,7 @@ int main(int argc, char** argv) {
 #ifdef MUSQRATT_HAVE_NATS
   if (link) link->stop();  // after the workers: nothing publishes any more
 #endif
+  if (bridges) bridges->stop();  // before the store closes: what it did last is written
   if (store) store->close();  // writes what is still pending
   LOG_INFO("stopped");
   return 0;

@@ -8,6 +8,9 @@
 #include <limits>
 #include <stdexcept>
 #include <toml++/toml.h>
+#include <unistd.h>
+
+#include "bridge/config_parser.h"
 
 #include "util/log.h"
 
@@ -217,6 +220,12 @@ void assign_node(const Option& opt, Settings& s, const toml::node& node, const s
   }
 }
 
+std::string host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return {};
+  return buf;
+}
+
 /// Reads the TOML file into `s`; every bad key is an error of its own, so one run of
 /// --check-config lists them all.
 void load_toml(const std::string& path, Settings& s, const std::vector<Option>& table,
@@ -261,6 +270,15 @@ void load_toml(const std::string& path, Settings& s, const std::vector<Option>& 
         } catch (const std::exception& e) {
           errors.push_back(e.what());
         }
+      }
+      continue;
+    }
+    if (key == "bridge") {  // [[bridge]] tables have a parser of their own
+      try {
+        s.bridges = bridge::parse_bridges(node, path, host_name());
+        origins[key] = where;
+      } catch (const std::exception& e) {
+        errors.push_back(e.what());
       }
       continue;
     }
@@ -341,8 +359,10 @@ void print_config(Settings& s, const std::vector<Option>& table, const std::vect
   printf("# MusQraTT configuration: every key, with its value (musqratt --print-config).\n"
          "# See docs/configuration.md for what each one means.\n");
   for (const auto& o : table) printf("\n# %s\n%s = %s\n", o.help, o.key, toml_value(o, s).c_str());
-  // Tables come after every top-level key (TOML). One not given stays commented out, so
-  // reading this file back changes nothing.
+  // Tables come after every top-level key (TOML): the [[bridge]] tables, then named sub-tables.
+  // A sub-table not given stays commented out, so reading this file back changes nothing.
+  std::string bridges = s.bridges.empty() ? bridge::describe_bridge_keys() : bridge::format_bridges(s.bridges);
+  fputs(bridges.c_str(), stdout);
   for (const Section& sec : sections) {
     bool on = sec.given(s);
     const char* c = on ? "" : "# ";
@@ -544,6 +564,11 @@ std::vector<std::string> keep_restart_only_values(const Settings& running, Setti
     keys.push_back(std::string("[") + sec.name + "]");
     sec.given(next) = sec.given(old);
     for (const auto& o : sec.options) std::visit([&](auto ref) { ref(next) = ref(old); }, o.field);
+  }
+  // Bridges are made at start-up (their buffers, their worker): a change waits for a restart.
+  if (running.bridges != next.bridges) {
+    keys.push_back("[[bridge]]");
+    next.bridges = running.bridges;
   }
   return keys;
 }

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "bridge/bridge_config.h"
 #include "broker/config.h"
 #include "cluster/cluster_config.h"
 
@@ -56,6 +57,9 @@ struct Settings {
   // [cluster] (a named sub-table): set when the table or any --cluster-* flag is given.
   bool cluster_given = false;
   cluster::ClusterConfig cluster;
+  // [[bridge]] tables: links to upstream brokers (docs/bridge.md). In the TOML file only: a
+  // list of tables with lists inside has no sensible flag form.
+  std::vector<bridge::BridgeConfig> bridges;
 };
 
 enum class ParseOutcome { Run, ExitOk, ExitError, CheckConfig };

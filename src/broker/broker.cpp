@@ -55,7 +55,8 @@ std::string Broker::replace_config(BrokerConfig config) {
   // dropped until they drain below it.
   const QueueLimits limits = queue_limits(c);
   std::lock_guard rl(registry_mu_);
-  for (const SessionPtr& s : sessions_) s->set_limits(limits);
+  for (const SessionPtr& s : sessions_)
+    if (!reserved_client_id(s->client_id())) s->set_limits(limits);  // a bridge's buffer keeps its own
   return {};
 }
 
@@ -340,6 +341,28 @@ Broker::AdminDisconnect Broker::disconnect_client(std::string_view client_id, bo
   if (wake) wake.waker->wake(wake.token);
   for (const auto& w : due_wills) publish_will(w, now);
   return result;
+}
+
+std::vector<std::string> Broker::client_ids_with_prefix(std::string_view prefix) const {
+  std::lock_guard lock(registry_mu_);
+  std::vector<std::string> out;
+  for (const SessionPtr& s : sessions_)
+    if (s->client_id().starts_with(prefix)) out.push_back(s->client_id());
+  return out;
+}
+
+bool Broker::discard_session(const std::string& client_id) {
+  std::vector<Link> wakes;
+  {
+    std::lock_guard lock(registry_mu_);
+    auto it = sessions_.find(client_id);
+    if (it == sessions_.end()) return false;
+    SessionPtr s = *it;
+    if (Link old = s->revoke()) wakes.push_back(old);
+    end_session_locked(s);
+  }
+  wake_all(wakes);
+  return true;
 }
 
 // ---------------------------------------------------------------- routing
@@ -673,6 +696,26 @@ void Broker::publish_sys(util::TimePoint now) {
       route(m);
     }
   }
+  std::vector<std::function<void(util::TimePoint)>> sources;
+  {
+    std::lock_guard lock(sys_sources_mu_);
+    sources = sys_sources_;
+  }
+  for (const auto& source : sources) source(now);
+}
+
+void Broker::add_sys_source(std::function<void(util::TimePoint)> source) {
+  std::lock_guard lock(sys_sources_mu_);
+  sys_sources_.push_back(std::move(source));
+}
+
+void Broker::publish_sys_value(const std::string& topic, std::string payload) {
+  auto m = std::make_shared<Message>();
+  m->topic = topic;
+  m->payload = std::move(payload);
+  m->retain = true;
+  retained_.put(m);
+  route(m);
 }
 
 }  // namespace musqratt::broker

@@ -152,6 +152,16 @@ class Broker {
   /// Thread: one thread at a time, always the same (asserted in debug builds).
   void housekeeping(util::TimePoint now);
 
+  /// $SYS topics of other parts of the server (a bridge's status): `source` is called from
+  /// housekeeping every sys_interval, after the broker's own. Register before the server
+  /// starts; sources stay for the broker's life.
+  void add_sys_source(std::function<void(util::TimePoint)> source);
+  /// Publishes one retained $SYS topic now, as the broker does its own. Thread: any.
+  void publish_sys_value(const std::string& topic, std::string payload);
+  /// Client ids that name a session the broker's own parts hold ("$bridge/NAME"): no network
+  /// client may take them.
+  static bool reserved_client_id(std::string_view client_id) { return client_id.starts_with("$bridge/"); }
+
   /// Applies the configured default/maximum message expiry to a publish's own interval.
   std::optional<uint32_t> effective_message_expiry(std::optional<uint32_t> requested) const;
 
@@ -177,6 +187,11 @@ class Broker {
                          const std::function<void(const MessagePtr&)>& visit) const {
     retained_.for_each_matching(filter, now, visit);
   }
+  /// Client ids of the sessions whose id begins with `prefix` (the bridges' buffers).
+  std::vector<std::string> client_ids_with_prefix(std::string_view prefix) const;
+  /// Ends the session of `client_id` now, with everything it holds (a bridge no longer
+  /// configured). Returns false if there is none.
+  bool discard_session(const std::string& client_id);
 
   /// Counts a new network connection from `ip` against max_connections_per_ip; false if over.
   bool admit_connection(const std::string& ip);
@@ -301,6 +316,8 @@ class Broker {
     util::TimePoint next_trim{};
   };
   util::ThreadOwned<Housekeeping> housekeeping_;
+  std::mutex sys_sources_mu_;
+  std::vector<std::function<void(util::TimePoint)>> sys_sources_;  // guarded by sys_sources_mu_
 };
 
 }  // namespace musqratt::broker

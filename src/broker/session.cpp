@@ -38,8 +38,37 @@ void Session::set_limits(const QueueLimits& limits) {
 
 bool Session::over_limits(const State& s, const Outbound& out) const {
   if (limits_.max_messages && s.queue.size() + s.on_disk() >= limits_.max_messages) return true;
-  if (limits_.max_bytes && s.queued_bytes + out.msg->payload.size() > limits_.max_bytes) return true;
+  uint64_t bytes = s.queued_bytes + (limits_.bytes_include_disk && s.extra ? s.extra->disk_bytes : 0);
+  if (limits_.max_bytes && bytes + out.msg->payload.size() > limits_.max_bytes) return true;
   return false;
+}
+
+bool Session::make_room(State& s, const Outbound& out) {
+  // The oldest queued message is at the front of the in-memory part, then at the front of
+  // the part on disk; messages in flight are never dropped (their exchange is under way), nor
+  // retained messages still being streamed after a SUBSCRIBE (entries without a message).
+  while (over_limits(s, out)) {
+    if (!s.queue.empty()) {
+      Outbound& old = s.queue.front();
+      if (!old.msg) return false;
+      s.queued_bytes -= old.msg->payload.size();
+      if (store_ && old.seq) store_->outbound_deleted(client_id_, old.seq);
+      s.queue.pop_front();
+      charge_entries(-1);
+    } else if (s.extra && s.extra->on_disk > 0 && !s.extra->loading) {
+      // Dropped unread: the seqs on disk are consecutive from disk_from_seq (they are given
+      // in order and leave only from the front), so the row is known without reading it.
+      Extra& x = *s.extra;
+      uint64_t size = x.disk_bytes / x.on_disk;
+      if (--x.on_disk == 0) size = x.disk_bytes;
+      x.disk_bytes -= size;
+      store_->outbound_deleted(client_id_, x.disk_from_seq++);
+    } else {
+      return false;
+    }
+    ++s.more().dropped;
+  }
+  return true;
 }
 
 void Session::save_session(const State& s) {
@@ -109,6 +138,7 @@ void Session::restore(const RestoredSession& r, util::TimePoint now) {
     Extra& x = s->more();
     x.on_disk = r.queued_on_disk;
     x.disk_from_seq = r.disk_from_seq;
+    x.disk_bytes = r.queued_on_disk_bytes;
   }
 }
 
@@ -144,8 +174,11 @@ void Session::paged_in(std::vector<RestoredOutbound> rows, uint32_t asked) {
     size_t pushed = 0;
     for (RestoredOutbound& o : rows) {
       if (x.on_disk == 0) break;
+      // Rows dropped from the disk's front while the page was read are skipped.
+      if (o.seq < x.disk_from_seq) continue;
       x.disk_from_seq = o.seq + 1;
       --x.on_disk;
+      x.disk_bytes -= std::min<uint64_t>(x.disk_bytes, o.msg ? o.msg->payload.size() : 0);
       if (o.msg) {
         if (memory) charge(*memory, *o.msg);
         s->queued_bytes += o.msg->payload.size();
@@ -156,11 +189,13 @@ void Session::paged_in(std::vector<RestoredOutbound> rows, uint32_t asked) {
     charge_entries(static_cast<int64_t>(pushed));
     // Read access was checked when these were queued, perhaps before a reload: check again.
     if (pushed) s->acl_generation = 0;
+    if (x.on_disk == 0) x.disk_bytes = 0;
     // Fewer rows than asked means the disk holds no more (rows vanish only with the session);
     // trust the disk over the count rather than ask forever.
     if (rows.size() < asked && x.on_disk) {
       LOG_WARN("session '%s': %u queued message(s) counted on disk were not found", client_id_.c_str(), x.on_disk);
       x.on_disk = 0;
+      x.disk_bytes = 0;
     }
     if (s->link && !s->wake_pending && !s->queue.empty()) {
       s->wake_pending = true;
@@ -197,7 +232,7 @@ Session::DeliverResult Session::deliver(Outbound out, Link& wake_link, uint16_t 
     auto s = state_.lock();
     if (s->revoked) return DeliverResult::NotQueued;
     if (!s->link && out.qos == 0 && !limits_.queue_qos0_offline) return DeliverResult::NotQueued;
-    if (over_limits(*s, out)) {
+    if (over_limits(*s, out) && (limits_.overflow == QueueOverflow::DropNewest || !make_room(*s, out))) {
       if (!count_drop(*s, drops)) return DeliverResult::Dropped;
     } else {
       const AccessControl* access = services_ ? services_->access : nullptr;
@@ -212,6 +247,7 @@ Session::DeliverResult Session::deliver(Outbound out, Link& wake_link, uint16_t 
         uint32_t limit = store_->memory_queue_limit();
         if (x.on_disk > 0 || (limit && s->queue.size() >= limit)) {
           if (x.on_disk++ == 0) x.disk_from_seq = out.seq;
+          x.disk_bytes += out.msg->payload.size();
           return DeliverResult::Queued;
         }
       }
@@ -675,5 +711,23 @@ size_t Session::queued_count() const {
   return n;
 }
 size_t Session::inflight_count() const { return state_.lock()->inflight.size(); }
+
+uint64_t Session::queued_bytes() const {
+  auto s = state_.lock();
+  return s->queued_bytes + (s->extra ? s->extra->disk_bytes : 0);
+}
+
+std::optional<util::TimePoint> Session::oldest_created() const {
+  auto s = state_.lock();
+  // In flight first: those were taken from the queue before anything still in it. A QoS 2
+  // message past PUBREC has handed its payload on and no longer waits.
+  for (const Inflight& f : s->inflight)
+    if (f.out.msg) return f.out.msg->created;
+  std::optional<util::TimePoint> oldest;
+  s->queue.for_each([&](const Outbound& o) {
+    if (!oldest && o.msg) oldest = o.msg->created;
+  });
+  return oldest;
+}
 
 }  // namespace musqratt::broker

@@ -73,10 +73,18 @@ struct ConnectionInfo {
   std::chrono::system_clock::time_point connected_at{};
 };
 
+/// What a full queue gives up: the message arriving (the broker's default) or the oldest
+/// one queued (never one in flight), so the newest data gets through.
+enum class QueueOverflow : uint8_t { DropNewest, DropOldest };
+
 struct QueueLimits {
   uint32_t max_messages = 0;  // 0 = unlimited
   bool queue_qos0_offline = false;
-  uint64_t max_bytes = 0;  // payload bytes queued in memory; 0 = unlimited
+  uint64_t max_bytes = 0;  // payload bytes queued in memory (and on disk if bytes_include_disk); 0 = unlimited
+  QueueOverflow overflow = QueueOverflow::DropNewest;
+  /// A bridge's buffer limits everything it holds; a client's queue limits memory only, so a
+  /// persistent session's backlog on disk is bounded by max_messages alone.
+  bool bytes_include_disk = false;
 };
 
 /// What the broker lends each of its sessions. Ownership: the Broker's; it outlives them.
@@ -108,7 +116,8 @@ class Session {
   Session& operator=(const Session&) = delete;
 
   const std::string& client_id() const { return client_id_; }
-  /// New queue limits (configuration reload). A queue over a lowered limit keeps what it holds.
+  /// New queue limits (configuration reload; a bridge's buffer has limits of its own). A queue
+  /// over a lowered limit keeps what it holds.
   void set_limits(const QueueLimits& limits);
   /// Who is connected to this session, for ACL checks at delivery. Thread: any.
   std::shared_ptr<const auth::Identity> identity() const { return identity_.load(std::memory_order_acquire); }
@@ -240,8 +249,13 @@ class Session {
   /// Queued messages, in memory and on disk, including retained messages not yet sent.
   size_t queued_count() const;
   size_t inflight_count() const;
-  /// Messages dropped so far because the queue was full.
+  /// Messages this session's limits turned away or pushed out since it was made.
   uint64_t dropped_count() const;
+  /// Payload bytes queued (in memory and on disk; in-flight messages not counted).
+  uint64_t queued_bytes() const;
+  /// When the oldest message not yet acknowledged (in flight or queued in memory) was made;
+  /// nullopt when there is none.
+  std::optional<util::TimePoint> oldest_created() const;
 
   /// What one queued or in-flight entry is charged to the memory budget, besides its message.
   static constexpr uint64_t kEntryBytes = sizeof(Inflight);
@@ -273,6 +287,9 @@ class Session {
     // One batch per queue entry without a message, in queue order.
     util::RingQueue<RetainedBatch> retained;
     size_t retained_pending = 0;  // messages left in all batches
+    // Payload bytes of the part on disk. Exact but for messages dropped from disk unread by
+    // DropOldest, which are counted at the part's average size.
+    uint64_t disk_bytes = 0;
   };
   using Subscriptions = std::map<std::string, SubscriptionRecord>;
 
@@ -312,6 +329,9 @@ class Session {
   static_assert(sizeof(util::Guarded<State, util::CompactMutex>) == sizeof(State));
 
   bool over_limits(const State& s, const Outbound& out) const;
+  /// DropOldest: removes queued messages from the front until `out` fits; false if it
+  /// cannot (everything left is in flight, or a page is being read back).
+  bool make_room(State& s, const Outbound& out);
   uint16_t next_packet_id(State& s);
   void save_session(const State& s);
   /// Entries entering (n > 0) or leaving (n < 0) memory, charged to the budget.

@@ -117,6 +117,9 @@ void SessionDriver::handle_connect(pr::Connect& c, util::TimePoint now) {
     c.client_id = random_client_id();
     assigned = true;
   }
+  if (Broker::reserved_client_id(c.client_id))
+    return reject_connect(Reason::ClientIdentifierNotValid, "client ids beginning with $bridge/ are reserved for bridges",
+                          c.client_id);
   if (c.properties.authentication_method)
     return reject_connect(Reason::BadAuthenticationMethod, "enhanced authentication is not supported", c.client_id);
   if (c.will) {
@@ -181,6 +184,7 @@ void SessionDriver::handle_connect(pr::Connect& c, util::TimePoint now) {
     will_ = std::make_unique<WillMessage>(WillMessage{std::move(m), delay});
   }
 
+  bridge_peer_ = c.bridge && !is_v5;
   ConnectResult r = broker_.connect(
       ConnectRequest{c.client_id, c.clean_start, session_expiry_, c.version, Link{waker_, token_}}, now);
   session_ = r.session;
@@ -373,6 +377,15 @@ void SessionDriver::on_subscribe(pr::Subscribe& s) {
     uint8_t granted = std::min(sub.options.qos, cfg.maximum_qos);
     ack.reasons.push_back(static_cast<Reason>(granted));
     accepted.push_back(&sub);
+  }
+  if (bridge_peer_) {
+    // A 3.1/3.1.1 bridge (level 0x83/0x84) gets what a 5.0 bridge asks for itself: its own
+    // messages do not come back to it, and retained flags pass through.
+    for (pr::Subscription& sub : s.subscriptions) {
+      if (pr::parse_shared_filter(sub.filter)) continue;
+      sub.options.no_local = true;
+      sub.options.retain_as_published = true;
+    }
   }
   if (v5() && std::any_of(ack.reasons.begin(), ack.reasons.end(), [](Reason r) { return pr::is_error(r); }))
     ack.properties.reason_string = "one or more subscriptions refused (see the reason codes)";

@@ -110,6 +110,7 @@ class SessionDriver final : private protocol::EngineEvents {
   bool will_on_close_ = true;  // false after a normal DISCONNECT
   bool admitted_ = false;      // counted against max_connections_per_ip
   bool takeover_waited_ = false;
+  bool bridge_peer_ = false;  // a 3.1/3.1.1 client that set the bridge bit
 
   struct DeferredAck {
     uint64_t seq;

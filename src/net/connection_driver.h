@@ -67,12 +67,25 @@ class ConnectionDriver : public WorkerBase {
 
   /// A new connection: builds its Endpoint stack with the listener's factory.
   Connection& add(uint64_t token, Io io, const Listener& listener, std::string peer, util::TimePoint now) {
+    return add(token, std::move(io), listener.make_endpoint, std::move(peer), now);
+  }
+
+  /// A new connection (accepted, or one of ours being opened): builds its Endpoint stack with
+  /// `make`.
+  Connection& add(uint64_t token, Io io, const EndpointFactory& make, std::string peer, util::TimePoint now) {
     auto [it, inserted] = connections_.try_emplace(token, token, std::move(io));
     Connection& c = it->second;
     NewConnection nc{token, this, std::move(peer), now};
-    c.top = listener.make_endpoint(nc);
-    mark_dirty(c);  // an Endpoint may have something to say at once (a refusal)
+    c.top = make(nc);
+    mark_dirty(c);  // an Endpoint may have something to say at once (a refusal, a CONNECT)
     return c;
+  }
+
+  /// The transport gave up on the connection (an outgoing connect refused or timed out):
+  /// the Endpoint learns why, then the connection closes.
+  void failed(Connection& c, std::string_view reason, util::TimePoint now) {
+    if (c.top) c.top->on_transport_error(reason);
+    close_now(c, now);
   }
 
   /// Bytes from the socket.

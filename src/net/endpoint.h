@@ -43,6 +43,10 @@ class Endpoint {
   virtual void on_closed(util::TimePoint now) = 0;
   /// A layer below authenticated the peer (TLS client certificate): its name.
   virtual void on_peer_identity(std::string /*name*/) {}
+  /// Why the transport or a layer below gave up on the connection (an outgoing connection
+  /// refused or timed out, a TLS handshake that failed), told before on_closed so the
+  /// application can report it. Not called for an ordinary close.
+  virtual void on_transport_error(std::string_view /*reason*/) {}
 };
 
 }  // namespace musqratt::net

@@ -59,7 +59,8 @@ void EpollWorker::run() {
   std::vector<uint64_t> inbox_swap;
   while (!stop_requested()) {
     wait_begins();
-    int n = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), 250);
+    int n = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()),
+                       static_cast<int>(wait_budget(util::Millis(250)).count()));
     util::TimePoint now = util::now();
     wait_ends(now);
     bool woken = false;
@@ -75,6 +76,10 @@ void EpollWorker::run() {
       }
       Connection* c = find(tag);
       if (c == nullptr || c->released) continue;
+      if (c->io.connecting) {
+        if (events[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) finish_connect(*c, now);
+        continue;
+      }
       if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
         read_from(*c, now);
         c = find(tag);  // the read may have closed it
@@ -147,10 +152,12 @@ void EpollWorker::read_from(Connection& c, util::TimePoint now) {
   ssize_t n = recv(c.io.fd, buf.data(), buf.size(), 0);
   if (n > 0) return received(c, {buf.data(), static_cast<size_t>(n)}, now);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
-  ended(c, now);  // EOF or error
+  if (n < 0) return failed(c, strerror(errno), now);  // reset, timed out, ...
+  ended(c, now);  // EOF
 }
 
 std::optional<size_t> EpollWorker::write_some(Connection& c, std::string_view bytes) {
+  if (c.io.connecting) return 0;  // written once the connect completes (EPOLLOUT)
   while (true) {
     ssize_t n = send(c.io.fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n >= 0) return static_cast<size_t>(n);
@@ -160,6 +167,7 @@ std::optional<size_t> EpollWorker::write_some(Connection& c, std::string_view by
 }
 
 void EpollWorker::set_write_interest(Connection& c, bool want) {
+  want = want || c.io.connecting;  // EPOLLOUT tells us the connect completed
   if (want == c.io.want_write) return;
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLRDHUP | (want ? uint32_t{EPOLLOUT} : 0u);
@@ -178,6 +186,69 @@ bool EpollWorker::release(Connection& c) {
   close(c.io.fd);
   c.io.fd = -1;
   return true;
+}
+
+}  // namespace musqratt::net
+
+namespace musqratt::net {
+
+std::expected<uint64_t, std::string> EpollWorker::connect(const sockaddr* addr, socklen_t len, std::string peer,
+                                                          util::Millis timeout, const EndpointFactory& make,
+                                                          util::TimePoint now) {
+  int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::unexpected(std::string("socket: ") + strerror(errno));
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  bool in_progress = false;
+  while (::connect(fd, addr, len) != 0) {
+    if (errno == EINTR) continue;
+    if (errno == EINPROGRESS) {
+      in_progress = true;
+      break;
+    }
+    std::string err = strerror(errno);
+    close(fd);
+    return std::unexpected(err);
+  }
+  uint64_t token = next_token();
+  Connection& c = add(token, EpollIo{fd, false, in_progress}, make, std::move(peer), now);
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP | (in_progress ? uint32_t{EPOLLOUT} : 0u);
+  ev.data.u64 = token;
+  c.io.want_write = in_progress;
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    std::string err = std::string("epoll_ctl: ") + strerror(errno);
+    failed(c, err, now);
+    return token;  // the Endpoint was told; it is the caller's connection, now closed
+  }
+  if (in_progress) connecting_.push_back({token, now + timeout, timeout});
+  return token;
+}
+
+void EpollWorker::finish_connect(Connection& c, util::TimePoint now) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (getsockopt(c.io.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  if (err != 0) return failed(c, strerror(err), now);
+  c.io.connecting = false;
+  mark_dirty(c);  // what the Endpoint queued meanwhile goes out now
+}
+
+void EpollWorker::tick(util::TimePoint now) {
+  if (!connecting_.empty()) {
+    std::vector<Connecting> pending;
+    pending.swap(connecting_);  // an Endpoint told of a failure may open another connection
+    for (const Connecting& k : pending) {
+      Connection* c = find(k.token);
+      if (c == nullptr || c->released || !c->io.connecting) continue;
+      if (now >= k.deadline) {
+        failed(*c, "no answer within " + std::to_string(k.timeout.count()) + " ms (connect timeout)", now);
+        continue;
+      }
+      connecting_.push_back(k);
+    }
+  }
+  ConnectionDriver::tick(now);
 }
 
 }  // namespace musqratt::net

@@ -3,9 +3,14 @@
 // (FlashMQ's model). Wake-ups from other threads arrive through WorkerBase's inbox and an
 // eventfd. The connection life cycle is ConnectionDriver's; this file is only epoll and
 // socket calls.
+#include <sys/socket.h>
+
 #include <cstdint>
+#include <expected>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "net/accept_throttle.h"
@@ -18,6 +23,7 @@ namespace musqratt::net {
 struct EpollIo {
   int fd = -1;
   bool want_write = false;  // EPOLLOUT armed
+  bool connecting = false;  // an outgoing connect not yet completed
 };
 
 /// The epoll transport's worker. Thread: everything but the WorkerBase wake API runs on the
@@ -35,11 +41,22 @@ class EpollWorker final : public ConnectionDriver<EpollWorker, EpollIo> {
   bool shutdown_write(Connection& c);
   bool release(Connection& c);
 
+  /// Opens an outgoing connection to `addr` without blocking. Its Endpoint stack is built by
+  /// `make` at once, so it can queue what it will say first (a CONNECT, a TLS ClientHello),
+  /// written as soon as the connection is up. A refusal, or no answer within `timeout`,
+  /// reaches the Endpoint through on_transport_error and then on_closed. Returns the
+  /// connection's token, or why no connection could even be attempted. Thread: this worker
+  /// (a task or timer posted to it).
+  std::expected<uint64_t, std::string> connect(const sockaddr* addr, socklen_t len, std::string peer,
+                                               util::Millis timeout, const EndpointFactory& make, util::TimePoint now);
+
  protected:
   void run() override;
   void notify() override;
+  void tick(util::TimePoint now) override;
 
  private:
+  void finish_connect(Connection& c, util::TimePoint now);
   void accept_from(size_t listener, util::TimePoint now);
   void read_from(Connection& c, util::TimePoint now);
   void set_listening(bool on);
@@ -49,6 +66,14 @@ class EpollWorker final : public ConnectionDriver<EpollWorker, EpollIo> {
   int event_fd_ = -1;
   AcceptThrottle throttle_;
   bool listening_ = true;
+  // Outgoing connections still connecting, with their deadlines (few, and only on a worker
+  // that opens connections).
+  struct Connecting {
+    uint64_t token;
+    util::TimePoint deadline;
+    util::Millis timeout;
+  };
+  std::vector<Connecting> connecting_;
 };
 
 }  // namespace musqratt::net

@@ -42,10 +42,29 @@ class TlsServerContext {
 /// Listener fd -> its TLS context (absent = plain TCP). Filled before workers start.
 using TlsListeners = std::unordered_map<int, std::shared_ptr<TlsServerContext>>;
 
+/// TLS for connections we open (the bridge's to its upstream).
+struct TlsClientSettings {
+  std::string ca_file;    // verifies the server's certificate; empty = the system's CA store
+  std::string cert_file;  // our certificate, when the server asks for one (optional)
+  std::string key_file;   // its private key
+};
+
+/// A client-side SSL_CTX that verifies the server's certificate chain. Thread: any.
+std::expected<std::shared_ptr<SSL_CTX>, std::string> make_tls_client_context(const TlsClientSettings& s);
+
+/// Whom a client connection expects to reach.
+struct TlsServerIdentity {
+  std::string name;             // host name (sent as SNI) or IP address of the server
+  bool verify_name = true;      // the certificate must be issued to `name`
+};
+
 /// One connection's TLS state. Thread: the owning worker only.
 class TlsConnection {
  public:
+  /// The server side of an accepted connection.
   explicit TlsConnection(std::shared_ptr<SSL_CTX> ctx);
+  /// The client side of a connection we open to `server`; start() produces the ClientHello.
+  TlsConnection(std::shared_ptr<SSL_CTX> ctx, const TlsServerIdentity& server);
   ~TlsConnection();
   TlsConnection(const TlsConnection&) = delete;
   TlsConnection& operator=(const TlsConnection&) = delete;
@@ -53,6 +72,9 @@ class TlsConnection {
   /// Takes ciphertext from the socket; appends decrypted bytes to `plain` and any TLS output
   /// (handshake, alerts) to `cipher_out`. Returns an error text on a fatal TLS error.
   std::optional<std::string> feed(std::span<const uint8_t> cipher, std::string& plain, std::string& cipher_out);
+  /// Client side: begins the handshake, appending the ClientHello to `cipher_out`, so it goes
+  /// out without waiting for the server to speak.
+  std::optional<std::string> start(std::string& cipher_out);
   /// Encrypts all of `plain` into `cipher_out`. Only after the handshake.
   void encrypt(std::string_view plain, std::string& cipher_out);
   bool established() const { return SSL_is_init_finished(ssl_) == 1; }
@@ -61,6 +83,7 @@ class TlsConnection {
 
  private:
   void drain(std::string& cipher_out);
+  std::string failure(const char* what) const;
   std::shared_ptr<SSL_CTX> ctx_;  // keeps the context alive across reloads
   SSL* ssl_ = nullptr;
   BIO* in_ = nullptr;   // owned by ssl_

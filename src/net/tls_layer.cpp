@@ -8,6 +8,19 @@ TlsLayer::TlsLayer(const TlsServerContext& ctx, std::unique_ptr<Endpoint> upper,
     : upper_(std::move(upper)), tls_(ctx.context()), peer_(std::move(peer)),
       use_identity_as_username_(ctx.settings().use_identity_as_username) {}
 
+TlsLayer::TlsLayer(std::shared_ptr<SSL_CTX> client_ctx, const TlsServerIdentity& server, std::unique_ptr<Endpoint> upper,
+                   std::string peer)
+    : upper_(std::move(upper)), tls_(std::move(client_ctx), server), peer_(std::move(peer)),
+      use_identity_as_username_(false) {
+  identity_checked_ = true;  // the server's identity is checked by the handshake itself
+  client_ = true;
+  if (auto err = tls_.start(cipher_)) {
+    error_ = "TLS: " + *err;
+    failed_ = true;
+    upper_->on_transport_error(error_);
+  }
+}
+
 void TlsLayer::on_bytes(std::span<const uint8_t> cipher, util::TimePoint now) {
   if (failed_) return;
   thread_local std::string plain;
@@ -23,9 +36,10 @@ void TlsLayer::on_bytes(std::span<const uint8_t> cipher, util::TimePoint now) {
   // What arrived before a close_notify or an error (a DISCONNECT, say) still counts.
   if (!plain.empty()) upper_->on_bytes({reinterpret_cast<const uint8_t*>(plain.data()), plain.size()}, now);
   if (err) {
-    LOG_INFO("closing TLS connection from %s: %s", peer_.c_str(), err->c_str());
+    LOG_INFO("closing TLS connection %s %s: %s", client_ ? "to" : "from", peer_.c_str(), err->c_str());
     error_ = "TLS: " + *err;
     failed_ = true;
+    upper_->on_transport_error(error_);
   }
 }
 

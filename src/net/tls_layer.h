@@ -21,6 +21,10 @@ class TlsLayer final : public Endpoint {
  public:
   /// With the listener's current context: a certificate reload applies to later connections.
   TlsLayer(const TlsServerContext& ctx, std::unique_ptr<Endpoint> upper, std::string peer);
+  /// The client side of a connection we open to `server` (made with make_tls_client_context):
+  /// the ClientHello is queued at once; the upper Endpoint's output follows the handshake.
+  TlsLayer(std::shared_ptr<SSL_CTX> client_ctx, const TlsServerIdentity& server, std::unique_ptr<Endpoint> upper,
+           std::string peer);
 
   void on_bytes(std::span<const uint8_t> cipher, util::TimePoint now) override;
   /// Ciphertext to send: the handshake, alerts, and the upper Endpoint's output encrypted as
@@ -33,6 +37,7 @@ class TlsLayer final : public Endpoint {
   void on_tick(util::TimePoint now) override { upper_->on_tick(now); }
   void on_shutdown() override { upper_->on_shutdown(); }
   void on_closed(util::TimePoint now) override { upper_->on_closed(now); }
+  void on_transport_error(std::string_view reason) override { upper_->on_transport_error(reason); }
 
  private:
   static constexpr size_t kCipherBacklog = 256 * 1024;
@@ -45,6 +50,7 @@ class TlsLayer final : public Endpoint {
   bool use_identity_as_username_;
   bool identity_checked_ = false;
   bool failed_ = false;  // fatal TLS error or close_notify: send the alert, then close
+  bool client_ = false;  // our side opened the connection
 };
 
 /// Connections of a TLS listener: TLS with `ctx`, then what `inner` builds.

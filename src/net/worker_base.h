@@ -6,6 +6,8 @@
 // non-empty (FlashMQ's scheme). Subclasses supply the event loop and notify().
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -35,6 +37,14 @@ class WorkerBase : public broker::Waker {
   double busy_seconds() const {
     return static_cast<double>(busy_ns_.load(std::memory_order_relaxed)) * 1e-9;
   }
+  /// Work for this worker's thread from any thread (what outgoing connections are driven
+  /// by: a connect, a reconnect decided elsewhere). Runs in the next loop turn, in order.
+  using Task = std::function<void(util::TimePoint now)>;
+  void post_task(Task task);
+  /// Runs `task` on this worker's thread once `when` has come (within a loop turn of it).
+  /// Returns an id for cancel_timer(). Thread: this worker.
+  uint64_t add_timer(util::TimePoint when, Task task);
+  void cancel_timer(uint64_t id);
 
  protected:
   /// The event loop; returns when stop_requested().
@@ -46,9 +56,11 @@ class WorkerBase : public broker::Waker {
   virtual void process_wakes(std::vector<uint64_t>& tokens, util::TimePoint now) = 0;
   /// Keep-alive and connect timeouts of every connection. Thread: this worker.
   virtual void tick(util::TimePoint now) = 0;
-  /// Once per loop turn, after I/O: deliveries between this worker's own connections (which
-  /// may cascade), then tick() every 500 ms. Thread: this worker.
+  /// Once per loop turn, after I/O: posted tasks and due timers, deliveries between this
+  /// worker's own connections (which may cascade), then tick() every 500 ms. Thread: this worker.
   void run_local_work(util::TimePoint now);
+  /// How long the loop may wait for events: `longest`, or less when a timer falls due sooner.
+  util::Millis wait_budget(util::Millis longest) const;
 
   bool stop_requested() const { return stop_.load(std::memory_order_relaxed); }
   /// The event loop calls these around its wait for events: the time from a wait's end to the
@@ -86,6 +98,11 @@ class WorkerBase : public broker::Waker {
   std::vector<std::vector<uint64_t>> remote_batches_;  // indexed by peer
   std::mutex inbox_mu_;
   std::vector<uint64_t> inbox_;  // guarded by inbox_mu_
+  std::vector<Task> tasks_;      // guarded by inbox_mu_
+  std::atomic<bool> has_tasks_{false};
+  // Timers of this worker's thread, by due time then id (ids grow, so equal times run in order).
+  std::map<std::pair<util::TimePoint, uint64_t>, Task> timers_;
+  uint64_t next_timer_id_ = 1;
 };
 
 }  // namespace musqratt::net

@@ -25,6 +25,12 @@ Result decode_connect(wire::Reader& in) {
   Connect c;
   uint8_t level, flags;
   if (!in.utf8(c.protocol_name) || !in.u8(level)) return truncated(in);
+  // A 3.1/3.1.1 bridge sets the level's top bit (0x83, 0x84: Mosquitto's convention, not the
+  // specification's) to ask for No Local and Retain As Published on its subscriptions.
+  if (level == 0x83 || level == 0x84) {
+    c.bridge = true;
+    level &= 0x7F;
+  }
   // [MQTT-3.1.2-1], [MQTT-3.1.2-2] (3.1.1 and 5.0): an unknown name or level is answered with
   // CONNACK 0x01 (3.1.1) or 0x84 (5.0).
   if (!((c.protocol_name == "MQTT" && (level == 4 || level == 5)) ||

@@ -12,7 +12,8 @@ using namespace wire;
 
 void body_connect(const Connect& c, std::string& b) {
   put_string(b, c.version == Version::V31 ? "MQIsdp" : "MQTT");
-  put_u8(b, static_cast<uint8_t>(c.version));
+  // The bridge bit (see Connect::bridge) exists for 3.1 and 3.1.1 only.
+  put_u8(b, static_cast<uint8_t>(c.version) | (c.bridge && c.version != Version::V5 ? 0x80 : 0));
   uint8_t flags = 0;
   if (c.clean_start) flags |= 0x02;
   if (c.will) {

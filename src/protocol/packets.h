@@ -31,6 +31,9 @@ struct Connect {
   std::optional<std::string> username;
   std::optional<std::string> password;
   Properties properties;
+  /// 3.1/3.1.1: the client is a bridge (the protocol level's top bit, as Mosquitto sends it):
+  /// what it publishes must not come back to it, and retained flags pass through unchanged.
+  bool bridge = false;
   bool operator==(const Connect&) const = default;
 };
 

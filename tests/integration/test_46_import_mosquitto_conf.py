@@ -82,7 +82,7 @@ def test_every_directive_of_debians_example_is_carried_or_explained(tmp_path):
     # Those taking a value were carried with Mosquitto's defaults.
     data = tomllib.loads(text)
     assert data["max_inflight"] == 20 and data["max_queued_messages"] == 1000 and data["log_level"] == "info"
-    assert data["bridge"][0]["name"] == "<name>"
+    assert data["bridge"][0]["name"] == "_name_"  # "<name>": characters a bridge name cannot have
 
 
 def _write_pki(d):
@@ -279,9 +279,61 @@ def test_bridges_become_bridge_tables(tmp_path):
         {"filter": "sensors/#", "direction": "out", "qos": 1, "local_prefix": "site/", "remote_prefix": "edge/site7/"},
         {"filter": "commands/#", "direction": "in", "qos": 1, "local_prefix": "", "remote_prefix": "cmd/site7/"}]
     assert second["topics"] == [{"filter": "#", "direction": "both", "qos": 0, "local_prefix": "", "remote_prefix": ""}]
-    assert "bridge 'cloud': MusQraTT's bridge keeps messages from looping" in text
+    assert cloud["try_private"] is True
     assert "[[bridge]] tables as docs/bridge.md describes them" in text
     assert _accounted_for(text, conf) == []
+
+
+def test_a_mosquitto_bridge_imports_into_a_configuration_musqratt_accepts(tmp_path):
+    pki = tmp_path / "pki"
+    pki.mkdir()
+    _write_pki(pki)
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(f"""listener 1883 127.0.0.1
+connection site7/cloud
+address 127.0.0.1:8883 127.0.0.2:8883
+bridge_protocol_version mqttv311
+remote_clientid site-7
+remote_username site7
+remote_password s3cret
+cleansession true
+keepalive_interval 30
+bridge_cafile {pki / 'ca.crt'}
+bridge_certfile {pki / 'server.crt'}
+bridge_keyfile {pki / 'server.key'}
+bridge_insecure true
+try_private false
+topic sensors/# out 1 site/ edge/site7/
+topic commands/# in 2 "" cmd/site7/
+topic status both 0
+bridge_capath /etc/ssl/certs
+local_clientid bridge-local
+notifications true
+""")
+    out = tmp_path / "musqratt.toml"
+    text, _ = _import(conf, out)
+    (b,) = tomllib.loads(text)["bridge"]
+    assert b["name"] == "site7_cloud" and "'site7/cloud' has characters a bridge name cannot have" in text
+    assert b["address"] == ["127.0.0.1:8883", "127.0.0.2:8883"] and b["protocol"] == "mqttv311"
+    assert (b["client_id"], b["username"], b["password"]) == ("site-7", "site7", "s3cret")
+    assert b["clean_start"] is True and b["keepalive"] == 30 and b["try_private"] is False
+    assert (b["tls_ca"], b["tls_cert"], b["tls_key"]) == (str(pki / "ca.crt"), str(pki / "server.crt"),
+                                                          str(pki / "server.key"))
+    assert b["tls_verify_hostname"] is False
+    assert [(t["filter"], t["direction"], t["qos"]) for t in b["topics"]] == [
+        ("sensors/#", "out", 1), ("commands/#", "in", 2), ("status", "both", 0)]
+    # What cannot be carried is named with its line and why.
+    assert f"{conf}:18: bridge_capath /etc/ssl/certs\n#   bridge 'site7_cloud': one CA file" in text
+    assert f"{conf}:19: local_clientid bridge-local\n#   bridge 'site7_cloud': MusQraTT's bridge is inside" in text
+    assert f"{conf}:20: notifications true\n#   bridge 'site7_cloud': the bridge's state is published" in text
+    assert _accounted_for(text, conf) == []
+    # The broker takes the result as it is (the TLS files are checked to exist).
+    r = _check(out)
+    assert r.returncode == 0, r.stderr + text
+    # And refuses it, naming the table and the key, once a file it names is gone.
+    (pki / "server.key").unlink()
+    r = _check(out)
+    assert r.returncode != 0 and "[[bridge]] 'site7_cloud'" in r.stderr and "tls_key" in r.stderr, r.stderr
 
 
 def test_unreadable_input_fails_cleanly(tmp_path):
