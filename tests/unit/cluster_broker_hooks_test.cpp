@@ -1,4 +1,4 @@
-// The Broker's side of a cluster, driven through real ClientHandlers with a recording
+// The Broker's side of a cluster, driven through real SessionDrivers with a recording
 // ClusterLink: which hooks fire when, what a cluster changes in local routing, and the methods
 // a link calls back (route_remote, route_shared, hand_over, prepare_adoption + absorb).
 #include <gtest/gtest.h>
