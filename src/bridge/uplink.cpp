@@ -325,7 +325,11 @@ size_t Uplink::window_now() {
   if (!store || unsettled_.empty()) return window_;
   uint64_t committed = store->committed();
   while (!unsettled_.empty() && unsettled_.front() <= committed) unsettled_.pop_front();
-  if (unsettled_.size() >= window_) {
+  // Messages in flight plus those acknowledged whose removal is not yet durable are what a
+  // crash sends twice: together at most max_inflight. The upstream's Receive Maximum bounds
+  // only the first, so a small one does not also throttle how many wait for a commit.
+  const size_t limit = ctx_.config.max_inflight;
+  if (unsettled_.size() >= limit) {
     // Full of acknowledged messages whose removal is not yet durable: wait for the commit.
     if (notified_seq_ != unsettled_.front()) {
       notified_seq_ = unsettled_.front();
@@ -333,7 +337,7 @@ size_t Uplink::window_now() {
     }
     return 0;
   }
-  return window_ - unsettled_.size();
+  return std::min(window_, limit - unsettled_.size());
 }
 
 void Uplink::send(const broker::Sendable& s, util::TimePoint now) {
