@@ -4,6 +4,7 @@
 #include <cinttypes>
 #include <cstdio>
 
+#include "protocol/forwarded_properties.h"
 #include "protocol/reason_table.h"
 #include "util/log.h"
 
@@ -13,21 +14,6 @@ using protocol::Reason;
 namespace pr = protocol;
 
 namespace {
-
-/// The application properties a PUBLISH carries on ([MQTT-3.3.2-4], [MQTT-3.3.2-15..18],
-/// [MQTT-3.3.2-20], 5.0); null if it carries none.
-std::shared_ptr<const pr::Properties> forwarded_properties(pr::Properties&& in) {
-  if (!in.payload_format_indicator && !in.content_type && !in.response_topic && !in.correlation_data &&
-      in.user_properties.empty())
-    return nullptr;
-  auto p = std::make_shared<pr::Properties>();
-  p->payload_format_indicator = in.payload_format_indicator;
-  p->content_type = std::move(in.content_type);
-  p->response_topic = std::move(in.response_topic);
-  p->correlation_data = std::move(in.correlation_data);
-  p->user_properties = std::move(in.user_properties);
-  return p;
-}
 
 std::string describe(Reason r) {
   char code[8];
@@ -221,7 +207,7 @@ void Uplink::on_publish(pr::Publish& p) {
     m->origin = ctx_.session->id();
     auto expiry = ctx_.broker.effective_message_expiry(p.properties.message_expiry_interval);
     if (expiry) m->expires_at = now + util::Seconds(*expiry);
-    if (engine_.v5()) m->properties = forwarded_properties(std::move(p.properties));
+    if (engine_.v5()) m->properties = pr::forwarded_properties(std::move(p.properties));
     if (ctx_.broker.publish(m, now).refused && p.qos > 0) {
       // The broker's memory budget is spent: not acknowledged, so the upstream sends it again
       // after the link is made anew (a 5.0 upstream may also be told 0x97, but a 3.1.1 one

@@ -4,6 +4,7 @@
 #include <cinttypes>
 #include <random>
 
+#include "protocol/forwarded_properties.h"
 #include "protocol/topic.h"
 #include "util/log.h"
 
@@ -33,22 +34,6 @@ bool topic_within_limits(std::string_view topic, const BrokerConfig& c) {
     if (levels > c.max_topic_levels) return false;
   }
   return true;
-}
-
-/// The application properties a PUBLISH carries on to its receivers ([MQTT-3.3.2-4],
-/// [MQTT-3.3.2-15..18], [MQTT-3.3.2-20], 5.0);
-/// null if it carries none.
-std::shared_ptr<const pr::Properties> forwarded_properties(pr::Properties&& in) {
-  if (!in.payload_format_indicator && !in.content_type && !in.response_topic && !in.correlation_data &&
-      in.user_properties.empty())
-    return nullptr;
-  auto p = std::make_shared<pr::Properties>();
-  p->payload_format_indicator = in.payload_format_indicator;
-  p->content_type = std::move(in.content_type);
-  p->response_topic = std::move(in.response_topic);
-  p->correlation_data = std::move(in.correlation_data);
-  p->user_properties = std::move(in.user_properties);
-  return p;
 }
 
 }  // namespace
@@ -177,7 +162,7 @@ void SessionDriver::handle_connect(pr::Connect& c, util::TimePoint now) {
     m->retain = c.will->retain;
     auto expiry = broker_.effective_message_expiry(c.will->properties.message_expiry_interval);
     uint32_t delay = c.will->properties.will_delay_interval.value_or(0);
-    m->properties = forwarded_properties(std::move(c.will->properties));
+    m->properties = pr::forwarded_properties(std::move(c.will->properties));
     // The expiry clock of a will starts when it is published; approximated from connect time
     // plus its delay, which is when a delayed will is sent at the earliest.
     if (expiry) m->expires_at = now + util::Seconds(*expiry) + util::Seconds(delay);
@@ -293,7 +278,7 @@ void SessionDriver::on_publish(pr::Publish& p) {
   m->origin = session_->id();
   auto expiry = broker_.effective_message_expiry(p.properties.message_expiry_interval);
   if (expiry) m->expires_at = now + util::Seconds(*expiry);
-  if (v5()) m->properties = forwarded_properties(std::move(p.properties));
+  if (v5()) m->properties = pr::forwarded_properties(std::move(p.properties));
   RouteResult r = broker_.publish(m, now);
   if (r.refused && p.qos > 0 && !v5()) {
     // 3.1/3.1.1 have no way to refuse a PUBLISH, and a PUBACK or PUBREC would tell the client
