@@ -49,7 +49,7 @@ SessionDriver::SessionDriver(Broker& broker, Waker* waker, uint64_t token, std::
   const std::string ip(peer_ip());
   admitted_ = broker_.admit_connection(ip);
   if (!admitted_) {
-    LOG_WARN("refusing connection from %s: more than %u connections from %s", peer_.c_str(),
+    LOG_WARN_LIMITED("connect.per_ip", "refusing connection from %s: more than %u connections from %s", peer_.c_str(),
              cfg.max_connections_per_ip, ip.c_str());
     set_close_reason("per-IP connection limit");
     engine_.close();
@@ -80,11 +80,12 @@ void SessionDriver::on_bytes(std::span<const uint8_t> data, util::TimePoint now)
 void SessionDriver::on_violation(Reason reason, const char* why) {
   set_close_reason(std::string(pr::reason_name(reason)) + ": " + why);
   if (state_ == State::AwaitConnect) {
-    LOG_INFO("closing connection from %s: bad CONNECT: %s", peer_.c_str(), why);
+    LOG_INFO_LIMITED("connect.bad", "closing connection from %s: bad CONNECT: %s", peer_.c_str(), why);
     will_.reset();
     return;
   }
-  LOG_INFO("closing client '%s' from %s: %s (%s)", client_id().c_str(), peer_.c_str(), pr::reason_name(reason), why);
+  LOG_INFO_LIMITED("client.closed", "closing client '%s' from %s: %s (%s)", client_id().c_str(), peer_.c_str(),
+                   pr::reason_name(reason), why);
 }
 
 // ---------------------------------------------------------------- CONNECT
@@ -211,7 +212,7 @@ void SessionDriver::handle_connect(pr::Connect& c, util::TimePoint now) {
 
 void SessionDriver::reject_connect(Reason reason, const char* why, std::string_view client_id) {
   set_close_reason(why);
-  LOG_INFO("refused connection from %s (client '%.*s'): %s (%s)", peer_.c_str(), int(client_id.size()), client_id.data(),
+  LOG_INFO_LIMITED("connect.refused", "refused connection from %s (client '%.*s'): %s (%s)", peer_.c_str(), int(client_id.size()), client_id.data(),
            pr::reason_name(reason), why);
   will_.reset();  // a will is kept only for an accepted CONNECT [MQTT-3.1.2-8, 3.1.1]
   // 3.1/3.1.1: only a refusal their CONNACK has a return code for is answered; any other is a
@@ -226,7 +227,8 @@ void SessionDriver::reject_connect(Reason reason, const char* why, std::string_v
 void SessionDriver::fail(Reason reason, const char* why) {
   if (engine_.closing()) return;
   set_close_reason(std::string(pr::reason_name(reason)) + ": " + why);
-  LOG_INFO("closing client '%s' from %s: %s (%s)", client_id().c_str(), peer_.c_str(), pr::reason_name(reason), why);
+  LOG_INFO_LIMITED("client.closed", "closing client '%s' from %s: %s (%s)", client_id().c_str(), peer_.c_str(),
+                   pr::reason_name(reason), why);
   engine_.fail(reason, why);
 }
 
@@ -263,7 +265,7 @@ void SessionDriver::on_publish(pr::Publish& p) {
 
   if (!broker_.access().can_publish(*session_->identity(), p.topic)) {
     // Denied publishes are dropped; 5.0 says why in the acknowledgement.
-    LOG_INFO("'%s': publish to '%s' denied by ACL", client_id().c_str(), p.topic.c_str());
+    LOG_INFO_LIMITED("acl.denied", "'%s': publish to '%s' denied by ACL", client_id().c_str(), p.topic.c_str());
     Reason denied = pr::reason_for(engine_.version(), p.qos == 2 ? pr::PacketType::Pubrec : pr::PacketType::Puback,
                                    Reason::NotAuthorized);
     if (p.qos == 1) engine_.send_ack(pr::PacketType::Puback, p.packet_id, denied);
@@ -350,7 +352,7 @@ void SessionDriver::on_subscribe(pr::Subscribe& s) {
     if (shared && sub.options.no_local)
       return fail(Reason::ProtocolError, "No Local on a shared subscription");  // [MQTT-3.8.3-4, 5.0]
     if (!broker_.access().can_subscribe(*session_->identity(), std::string(shared ? shared->filter : sub.filter))) {
-      LOG_INFO("'%s': subscription to '%s' denied by ACL", client_id().c_str(), sub.filter.c_str());
+      LOG_INFO_LIMITED("acl.denied", "'%s': subscription to '%s' denied by ACL", client_id().c_str(), sub.filter.c_str());
       ack.reasons.push_back(Reason::NotAuthorized);
       continue;
     }
@@ -526,7 +528,7 @@ void SessionDriver::on_tick(util::TimePoint now) {
     uint32_t timeout = broker_.config().connect_timeout;
     if (timeout && now - accepted_at_ > util::Seconds(timeout)) {
       set_close_reason("no CONNECT within connect timeout");
-      LOG_INFO("closing connection from %s: no CONNECT within %us", peer_.c_str(), timeout);
+      LOG_INFO_LIMITED("connect.timeout", "closing connection from %s: no CONNECT within %us", peer_.c_str(), timeout);
       engine_.close();
     }
     return;

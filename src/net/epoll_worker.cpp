@@ -128,7 +128,7 @@ void EpollWorker::accept_from(size_t index, util::TimePoint now) {
         throttle_.on_exhausted(listener.fd, err, broker_.stats(), now);
         if (listening_) set_listening(false);
       } else if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR && err != ECONNABORTED) {
-        LOG_WARN("accept failed: %s", strerror(err));
+        LOG_WARN_LIMITED("net.accept", "accept failed: %s", strerror(err));
       }
       return;
     }

@@ -36,7 +36,7 @@ void TlsLayer::on_bytes(std::span<const uint8_t> cipher, util::TimePoint now) {
   // What arrived before a close_notify or an error (a DISCONNECT, say) still counts.
   if (!plain.empty()) upper_->on_bytes({reinterpret_cast<const uint8_t*>(plain.data()), plain.size()}, now);
   if (err) {
-    LOG_INFO("closing TLS connection %s %s: %s", client_ ? "to" : "from", peer_.c_str(), err->c_str());
+    LOG_INFO_LIMITED("tls.closed", "closing TLS connection %s %s: %s", client_ ? "to" : "from", peer_.c_str(), err->c_str());
     error_ = "TLS: " + *err;
     failed_ = true;
     upper_->on_transport_error(error_);

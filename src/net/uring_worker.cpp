@@ -350,7 +350,7 @@ void UringWorker::handle_accept(size_t i, const io_uring_cqe& cqe, util::TimePoi
         io_uring_sqe_set_data64(sqe, kCancelTag);
       }
     } else if (err != EAGAIN && err != EINTR && err != ECONNABORTED && err != ECANCELED) {
-      LOG_WARN("accept failed: %s", errno_text(err).c_str());
+      LOG_WARN_LIMITED("net.accept", "accept failed: %s", errno_text(err).c_str());
       accept_retry_at_ = now + util::Millis(100);
     }
     return;

@@ -1,5 +1,7 @@
 """Password file, anonymous policy, ACL, SIGHUP reload."""
 import os
+import re
+import time
 import signal
 import subprocess
 
@@ -166,3 +168,19 @@ def test_a_wrong_password_does_not_take_a_session_over(secured, version, rc):
     assert intruder.expect(CONNACK).rc == rc
     holder.send(publish_packet("house/kitchen", b"still here", qos=1, pid=7, version=version))
     assert holder.expect(PUBACK).pid == 7  # the holder was not disconnected
+
+
+def test_a_flood_of_refused_connections_does_not_flood_the_log(secured):
+    """Refusals are rate-limited per kind (log_rate_burst 50, then log_rate_limit 10/s): 600
+    anonymous CONNECTs refused in a burst leave a bounded number of lines, and a summary says
+    how many were held back."""
+    for _ in range(600):
+        RawClient(secured, 4).connect("anon-flood", expect_rc=5)
+    lines = [l for l in secured.log().splitlines() if "refused connection from" in l]
+    assert 50 <= len(lines) <= 200, f"{len(lines)} refusal lines for 600 refusals"
+    # The summary comes within about ten seconds of the first line held back.
+    deadline = time.monotonic() + 20
+    while not re.search(r"suppressed \d+ similar messages \(connect\.refused\)", secured.log()):
+        assert time.monotonic() < deadline, "no summary of the suppressed lines"
+        time.sleep(0.2)
+    RawClient(secured, 4).connect("anon-after", expect_rc=5)  # refusals are logged again
