@@ -133,6 +133,15 @@ int main(int argc, char** argv) {
   } else {
     bridge::discard_unconfigured_buffers(broker, {});  // every [[bridge]] removed: their buffers go
   }
+  // Password checks (a slow key derivation each) run on a pool of their own, never on a
+  // worker: a flood of wrong passwords costs those threads, not every client's latency.
+  auth::VerifyPoolOptions verify_options;
+  verify_options.threads = settings.auth_threads ? settings.auth_threads : 1;
+  verify_options.backoff.free_failures = settings.auth_backoff_failures ? settings.auth_backoff_failures : UINT32_MAX;
+  auth::VerifyPool verify_pool(verify_options, [&broker](const auth::VerifyRequest& r) {
+    return broker.access().check_password(r.username, r.password);
+  });
+  broker.attach_verify_pool(&verify_pool);
   net::Server server(broker, std::move(server_options));
   web->runtime->server = &server;
   if (std::string err = server.start(); !err.empty()) {
@@ -178,6 +187,7 @@ int main(int argc, char** argv) {
   notify.stopping();
   watchdog.reset();
   web->runtime->serving = false;  // /readyz says so while the server stops
+  verify_pool.stop();  // checks not yet run are answered as refused while the workers still run
   server.stop();
 #ifdef MUSQRATT_HAVE_NATS
   if (link) link->stop();  // after the workers: nothing publishes any more

@@ -55,6 +55,8 @@ std::vector<Option> option_table() {
       {"default_message_expiry", "expiry for messages published without one, seconds (0 = none)", [](S& s) -> auto& { return s.broker.default_message_expiry; }},
       {"max_message_expiry", "cap on any message's expiry, seconds (0 = no cap)", [](S& s) -> auto& { return s.broker.max_message_expiry; }},
       {"max_connections", "concurrent client connections (0 = unlimited)", [](S& s) -> auto& { return s.broker.max_connections; }},
+      {"auth_threads", "threads that check passwords (a slow key derivation), so no check runs on a worker", [](S& s) -> auto& { return s.auth_threads; }, 64},
+      {"auth_backoff_failures", "failed password checks from one address before its next ones wait, longer after each further failure (0 = no back-off)", [](S& s) -> auto& { return s.auth_backoff_failures; }},
       {"max_connections_per_ip", "concurrent connections from one IP address (0 = unlimited)", [](S& s) -> auto& { return s.broker.max_connections_per_ip; }},
       {"max_publish_rate", "PUBLISH packets per second per client, in bursts of up to one second's worth; beyond it the client is disconnected (5.0: 0x96) (0 = unlimited)", [](S& s) -> auto& { return s.broker.max_publish_rate; }},
       {"max_subscriptions_per_client", "subscriptions per session (0 = unlimited)", [](S& s) -> auto& { return s.broker.max_subscriptions_per_client; }},

@@ -14,6 +14,8 @@ namespace musqratt::app {
 struct Settings {
   std::vector<std::string> listen{"127.0.0.1:1883"};
   unsigned threads = 0;  // 0 = number of cores
+  uint32_t auth_threads = 2;          // password checks running at once, off the workers
+  uint32_t auth_backoff_failures = 5;  // failed logins from one address before its checks wait (0 = no back-off)
   std::string log_level = "info";
   std::string log_dest = "stderr";  // stderr, syslog or file
   std::string log_file;             // log_dest = "file"

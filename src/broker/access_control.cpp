@@ -54,7 +54,8 @@ std::string AccessControl::reload() {
 
 protocol::Reason AccessControl::authenticate(const std::optional<std::string>& username,
                                              const std::optional<std::string>& password,
-                                             const std::string& client_id, auth::Identity& identity) const {
+                                             const std::string& client_id, auth::Identity& identity,
+                                             std::optional<bool> verified) const {
   auto t = tables();
   identity.client_id = client_id;
   identity.username = username.value_or("");
@@ -69,8 +70,18 @@ protocol::Reason AccessControl::authenticate(const std::optional<std::string>& u
   }
   // An unknown user costs the same key derivation as a wrong password (Credentials::verify),
   // so the time of the answer does not tell which user names exist.
-  if (!password || !t->credentials->verify(*username, *password)) return protocol::Reason::BadUserNameOrPassword;
-  return protocol::Reason::Success;
+  bool ok = verified ? *verified : (password && t->credentials->verify(*username, *password));
+  return ok ? protocol::Reason::Success : protocol::Reason::BadUserNameOrPassword;
+}
+
+bool AccessControl::needs_password_check(const std::optional<std::string>& username) const {
+  auto t = tables();
+  return username && t && t->credentials;
+}
+
+bool AccessControl::check_password(const std::string& username, std::string_view password) const {
+  auto t = tables();
+  return t && t->credentials && t->credentials->verify(username, password);
 }
 
 std::optional<std::string> AccessControl::stored_password_hash(const std::string& username) const {

@@ -45,9 +45,16 @@ class AccessControl {
   std::string reload();
 
   /// Success, BadUserNameOrPassword or NotAuthorized. Sets `identity` on success.
+  /// `verified`: the outcome of check_password() made beforehand (off the event loop) for this
+  /// user and password; without it, the password is checked here (slow: one key derivation).
   protocol::Reason authenticate(const std::optional<std::string>& username,
                                 const std::optional<std::string>& password, const std::string& client_id,
-                                auth::Identity& identity) const;
+                                auth::Identity& identity, std::optional<bool> verified = std::nullopt) const;
+  /// Whether authenticating `username` takes a password check (a password file is loaded and
+  /// a user name given): what is worth handing to a VerifyPool.
+  bool needs_password_check(const std::optional<std::string>& username) const;
+  /// The slow part of authenticate(): true if `password` is right for `username`. Any thread.
+  bool check_password(const std::string& username, std::string_view password) const;
   bool can_publish(const auth::Identity& who, const std::string& topic) const;
   bool can_subscribe(const auth::Identity& who, const std::string& filter) const;
   bool can_receive(const auth::Identity& who, const std::string& topic) const;

@@ -25,6 +25,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "auth/verify_pool.h"
 #include "broker/access_control.h"
 #include "broker/cluster_link.h"
 #include "broker/config.h"
@@ -97,6 +98,11 @@ class Broker {
   /// Attaches durable storage (before any client connects) and rebuilds the state it holds.
   void attach_persistence(Persistence* store, const RestoredState& restored, util::TimePoint now);
   Persistence* persistence() const { return store_; }
+  /// Where connections hand their password checks, so a slow key derivation never runs on an
+  /// event loop (set by the server before any client connects; without one, checks run in
+  /// place, as in unit tests). Not owned: the server stops it before its workers.
+  void attach_verify_pool(auth::VerifyPool* pool) { verify_pool_ = pool; }
+  auth::VerifyPool* verify_pool() const { return verify_pool_; }
   Stats& stats() { return stats_; }
   AccessControl& access() { return access_; }
   /// The broker-wide memory budget (max_memory). A connection charges its partly received
@@ -279,6 +285,7 @@ class Broker {
   AccessControl access_;
   const SessionServices session_services_;
   Persistence* store_ = nullptr;
+  auth::VerifyPool* verify_pool_ = nullptr;
   ClusterLink* cluster_ = nullptr;
   TopicTree tree_;
   RetainedStore retained_;

@@ -120,9 +120,20 @@ void SessionDriver::handle_connect(pr::Connect& c, util::TimePoint now) {
   if (rare_ && rare_->certificate_username) {
     c.username = *rare_->certificate_username;
     identity = auth::Identity{*c.username, c.client_id, false};
-  } else if (Reason r = broker_.access().authenticate(c.username, c.password, c.client_id, identity); r != Reason::Success) {
-    return reject_connect(r, r == Reason::NotAuthorized ? "anonymous access is not allowed" : "bad user name or password",
-                          c.client_id);
+  } else {
+    // The password check is a slow key derivation: with a pool it runs there, never on this
+    // worker, and the CONNECT waits parked (the engine keeps later input meanwhile).
+    std::optional<bool> verified;
+    if (rare_ && rare_->auth_verdict) {
+      verified = rare_->auth_verdict->load(std::memory_order_acquire) == kAuthAccepted;
+      rare_->auth_verdict.reset();
+    } else if (broker_.verify_pool() && broker_.access().needs_password_check(c.username)) {
+      park_for_password_check(c);
+      return;
+    }
+    if (Reason r = broker_.access().authenticate(c.username, c.password, c.client_id, identity, verified); r != Reason::Success)
+      return reject_connect(r, r == Reason::NotAuthorized ? "anonymous access is not allowed" : "bad user name or password",
+                            c.client_id);
   }
   if (c.will && !broker_.access().can_publish(identity, c.will->topic))
     return reject_connect(Reason::NotAuthorized, "will topic not allowed by ACL", c.client_id);
@@ -208,6 +219,32 @@ void SessionDriver::handle_connect(pr::Connect& c, util::TimePoint now) {
     if (s.kind == Sendable::Kind::Pubrel) engine_.send_ack(pr::PacketType::Pubrel, s.packet_id, Reason::Success);
     else send_publish(s, now);
   }
+}
+
+bool SessionDriver::park_for_password_check(pr::Connect& c) {
+  auto verdict = std::make_shared<std::atomic<int8_t>>(kAuthPending);
+  Waker* waker = waker_;
+  const uint64_t token = token_;
+  auth::VerifyRequest request{*c.username, c.password.value_or(""), c.client_id, std::string(peer_ip())};
+  // On a pool thread: record the outcome and wake this connection's worker; never touch the
+  // connection itself (it may be gone; the worker ignores a wake for a token it no longer has).
+  auto done = [verdict, waker, token](auth::VerifyOutcome o) {
+    verdict->store(o.accepted ? kAuthAccepted : kAuthRefused, std::memory_order_release);
+    waker->wake(token);
+  };
+  switch (broker_.verify_pool()->submit(std::move(request), std::move(done))) {
+    case auth::VerifyPool::Submit::Queued:
+      rare().auth_verdict = std::move(verdict);
+      rare().parked_connect = std::make_unique<pr::Connect>(std::move(c));
+      return true;
+    case auth::VerifyPool::Submit::Busy:
+      reject_connect(Reason::ServerBusy, "too many password checks waiting", c.client_id);  // 3.1.1: 0x03
+      return false;
+    case auth::VerifyPool::Submit::Refused:
+      reject_connect(Reason::BadUserNameOrPassword, "bad user name or password (address backing off)", c.client_id);
+      return false;
+  }
+  return false;
 }
 
 void SessionDriver::reject_connect(Reason reason, const char* why, std::string_view client_id) {
@@ -484,7 +521,7 @@ void SessionDriver::pump(util::TimePoint now) {
 
 void SessionDriver::on_wake(util::TimePoint now) {
   now_ = now;
-  if (parked() && !engine_.closing()) {
+  if (parked() && !engine_.closing() && !auth_pending()) {
     pr::Connect c = std::move(*rare_->parked_connect);
     rare_->parked_connect.reset();
     handle_connect(c, now);

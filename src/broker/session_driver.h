@@ -5,6 +5,7 @@
 // limits, sessions and takeover, routing, durable acknowledgements, delivery of queued
 // messages. The transport feeds it bytes and takes its output (net::Endpoint's shape) without
 // knowing MQTT.
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -127,13 +128,24 @@ class SessionDriver final : private protocol::EngineEvents {
     // A CONNECT waiting for the previous holder of its session to leave (see
     // Broker::defer_for_takeover); the engine keeps later input until then.
     std::unique_ptr<protocol::Connect> parked_connect;
+    // A password check handed to the broker's VerifyPool: kAuthPending until a pool thread
+    // stores the outcome (then wakes this connection); shared, as the pool may finish after
+    // the connection is gone.
+    std::shared_ptr<std::atomic<int8_t>> auth_verdict;
   };
+  static constexpr int8_t kAuthPending = -1, kAuthRefused = 0, kAuthAccepted = 1;
   std::unique_ptr<Rare> rare_;
   Rare& rare() {
     if (!rare_) rare_ = std::make_unique<Rare>();
     return *rare_;
   }
   bool parked() const { return rare_ && rare_->parked_connect; }
+  bool auth_pending() const {
+    return rare_ && rare_->auth_verdict && rare_->auth_verdict->load(std::memory_order_acquire) == kAuthPending;
+  }
+  /// Hands the password check of `c` to the broker's VerifyPool and parks `c`; false if it
+  /// was answered at once (refused: the connection is already being closed).
+  bool park_for_password_check(protocol::Connect& c);
   void set_close_reason(std::string why) { rare().close_reason = std::move(why); }
 };
 
