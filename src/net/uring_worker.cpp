@@ -495,10 +495,14 @@ void UringWorker::handle_send(Connection& c, const io_uring_cqe& cqe, util::Time
       if (c.io.send_off >= c.io.send_buf.size()) {
         c.io.send_buf.clear();
         c.io.send_off = 0;
+        mark_dirty(c);  // room for what the Endpoint has next
+      } else {
+        // A short send: the rest is ours alone (the Endpoint counted it as taken), so it goes
+        // now; waiting for the Endpoint to have more output could wait forever.
+        submit_send(c);
       }
-      mark_dirty(c);
     } else if (res == -EAGAIN || res == -EINTR) {
-      mark_dirty(c);
+      submit_send(c);  // the same bytes again
     } else {
       close_now(c, now);  // broken; the node stays until op_done below
     }

@@ -71,6 +71,16 @@ def sys_value(b, topic, pred, timeout=6.0):
     raise AssertionError(f"{topic}: last value {last}, condition not met within {timeout}s")
 
 
+def receive_buffers_kb(b):
+    """Memory the transport keeps for good once touched: under io_uring each worker's ring of
+    provided receive buffers (512 x 16 KiB, src/net/uring_worker.cpp), which a flood of large
+    messages touches in full. Not held after the peak: it is the same 8 MiB whatever comes."""
+    m = re.search(r"(\d+) io_uring worker thread", b.log())
+    if not m or "buffer ring unavailable" in b.log():
+        return 0
+    return int(m.group(1)) * 8 * 1024
+
+
 def wait_rss_below(b, limit_kb, timeout=10.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -104,7 +114,7 @@ def test_stuck_subscriber_costs_its_queue_at_most_and_memory_is_given_back(broke
     assert 1 <= len(lines) <= 2, f"{len(lines)} drop log lines: not rate-limited"
 
     stuck.close()  # clean session: the session and its queue end with the connection
-    rss = wait_rss_below(b, rss0 + 8 * 1024)
+    rss = wait_rss_below(b, rss0 + 8 * 1024 + receive_buffers_kb(b))
     print(f"after the subscriber left: RSS {rss} kB")
     pub.publish("big/data", b"still serving", qos=1)
 
