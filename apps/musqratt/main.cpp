@@ -149,6 +149,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   web->runtime->serving = true;
+  web->runtime->bridges = bridges.get();  // null without bridges
   LOG_INFO("musqratt %s running", MUSQRATT_VERSION);
 
   // Every listener is open and the store recovered: ready.
@@ -192,6 +193,7 @@ int main(int argc, char** argv) {
 #ifdef MUSQRATT_HAVE_NATS
   if (link) link->stop();  // after the workers: nothing publishes any more
 #endif
+  web->runtime->bridges = nullptr;
   if (bridges) bridges->stop();  // before the store closes: what it did last is written
   if (store) store->close();  // writes what is still pending
   LOG_INFO("stopped");

@@ -59,6 +59,15 @@ std::expected<std::shared_ptr<HttpService>, std::string> make_http_service(const
       auto busy = server->worker_busy_seconds();
       for (size_t i = 0; i < busy.size(); ++i) f.workers.push_back({std::to_string(i), busy[i]});
     }
+    if (bridge::BridgeService* bridges = runtime->bridges.load(std::memory_order_acquire)) {
+      for (const auto& b : bridges->figures()) {
+        // The metric's states (web::BrokerFigures::kBridgeStates); "down" is "disconnected".
+        const char* state = b.state == bridge::LinkState::Connected    ? "connected"
+                            : b.state == bridge::LinkState::Connecting ? "connecting"
+                                                                       : "disconnected";
+        f.bridges.push_back({b.name, state, b.backlog});
+      }
+    }
     if (runtime->store) {
       auto h = runtime->store->commit_latency();
       f.persistence_commit_seconds = web::BrokerFigures::Histogram{h.upper_bounds, h.cumulative, h.sum_seconds, h.count};

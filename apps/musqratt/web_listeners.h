@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "bridge/bridge_service.h"
 #include "broker/broker.h"
 #include "net/server.h"
 #include "settings.h"
@@ -25,6 +26,7 @@ struct WebRuntime {
   std::atomic<net::Server*> server{nullptr};
   std::atomic<bool> serving{false};  // listeners open and workers running
   store::SqliteStore* store = nullptr;  // set before the server starts, or null
+  std::atomic<bridge::BridgeService*> bridges{nullptr};  // set while the bridges run
   bool persistence = false;
 };
 

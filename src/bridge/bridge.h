@@ -48,6 +48,8 @@ class Bridge final : public UplinkHost {
   void publish_status(util::TimePoint now);
 
   const BridgeConfig& config() const { return config_; }
+  /// Messages queued or in flight towards the upstream. Thread: any.
+  uint64_t backlog() const { return session_ ? session_->queued_count() + session_->inflight_count() : 0; }
   const LinkStatus& status() const { return status_; }
 
   // UplinkHost

@@ -71,4 +71,11 @@ void BridgeService::stop() {
   bridges_.clear();
 }
 
+std::vector<BridgeService::Figures> BridgeService::figures() const {
+  std::vector<Figures> out;
+  std::lock_guard lock(board_->mu);
+  for (const auto& b : board_->bridges) out.push_back({b->config().name, b->status().state.load(), b->backlog()});
+  return out;
+}
+
 }  // namespace musqratt::bridge

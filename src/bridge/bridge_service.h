@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bridge/bridge_config.h"
+#include "bridge/link_status.h"
 #include "broker/broker.h"
 #include "net/epoll_worker.h"
 #include "net/resolver.h"
@@ -40,6 +41,14 @@ class BridgeService {
   std::string start();
   /// Says goodbye upstream (DISCONNECT), stops the worker; buffers stay in the store.
   void stop();
+
+  /// What operators watch per bridge (the HTTP endpoint's /metrics). Thread: any.
+  struct Figures {
+    std::string name;
+    LinkState state = LinkState::Down;
+    uint64_t backlog = 0;  // messages queued or in flight towards the upstream
+  };
+  std::vector<Figures> figures() const;
 
  private:
   broker::Broker& broker_;

@@ -358,3 +358,36 @@ def test_persistence_commit_latency_and_readiness(web_broker, tmp_path):
     r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stdout + r.stderr
     _stop(c)
+
+
+def test_bridge_state_and_backlog_in_metrics(web_broker, tmp_path):
+    """A bridge whose upstream is not there: /metrics says it is not connected and counts what
+    waits for it, as $SYS does."""
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        dead_port = s.getsockname()[1]
+    conf = tmp_path / "bridge.toml"
+    conf.write_text('http_listen = "127.0.0.1:0"\n\n'
+                    '[[bridge]]\nname = "cloud"\n'
+                    f'address = "127.0.0.1:{dead_port}"\n'
+                    'reconnect_min_ms = 100\nreconnect_max_ms = 200\n'
+                    'topics = [ { filter = "up/#", direction = "out", qos = 1 } ]\n')
+    b = web_broker("--config", str(conf))
+    url = f"http://127.0.0.1:{b.http_port}"
+    c = _paho(b.mqtt_port, "sensor", clean=True)
+    for i in range(3):
+        c.publish("up/t", f"{i}", qos=1).wait_for_publish(5)  # in the bridge's buffer once acknowledged
+
+    def metrics():
+        return http("GET", url + "/metrics")[2].decode()
+
+    wait_for(lambda: re.search(r'^musqratt_bridge_backlog_messages\{bridge="cloud"\} 3$', metrics(), re.M),
+             what="a backlog of 3 for the bridge")
+    text = metrics()
+    assert re.search(r'^musqratt_bridge_state\{bridge="cloud",state="connected"\} 0$', text, re.M), text
+    down = [re.search(r'^musqratt_bridge_state\{bridge="cloud",state="' + st + r'"\} 1$', text, re.M)
+            for st in ("connecting", "disconnected")]
+    assert any(down), text
+    r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+    _stop(c)

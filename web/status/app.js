@@ -88,7 +88,7 @@ function showSysRow(topic, value) {
   row.cells[1].textContent = value;
 }
 
-// Bridges report $SYS/broker/bridges/NAME/state and .../backlog.
+// Bridges report $SYS/broker/bridges/NAME/state and .../queued (messages waiting or in flight).
 function showBridge(name, key, value) {
   let b = bridges.get(name);
   if (!b) {
@@ -101,7 +101,7 @@ function showBridge(name, key, value) {
     $("no-bridges").classList.add("hidden");
   }
   if (key === "state") b.row.cells[1].textContent = value;
-  if (key === "backlog") b.row.cells[2].textContent = formatCount(Number(value));
+  if (key === "queued") b.row.cells[2].textContent = formatCount(Number(value));
 }
 
 function onMessage(topic, payload) {
@@ -109,7 +109,7 @@ function onMessage(topic, payload) {
   const now = performance.now();
   sys.set(topic, value);
   showSysRow(topic, value);
-  const bridge = topic.match(/^\$SYS\/broker\/bridges\/([^/]+)\/(state|backlog)$/);
+  const bridge = topic.match(/^\$SYS\/broker\/bridges\/([^/]+)\/(state|queued)$/);
   if (bridge) showBridge(bridge[1], bridge[2], value);
   if (topic === "$SYS/broker/messages/received") rates.in = counterRate(topic, Number(value), now);
   if (topic === "$SYS/broker/messages/sent") {
