@@ -326,7 +326,7 @@ void SessionDriver::on_publish(pr::Publish& p) {
     return fail(Reason::QuotaExceeded, "memory budget spent: QoS 1/2 message not accepted, not acknowledged");
   }
   Reason wanted = r.refused                       ? Reason::QuotaExceeded  // memory budget spent
-                  : (r.receivers == 0 && !r.held) ? Reason::NoMatchingSubscribers
+                  : (r.receivers == 0 && !r.held && !r.remote) ? Reason::NoMatchingSubscribers
                                                   : Reason::Success;
   Reason reason = wanted == Reason::Success
                       ? Reason::Success
@@ -336,8 +336,10 @@ void SessionDriver::on_publish(pr::Publish& p) {
   // With persistence, the acknowledgement waits until everything this publish stored is
   // durable: a message acknowledged is a message that survives kill -9.
   uint64_t durable = r.durable_seq ? broker_.persistence()->last_issued() : 0;
-  if (p.qos == 1) ack_when_durable(pr::PacketType::Puback, p.packet_id, reason, durable);
-  else if (p.qos == 2) ack_when_durable(pr::PacketType::Pubrec, p.packet_id, reason, durable);
+  // With a cluster, also once JetStream holds the message (with its replicas): then the loss
+  // of any one node loses no acknowledged message.
+  if (p.qos == 1) ack_when_durable(pr::PacketType::Puback, p.packet_id, reason, durable, r.cluster_seq);
+  else if (p.qos == 2) ack_when_durable(pr::PacketType::Pubrec, p.packet_id, reason, durable, r.cluster_seq);
 }
 
 // ---------------------------------------------------------------- acknowledgements
@@ -455,24 +457,33 @@ void SessionDriver::consume_output(size_t n) {
   broker_.stats().add(Counter::BytesSent, static_cast<int64_t>(n));
 }
 
-void SessionDriver::ack_when_durable(pr::PacketType type, uint16_t packet_id, Reason reason, uint64_t seq) {
+bool SessionDriver::ack_ready(uint64_t seq, uint64_t cluster_seq) const {
   Persistence* store = broker_.persistence();
-  if ((!rare_ || rare_->deferred_acks.empty()) && (seq == 0 || !store || store->committed() >= seq)) {
+  if (seq && store && store->committed() < seq) return false;
+  ClusterLink* cluster = broker_.cluster();
+  return !cluster_seq || !cluster || cluster->acked() >= cluster_seq;
+}
+
+void SessionDriver::ack_when_durable(pr::PacketType type, uint16_t packet_id, Reason reason, uint64_t seq,
+                                     uint64_t cluster_seq) {
+  if ((!rare_ || rare_->deferred_acks.empty()) && ack_ready(seq, cluster_seq)) {
     engine_.send_ack(type, packet_id, reason);
     return;
   }
-  rare().deferred_acks.push_back({seq, type, packet_id, reason});
-  if (seq) store->notify_when_durable(seq, Link{waker_, token_});
+  rare().deferred_acks.push_back({seq, cluster_seq, type, packet_id, reason});
+  // Whichever comes last wakes this connection; flush_deferred_acks checks both.
+  if (Persistence* store = broker_.persistence(); seq && store) store->notify_when_durable(seq, Link{waker_, token_});
+  if (ClusterLink* cluster = broker_.cluster(); cluster_seq && cluster)
+    cluster->notify_when_acked(cluster_seq, Link{waker_, token_});
 }
 
 void SessionDriver::flush_deferred_acks() {
   if (!rare_) return;
-  Persistence* store = broker_.persistence();
   std::vector<DeferredAck>& acks = rare_->deferred_acks;
   size_t done = 0;
   for (; done < acks.size(); ++done) {
     const DeferredAck& a = acks[done];
-    if (a.seq && store && store->committed() < a.seq) break;
+    if (!ack_ready(a.seq, a.cluster_seq)) break;
     engine_.send_ack(a.type, a.packet_id, a.reason);
   }
   acks.erase(acks.begin(), acks.begin() + static_cast<ptrdiff_t>(done));

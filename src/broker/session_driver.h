@@ -77,9 +77,13 @@ class SessionDriver final : private protocol::EngineEvents {
   void reject_connect(protocol::Reason reason, const char* why, std::string_view client_id = {});
   /// A rule or a limit of ours was broken: 5.0 gets DISCONNECT with `reason`; the will is published.
   void fail(protocol::Reason reason, const char* why);
-  /// Sends the acknowledgement once storage operation `seq` is durable (0: at once), keeping
-  /// acknowledgements in order.
-  void ack_when_durable(protocol::PacketType type, uint16_t packet_id, protocol::Reason reason, uint64_t seq);
+  /// Sends the acknowledgement once storage operation `seq` is durable and, with a cluster,
+  /// the cluster holds the message (ClusterLink::acked() reached `cluster_seq`); 0 = nothing
+  /// to wait for. Acknowledgements keep their order.
+  void ack_when_durable(protocol::PacketType type, uint16_t packet_id, protocol::Reason reason, uint64_t seq,
+                        uint64_t cluster_seq = 0);
+  /// Whether what an acknowledgement waits for has happened.
+  bool ack_ready(uint64_t seq, uint64_t cluster_seq) const;
   void flush_deferred_acks();
   void pump(util::TimePoint now);
   /// Ends the session side of the connection at once (will, session expiry), before the
@@ -115,6 +119,7 @@ class SessionDriver final : private protocol::EngineEvents {
 
   struct DeferredAck {
     uint64_t seq;
+    uint64_t cluster_seq;
     protocol::PacketType type;
     uint16_t packet_id;
     protocol::Reason reason;

@@ -25,6 +25,8 @@ class AckTracker {
   /// Registers `link` to be woken once acked() >= seq; false (and nothing registered) if it
   /// already is.
   bool wait(uint64_t seq, broker::Link link);
+  /// Hands every waiter over to `wake` (the link went down: nobody waits for JetStream now).
+  void release_waiters(std::vector<broker::Link>& wake);
   /// Issued and not settled yet.
   uint64_t outstanding() const;
 

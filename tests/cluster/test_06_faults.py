@@ -101,8 +101,12 @@ def test_nats_outage_and_return(cluster_factory):
     for s in c.nats:
         s.start()
     wait_sys(a, "nats/state", lambda v: v == "connected", timeout=30)
-    for n in range(300, 400):
-        pub.publish(topic, f"o:{n}".encode(), qos=1)
+    # Connected again, a publisher's acknowledgement waits until JetStream holds its message,
+    # and so behind the 300 that waited on the node and are being stored now.
+    infos = [pub.publish(topic, f"o:{n}".encode(), qos=1, wait=False) for n in range(300, 400)]
+    for info in infos:
+        info.wait_for_publish(60)
+        assert info.is_published(), "not acknowledged within 60 s of NATS' return"
     expected = list(range(400))
     wait_all(counter, "o", expected, timeout=60)
     missing, dups, reordered = counter.report("o", expected)

@@ -29,8 +29,10 @@ struct RecordingLink : broker::ClusterLink {
     published_msgs.push_back({m->topic, hold});
     return m->qos ? ++next : 0;
   }
-  uint64_t acked() const override { return 0; }
-  void notify_when_acked(uint64_t, broker::Link) override {}
+  uint64_t acked_upto = UINT64_MAX;  // what "JetStream" acknowledged; everything unless a test says
+  std::vector<std::pair<uint64_t, broker::Link>> ack_waiters;
+  uint64_t acked() const override { return acked_upto; }
+  void notify_when_acked(uint64_t seq, broker::Link l) override { ack_waiters.emplace_back(seq, l); }
   void subscribed(const std::shared_ptr<broker::Session>&, const std::string& f, const broker::SubscriptionRecord&) override {
     subs.push_back(f);
   }
@@ -92,6 +94,27 @@ TEST_F(ClusterHooks, PublishGoesToTheLinkAfterLocalRoutingWithTheHoldFlag) {
   auto acks = pub->take();
   ASSERT_FALSE(acks.empty());
   EXPECT_EQ(as<pr::Ack>(acks.back())->reason, pr::Reason::Success);
+}
+
+TEST_F(ClusterHooks, PubackWaitsUntilTheClusterHoldsTheMessage) {
+  link.acked_upto = 0;
+  auto pub = connect("pub");
+  pub->take();  // CONNACK
+  pub->send(make_publish("q/t", "held by the cluster first", 1, 7), now);
+  pub->send(make_publish("q/t", "and this one", 1, 8), now);
+  EXPECT_TRUE(pub->take().empty()) << "no PUBACK before JetStream acknowledged";
+  ASSERT_EQ(link.ack_waiters.size(), 2u);
+  EXPECT_EQ(link.ack_waiters[0].first, 1u);
+  link.acked_upto = 1;  // the first is stored: its PUBACK goes, the second still waits
+  pub->handler.on_wake(now);
+  auto acks = pub->take();
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_EQ(as<pr::Ack>(acks[0])->packet_id, 7);
+  link.acked_upto = 2;
+  pub->handler.on_wake(now);
+  acks = pub->take();
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_EQ(as<pr::Ack>(acks[0])->packet_id, 8);
 }
 
 TEST_F(ClusterHooks, PublishResultCarriesWhatToWaitFor) {
