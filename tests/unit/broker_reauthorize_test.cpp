@@ -55,7 +55,9 @@ class BrokerReauthorizeTest : public ::testing::Test {
     return s;
   }
 
-  const std::string path = testing::TempDir() + "broker_reauthorize_test.passwords";
+  // One file per test: ctest runs the tests of this fixture in parallel processes.
+  const std::string path = testing::TempDir() + "broker_reauthorize_test." +
+                           testing::UnitTest::GetInstance()->current_test_info()->name() + ".passwords";
   auth::PasswordTable written;
   RecordingWaker waker;
   std::unique_ptr<Broker> broker;

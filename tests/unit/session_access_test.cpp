@@ -60,7 +60,9 @@ class SessionAccessTest : public ::testing::Test {
   }
 
   static constexpr uint64_t kToken = 5;
-  const std::string acl_path = testing::TempDir() + "session_access_test.acl";
+  // One file per test: ctest runs the tests of this fixture in parallel processes.
+  const std::string acl_path = testing::TempDir() + "session_access_test." +
+                               testing::UnitTest::GetInstance()->current_test_info()->name() + ".acl";
   RecordingWaker waker;
   AccessControl access;
   MemoryBudget memory{0};
