@@ -181,7 +181,7 @@ void Bridge::publish_status(util::TimePoint now) {
   const std::string prefix = "$SYS/broker/bridges/" + config_.name + "/";
   uint64_t queued = session_->queued_count() + session_->inflight_count();
   uint64_t age = 0;
-  if (auto oldest = session_->oldest_created(); oldest && now > *oldest)
+  if (auto oldest = session_->oldest_created(); oldest && *oldest != util::TimePoint{} && now > *oldest)
     age = static_cast<uint64_t>(std::chrono::duration_cast<util::Seconds>(now - *oldest).count());
   broker_.publish_sys_value(prefix + "state", link_state_name(status_.state.load()));
   broker_.publish_sys_value(prefix + "queued", std::to_string(queued));

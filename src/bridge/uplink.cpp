@@ -197,7 +197,7 @@ void Uplink::on_publish(pr::Publish& p) {
   }
   std::optional<std::string> local = ctx_.topics.to_local(p.topic);
   if (local) {
-    auto m = ctx_.broker.new_message();
+    auto m = ctx_.broker.new_message(now);
     m->topic = std::move(*local);
     m->payload = std::move(p.payload);
     m->qos = p.qos;

@@ -113,9 +113,11 @@ class Broker {
   bool memory_available(uint8_t qos) const { return memory_.accepts(qos); }
   /// A new message with its id (unique for the life of the data directory), to be filled in
   /// and published once. Thread: any.
-  std::shared_ptr<Message> new_message() {
+  /// `now`: when it was published (the caller's event time: no clock read per message).
+  std::shared_ptr<Message> new_message(util::TimePoint now) {
     auto m = std::make_shared<Message>();
     m->id = message_ids_.next();
+    m->created = now;
     return m;
   }
   util::TimePoint started() const { return started_; }

@@ -40,8 +40,9 @@ struct Message {
   /// The memory budget this message is counted in (set once, when the broker accepts it).
   BudgetLink budget;
   /// When this process made the message (published, or read back from storage at a
-  /// restart): how long a queue has been waiting (a bridge's oldest_queued_age).
-  util::TimePoint created = util::now();
+  /// restart): how long a queue has been waiting (a bridge's oldest_queued_age). Set by
+  /// whoever makes it (Broker::new_message); the epoch when nobody did.
+  util::TimePoint created{};
 
   bool expired(util::TimePoint now) const { return expires_at && now >= *expires_at; }
   /// Seconds left, rounded up, for the Message Expiry Interval sent to a receiver.

@@ -167,7 +167,7 @@ void SessionDriver::handle_connect(pr::Connect& c, util::TimePoint now) {
   }
 
   if (c.will) {
-    auto m = broker_.new_message();
+    auto m = broker_.new_message(now);
     m->topic = std::move(c.will->topic);
     m->payload = std::move(c.will->payload);
     m->qos = c.will->qos;
@@ -309,7 +309,7 @@ void SessionDriver::on_publish(pr::Publish& p) {
     if (p.qos == 2) engine_.send_ack(pr::PacketType::Pubrec, p.packet_id, denied);
     return;
   }
-  auto m = broker_.new_message();
+  auto m = broker_.new_message(now);
   m->topic = std::move(p.topic);
   m->payload = std::move(p.payload);
   m->qos = p.qos;

@@ -290,6 +290,7 @@ constexpr const char* kMessageColumns = "m.id, m.topic, m.payload, m.qos, m.reta
 MessagePtr read_message(sqlite3_stmt* s, int c) {
   if (sqlite3_column_type(s, c) == SQLITE_NULL) return nullptr;
   auto m = std::make_shared<broker::Message>();
+  m->created = util::now();  // read back now: its wait is counted from here
   m->id = static_cast<uint64_t>(sqlite3_column_int64(s, c));
   m->topic = col_text(s, c + 1);
   m->payload = col_text(s, c + 2);

@@ -75,6 +75,7 @@ Outbound message(int n, size_t size = 1, uint8_t qos = 1) {
   m->payload = std::to_string(n);
   m->payload.resize(std::max(size, m->payload.size()), ' ');
   m->qos = qos;
+  m->created = T0 + std::chrono::milliseconds(n);  // as Broker::new_message stamps it
   Outbound o;
   o.msg = m;
   o.qos = qos;

@@ -30,7 +30,7 @@ class BrokerMemoryTest : public ::testing::Test {
   }
 
   RouteResult publish(uint8_t qos, std::string topic = "t/x", bool retain = false, size_t size = kPayload) {
-    auto m = broker->new_message();
+    auto m = broker->new_message(util::now());
     m->topic = std::move(topic);
     m->payload = std::string(size, 'x');
     m->qos = qos;
@@ -103,10 +103,10 @@ TEST_F(BrokerMemoryTest, RetainedAndHeldMessagesAreCounted) {
 
 TEST(BrokerMessageIds, NewMessagesGetIncreasingIdsFromTheirBroker) {
   Broker a(BrokerConfig{}), b(BrokerConfig{});
-  uint64_t a1 = a.new_message()->id, a2 = a.new_message()->id;
+  uint64_t a1 = a.new_message(util::now())->id, a2 = a.new_message(util::now())->id;
   EXPECT_GT(a1, 0u);
   EXPECT_GT(a2, a1);
-  EXPECT_EQ(b.new_message()->id, a1);  // no counter shared between brokers
+  EXPECT_EQ(b.new_message(util::now())->id, a1);  // no counter shared between brokers
 }
 
 }  // namespace

@@ -49,7 +49,7 @@ TEST(HoldStore, NoMessageStaysHeldWhenASubscriberArrivesMidStream) {
       publishers.emplace_back([&, t] {
         ++started;
         for (int i = 0; i < kEach; ++i) {
-          auto m = broker.new_message();
+          auto m = broker.new_message(util::now());
           m->topic = "jobs/" + std::to_string(t);
           m->payload = std::to_string(i);
           m->qos = 1;
