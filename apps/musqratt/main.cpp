@@ -9,6 +9,7 @@
 #include <memory>
 #include <thread>
 
+#include "util/memory_release.h"
 #include "bridge/bridge_service.h"
 #include "broker/broker.h"
 #include "check_config.h"
@@ -31,6 +32,7 @@
 using namespace musqratt;
 
 int main(int argc, char** argv) {
+  util::keep_large_blocks_apart();
   app::Settings settings;
   app::Origins origins;
   switch (app::parse_settings(argc, argv, settings, origins)) {
@@ -115,7 +117,6 @@ int main(int argc, char** argv) {
     return 2;
 #endif
   }
-  const std::vector<pid_t> threads_before = app::process_threads();
   auto web = app::make_web_listeners(settings, broker, store.get());
   if (!web) {
     fprintf(stderr, "musqratt: %s\n", web.error().c_str());
@@ -142,6 +143,8 @@ int main(int argc, char** argv) {
     return broker.access().check_password(r.username, r.password);
   });
   broker.attach_verify_pool(&verify_pool);
+  // The threads server.start() makes (workers, housekeeping) are the ones the watchdog watches.
+  const std::vector<pid_t> threads_before = app::process_threads();
   net::Server server(broker, std::move(server_options));
   web->runtime->server = &server;
   if (std::string err = server.start(); !err.empty()) {

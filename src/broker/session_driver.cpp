@@ -59,6 +59,7 @@ SessionDriver::SessionDriver(Broker& broker, Waker* waker, uint64_t token, std::
 
 SessionDriver::~SessionDriver() {
   on_closed(util::now());
+  release_input_charge();
   if (admitted_) broker_.release_connection(std::string(peer_ip()));
 }
 
@@ -74,7 +75,33 @@ void SessionDriver::on_bytes(std::span<const uint8_t> data, util::TimePoint now)
   broker_.stats().add(Counter::BytesReceived, static_cast<int64_t>(data.size()));
   now_ = now;
   engine_.receive(data, *this, now);
+  charge_buffered_input();
   pump(now);
+}
+
+void SessionDriver::charge_buffered_input() {
+  // Small remainders (a packet split by the network) are charged but never refused.
+  constexpr size_t kAlwaysAllowed = 64 * 1024;
+  const size_t buffered = engine_.closing() || engine_.buffered_input() == 0 ? 0 : engine_.input_capacity();
+  if (buffered == input_charged_) return;
+  MemoryBudget& memory = broker_.memory();
+  // Packets being received may take the total an eighth past the budget: a message that
+  // arrives whole is then refused by the budget's own rule (5.0: 0x97), as a message is.
+  const uint64_t limit = memory.limit();
+  if (buffered > input_charged_ && buffered > kAlwaysAllowed && limit &&
+      memory.used_approx() + (buffered - input_charged_) > limit + limit / 8) {
+    release_input_charge();
+    broker_.stats().add(Counter::MemoryRefused);
+    return fail(Reason::QuotaExceeded, "memory budget spent: a partly received packet is not held");
+  }
+  memory.adjust(static_cast<int64_t>(buffered) - static_cast<int64_t>(input_charged_));
+  input_charged_ = static_cast<uint32_t>(std::min<size_t>(buffered, UINT32_MAX));
+}
+
+void SessionDriver::release_input_charge() {
+  if (!input_charged_) return;
+  broker_.memory().release(input_charged_);
+  input_charged_ = 0;
 }
 
 void SessionDriver::on_violation(Reason reason, const char* why) {
@@ -599,7 +626,10 @@ void SessionDriver::on_shutdown() {
   engine_.close();
 }
 
-void SessionDriver::on_closed(util::TimePoint now) { end_connection(now); }
+void SessionDriver::on_closed(util::TimePoint now) {
+  release_input_charge();
+  end_connection(now);
+}
 
 void SessionDriver::end_connection(util::TimePoint now) {
   if (state_ == State::Closed) return;

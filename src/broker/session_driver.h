@@ -92,6 +92,11 @@ class SessionDriver final : private protocol::EngineEvents {
   void send_publish(const Sendable& s, util::TimePoint now);
   bool v5() const { return engine_.v5(); }
   bool publish_allowed_by_rate(util::TimePoint now);
+  /// Charges what the engine holds of a partly received packet to the broker's memory budget
+  /// (max_memory), and refuses to hold a large one past it: a client sending most of a huge
+  /// PUBLISH and stopping would otherwise hold that much at no cost to itself.
+  void charge_buffered_input();
+  void release_input_charge();
 
   Broker& broker_;
   Waker* waker_;
@@ -110,6 +115,7 @@ class SessionDriver final : private protocol::EngineEvents {
   util::TimePoint now_;
   uint32_t send_window_ = 65535;  // min(client Receive Maximum, max_inflight)
   uint32_t session_expiry_ = 0;
+  uint32_t input_charged_ = 0;  // bytes of a partly received packet charged to the memory budget
   uint8_t peer_ip_len_ = 0;
   State state_ = State::AwaitConnect;
   bool will_on_close_ = true;  // false after a normal DISCONNECT

@@ -127,6 +127,9 @@ class ConnectionEngine {
 
   /// Bytes of a packet not yet complete (counted against memory budgets by the caller).
   size_t buffered_input() const { return in_.size(); }
+  /// Memory the engine holds for input: what a memory budget should be charged (a buffer grows
+  /// ahead of what it holds).
+  size_t input_capacity() const { return in_.capacity(); }
 
  private:
   enum class State : uint8_t { AwaitConnect, AwaitAccept, AwaitConnack, Established };

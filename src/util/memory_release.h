@@ -11,4 +11,8 @@ namespace musqratt::util {
 /// large frees, not per message. Thread: any.
 void release_free_memory();
 
+/// Called once at start-up: blocks of 1 MiB or more (large packets being received, big
+/// messages) get mappings of their own, so their memory goes back to the system when freed.
+void keep_large_blocks_apart();
+
 }  // namespace musqratt::util

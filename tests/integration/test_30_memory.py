@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from mqtt_helpers import (CONNACK, PUBACK, PUBLISH, SUBACK, Closed, RawClient, connect_packet, publish_packet,
+from mqtt_helpers import (CONNACK, PINGRESP, PUBACK, PUBLISH, SUBACK, Closed, RawClient, connect_packet, publish_packet,
                           subscribe_packet, unique_id)
 
 pytestmark = pytest.mark.musqratt_only
@@ -190,3 +190,44 @@ def test_memory_budget_closes_a_311_publisher_without_acknowledging_what_it_refu
     for _ in range(acked):  # everything acknowledged arrives
         assert reader.recv_publish().payload == payload
     stuck.close()
+
+
+def test_partly_received_packets_count_against_the_budget_and_memory_goes_back(broker_factory):
+    """Clients that send most of a 15 MiB PUBLISH and stop: what the broker holds of those
+    packets is charged to max_memory, past it such a connection is closed, and once they are
+    all gone the memory goes back to the system (it stayed at 88 MiB before)."""
+    budget = 48 * MIB
+    b = broker_factory(extra_args=["--max-memory", str(budget), "--max-packet-size", str(16 * MIB)])
+    bystander = RawClient(b, 4)
+    bystander.connect(unique_id("bystander"))
+    rss0 = status_kb(b.pid, "VmRSS")
+    body = publish_packet("big/partial", b"p" * (15 * MIB), qos=0, version=4)
+    part = body[: 12 * MIB]  # most of it, never the end
+    socks, closed = [], 0
+    for i in range(12):  # 144 MiB offered against a 48 MiB budget
+        s = socket.create_connection((b.host, b.port))
+        s.sendall(connect_packet(unique_id(f"partial{i}"), version=4))
+        assert _read_exactly(s, 4)[0] >> 4 == CONNACK
+        try:
+            s.sendall(part)
+        except OSError:
+            closed += 1  # closed by the broker while we were still sending
+        socks.append(s)
+    for s in socks:  # the ones past the budget are closed by the broker
+        s.settimeout(5)
+        try:
+            if s.recv(1) == b"":
+                closed += 1
+        except (socket.timeout, OSError):
+            pass
+    peak = status_kb(b.pid, "VmHWM")
+    print(f"partial packets: {closed} of 12 connections closed; RSS {rss0} kB before, peak {peak} kB")
+    assert closed >= 6, f"only {closed} of 12 closed: partial packets are not charged"
+    assert (peak - rss0) / 1024 < 48 * 9 / 8 + 24  # packets in progress may take an eighth more
+    assert "a partly received packet is not held" in b.log()
+    bystander.send(b"\xc0\x00")  # everyone else is served meanwhile (PINGREQ)
+    assert bystander.expect(PINGRESP).type == PINGRESP
+    for s in socks:
+        s.close()
+    rss = wait_rss_below(b, rss0 + 8 * 1024 + receive_buffers_kb(b))
+    print(f"after they left: RSS {rss} kB")
