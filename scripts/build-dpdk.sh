@@ -42,6 +42,10 @@ if [ -z "$lwip_dir" ] || [ ! -f "$lwip_dir/src/core/tcp.c" ]; then
   exit 1
 fi
 
-cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" \
+# The broker only: the unit tests and tools are the default build's (scripts/build.sh).
+# ccache, when present, serves the objects this build shares with the default one.
+launcher=()
+command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" "${launcher[@]}" \
   -DMUSQRATT_DPDK=ON -DLWIP_SOURCE_DIR="$lwip_dir" ${CMAKE_ARGS:-} >/dev/null
-cmake --build "$build_dir" -j"$(nproc)"
+cmake --build "$build_dir" -j"$(nproc)" --target musqratt

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build pkg-config
+  build-essential cmake ninja-build pkg-config ccache
   libgtest-dev libgmock-dev libbenchmark-dev
   libtomlplusplus-dev libedit-dev libmosquitto-dev libssl-dev libsqlite3-dev
   nlohmann-json3-dev libsystemd-dev
