@@ -19,6 +19,7 @@ class Publisher(threading.Thread):
         self.topic, self.stream, self.count, self.pace = topic, stream, count, pace
         self.acked = []
         self.error = None
+        self.slowest = 0.0  # seconds, the longest wait for an acknowledgement
         self.stop_flag = threading.Event()
 
     def run(self):
@@ -26,7 +27,14 @@ class Publisher(threading.Thread):
             for n in range(self.count):
                 if self.stop_flag.is_set():
                     break
-                self.c.publish(self.topic, f"{self.stream}:{n}".encode(), qos=1)
+                # Acknowledged once JetStream holds it: a killed NATS server can hold that up for
+                # a leader election and a resend (publish_timeout_ms, 5 s).
+                t = time.monotonic()
+                info = self.c.publish(self.topic, f"{self.stream}:{n}".encode(), qos=1, wait=False)
+                info.wait_for_publish(30)
+                if not info.is_published():
+                    raise AssertionError(f"{self.stream}:{n} not acknowledged within 30 s")
+                self.slowest = max(self.slowest, time.monotonic() - t)
                 self.acked.append(n)
                 if self.pace:
                     time.sleep(self.pace)
@@ -66,6 +74,7 @@ def test_nats_server_killed_during_qos1_traffic(cluster_factory):
     pub.join(timeout=90)
     assert not pub.is_alive(), "publisher stuck"
     assert pub.error is None, pub.error
+    print(f"longest wait for a PUBACK: {pub.slowest:.2f} s")
     expected = pub.acked
     assert len(expected) == 3000
     for name, counter in counters.items():
