@@ -118,8 +118,8 @@ fi
 if [ "${MUSQRATT_QUICK:-0}" != 1 ]; then
   stage "sanitizers: ASan+UBSan (unit + integration), TSan (unit + threaded integration)"
   scripts/sanitize.sh all
-  stage "fuzzing: each libFuzzer target for ${MUSQRATT_FUZZ_SECONDS:-20} s"
-  scripts/fuzz.sh "${MUSQRATT_FUZZ_SECONDS:-20}"
+  stage "fuzzing: each libFuzzer target for ${MUSQRATT_FUZZ_SECONDS:-10} s"
+  scripts/fuzz.sh "${MUSQRATT_FUZZ_SECONDS:-10}"
 else
   skipped "sanitizers and fuzzing" "MUSQRATT_QUICK=1"
 fi

@@ -5,6 +5,7 @@ its queue (max_queued_bytes, 16 MiB by default) and not what was published (here
 gigabytes before there was a byte limit); the drops are counted in $SYS and logged per client,
 rate-limited; when the subscriber goes, the memory goes back to the system.
 """
+import os
 import re
 import socket
 import time
@@ -17,6 +18,11 @@ from mqtt_helpers import (CONNACK, PINGRESP, PUBACK, PUBLISH, SUBACK, Closed, Ra
 pytestmark = pytest.mark.musqratt_only
 
 MIB = 1 << 20
+# Under AddressSanitizer (scripts/sanitize.sh sets ASAN_OPTIONS) freed memory waits in its
+# quarantine and every block carries shadow memory: RSS says nothing there, so the RSS bounds
+# are checked in the plain builds only; what the broker does (drops, refusals, closes) is
+# checked in both.
+UNDER_ASAN = "ASAN_OPTIONS" in os.environ
 BIG = 256 * 1024
 
 
@@ -104,7 +110,7 @@ def test_stuck_subscriber_costs_its_queue_at_most_and_memory_is_given_back(broke
     grown_mib = (peak - rss0) / 1024
     # The stuck client's queue (16 MiB of payload by default) and its output buffer, with the
     # allocator's slack; without a byte limit it would be all 64 MiB published.
-    assert grown_mib < 40, f"RSS grew by {grown_mib:.1f} MiB for one stuck subscriber"
+    assert UNDER_ASAN or grown_mib < 40, f"RSS grew by {grown_mib:.1f} MiB for one stuck subscriber"
 
     print(f"stuck subscriber: RSS {rss0} kB before, peak {peak} kB (+{grown_mib:.1f} MiB)")
     # Everything beyond the queue, the output buffer and the socket buffers was dropped, and
@@ -114,7 +120,7 @@ def test_stuck_subscriber_costs_its_queue_at_most_and_memory_is_given_back(broke
     assert 1 <= len(lines) <= 2, f"{len(lines)} drop log lines: not rate-limited"
 
     stuck.close()  # clean session: the session and its queue end with the connection
-    rss = wait_rss_below(b, rss0 + 8 * 1024 + receive_buffers_kb(b))
+    rss = None if UNDER_ASAN else wait_rss_below(b, rss0 + 8 * 1024 + receive_buffers_kb(b))
     print(f"after the subscriber left: RSS {rss} kB")
     pub.publish("big/data", b"still serving", qos=1)
 
@@ -139,7 +145,7 @@ def test_memory_budget_refuses_qos1_with_0x97_and_recovers(broker_factory):
     assert accepted * BIG <= budget + BIG  # within the budget, give or take the accounting slack
     grown_mib = (status_kb(b.pid, "VmHWM") - rss0) / 1024
     print(f"8 MiB budget: {accepted} accepted, RSS peak +{grown_mib:.1f} MiB")
-    assert grown_mib < 8 + 24  # the budget, buffers and the allocator's slack
+    assert UNDER_ASAN or grown_mib < 8 + 24  # the budget, buffers and the allocator's slack
     assert sys_value(b, "$SYS/broker/memory/refused", lambda v: v >= 1) >= 1
     assert "memory budget spent" in b.log()
 
@@ -223,11 +229,11 @@ def test_partly_received_packets_count_against_the_budget_and_memory_goes_back(b
     peak = status_kb(b.pid, "VmHWM")
     print(f"partial packets: {closed} of 12 connections closed; RSS {rss0} kB before, peak {peak} kB")
     assert closed >= 6, f"only {closed} of 12 closed: partial packets are not charged"
-    assert (peak - rss0) / 1024 < 48 * 9 / 8 + 24  # packets in progress may take an eighth more
+    assert UNDER_ASAN or (peak - rss0) / 1024 < 48 * 9 / 8 + 24  # packets in progress may take an eighth more
     assert "a partly received packet is not held" in b.log()
     bystander.send(b"\xc0\x00")  # everyone else is served meanwhile (PINGREQ)
     assert bystander.expect(PINGRESP).type == PINGRESP
     for s in socks:
         s.close()
-    rss = wait_rss_below(b, rss0 + 8 * 1024 + receive_buffers_kb(b))
+    rss = None if UNDER_ASAN else wait_rss_below(b, rss0 + 8 * 1024 + receive_buffers_kb(b))
     print(f"after they left: RSS {rss} kB")
