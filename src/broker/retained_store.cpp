@@ -12,6 +12,13 @@ namespace musqratt::broker {
 /// comparison, and with half a million retained messages a '+' level is memory-bound).
 class RetainedStore::Children {
  public:
+  // Defined below, where Node is complete (its members hold Nodes; clang instantiates
+  // implicit ones here, before that).
+  Children();
+  ~Children();
+  Children(Children&&) noexcept;
+  Children& operator=(Children&&) noexcept;
+
   Node* find(std::string_view level);
   const Node* find(std::string_view level) const;
   Node& get_or_add(std::string_view level);
@@ -38,6 +45,11 @@ struct RetainedStore::Node {
   Children children;
   bool empty() const { return !msg && children.empty(); }
 };
+
+RetainedStore::Children::Children() = default;
+RetainedStore::Children::~Children() = default;
+RetainedStore::Children::Children(Children&&) noexcept = default;
+RetainedStore::Children& RetainedStore::Children::operator=(Children&&) noexcept = default;
 
 const RetainedStore::Node* RetainedStore::Children::find(std::string_view level) const {
   return const_cast<Children*>(this)->find(level);
