@@ -248,7 +248,7 @@ void SessionDriver::handle_connect(pr::Connect& c, util::TimePoint now) {
   }
 }
 
-bool SessionDriver::park_for_password_check(pr::Connect& c) {
+void SessionDriver::park_for_password_check(pr::Connect& c) {
   auto verdict = std::make_shared<std::atomic<int8_t>>(kAuthPending);
   Waker* waker = waker_;
   const uint64_t token = token_;
@@ -263,15 +263,12 @@ bool SessionDriver::park_for_password_check(pr::Connect& c) {
     case auth::VerifyPool::Submit::Queued:
       rare().auth_verdict = std::move(verdict);
       rare().parked_connect = std::make_unique<pr::Connect>(std::move(c));
-      return true;
+      return;
     case auth::VerifyPool::Submit::Busy:
-      reject_connect(Reason::ServerBusy, "too many password checks waiting", c.client_id);  // 3.1.1: 0x03
-      return false;
+      return reject_connect(Reason::ServerBusy, "too many password checks waiting", c.client_id);  // 3.1.1: 0x03
     case auth::VerifyPool::Submit::Refused:
-      reject_connect(Reason::BadUserNameOrPassword, "bad user name or password (address backing off)", c.client_id);
-      return false;
+      return reject_connect(Reason::BadUserNameOrPassword, "bad user name or password (address backing off)", c.client_id);
   }
-  return false;
 }
 
 void SessionDriver::reject_connect(Reason reason, const char* why, std::string_view client_id) {

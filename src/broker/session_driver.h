@@ -154,9 +154,9 @@ class SessionDriver final : private protocol::EngineEvents {
   bool auth_pending() const {
     return rare_ && rare_->auth_verdict && rare_->auth_verdict->load(std::memory_order_acquire) == kAuthPending;
   }
-  /// Hands the password check of `c` to the broker's VerifyPool and parks `c`; false if it
-  /// was answered at once (refused: the connection is already being closed).
-  bool park_for_password_check(protocol::Connect& c);
+  /// Hands the password check of `c` to the broker's VerifyPool and parks `c`, or refuses it
+  /// at once when the pool is full or the address is backing off.
+  void park_for_password_check(protocol::Connect& c);
   void set_close_reason(std::string why) { rare().close_reason = std::move(why); }
 };
 

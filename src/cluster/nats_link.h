@@ -58,9 +58,9 @@ class NatsLink final : public broker::ClusterLink {
   uint64_t published(const broker::MessagePtr& msg, bool hold_if_unreceived) override;
   /// While NATS is away the node answers for its messages itself (they wait here for
   /// JetStream, up to max_pending): nothing is waited for, as on a single broker.
-  uint64_t acked() const override {
-    return state_.load(std::memory_order_acquire) == NATS_CONN_STATUS_CONNECTED ? acks_.acked() : UINT64_MAX;
-  }
+  uint64_t acked() const override { return linked() ? acks_.acked() : UINT64_MAX; }
+  /// Connected to NATS now (one atomic load; the connection callbacks keep state_).
+  bool linked() const { return state_.load(std::memory_order_acquire) == NATS_CONN_STATUS_CONNECTED; }
   void notify_when_acked(uint64_t seq, broker::Link link) override;
   void subscribed(const std::shared_ptr<broker::Session>& s, const std::string& filter,
                   const broker::SubscriptionRecord& rec) override;

@@ -62,7 +62,7 @@ uint64_t NatsLink::published(const broker::MessagePtr& msg, bool hold_if_unrecei
   // Cut off from NATS, the node acknowledges as a single broker would: local traffic keeps
   // flowing, and the message waits here (up to max_pending) for JetStream to come back. While
   // connected, the publisher waits until JetStream holds it.
-  return state_.load(std::memory_order_acquire) == NATS_CONN_STATUS_CONNECTED ? wait : 0;
+  return linked() ? wait : 0;
 }
 
 uint64_t NatsLink::publish_stored(const std::string& subject, const std::string& body) {
