@@ -1,6 +1,7 @@
 #include "settings.h"
 
 #include <algorithm>
+#include <tuple>
 #include <cstdio>
 #include <cstdlib>
 #include <type_traits>
@@ -244,8 +245,13 @@ void load_toml(const std::string& path, Settings& s, const std::vector<Option>& 
   // In file order (the table is sorted by key), so errors read top to bottom.
   std::vector<std::pair<std::string, const toml::node*>> keys;
   for (const auto& [k, node] : doc) keys.emplace_back(std::string(k.str()), &node);
-  std::stable_sort(keys.begin(), keys.end(),
-                   [](const auto& a, const auto& b) { return a.second->source().begin.line < b.second->source().begin.line; });
+  // (line, column, key) orders every key; std::sort needs no temporary buffer, whose
+  // libstdc++ helper newer compilers flag as deprecated.
+  std::sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) {
+    const auto& pa = a.second->source().begin;
+    const auto& pb = b.second->source().begin;
+    return std::tie(pa.line, pa.column, a.first) < std::tie(pb.line, pb.column, b.first);
+  });
   for (const auto& [key, node_ptr] : keys) {
     const toml::node& node = *node_ptr;
     const std::string where = path + ":" + std::to_string(node.source().begin.line);
