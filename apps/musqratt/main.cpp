@@ -117,7 +117,7 @@ int main(int argc, char** argv) {
     return 2;
 #endif
   }
-  auto web = app::make_web_listeners(settings, broker, store.get());
+  auto web = app::make_web_listeners(settings, broker, store.get());  // and the runtime a reload reuses
   if (!web) {
     fprintf(stderr, "musqratt: %s\n", web.error().c_str());
     return 2;
@@ -169,7 +169,7 @@ int main(int argc, char** argv) {
              static_cast<long long>(interval->count() / 2000), watched.size());
   }
 
-  app::Reloader reloader(argc, argv, settings, broker, server, notify);
+  app::Reloader reloader(argc, argv, settings, broker, server, web->runtime, notify);
   const timespec tick{1, 0};
   while (true) {
     // A second at most between two looks at the rate-limited log kinds' summaries.

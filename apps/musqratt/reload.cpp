@@ -27,6 +27,7 @@ bool Reloader::refuse(const std::vector<std::string>& errors) {
 }
 
 bool Reloader::reload() {
+  bool listener_errors = false;
   notify_.reloading();
   LOG_INFO("SIGHUP: reloading %s", running_.config_file.empty() ? "the command-line settings" : running_.config_file.c_str());
   Settings next;
@@ -40,17 +41,25 @@ bool Reloader::reload() {
   // running configuration whole.
   errors = check_named_files(next, origins);
   if (!errors.empty()) return refuse(errors);
+  // The web listeners' settings are checked (and their factories made) before anything changes.
+  auto web = make_web_listeners(next, broker_, nullptr, web_);
+  if (!web) return refuse({web.error()});
   if (std::string err = broker_.replace_config(next.broker); !err.empty()) return refuse({err});
   if (std::string err = apply_log_settings(next); !err.empty()) LOG_ERROR("SIGHUP: logging unchanged: %s", err.c_str());
   if (std::string err = server_.reload_tls(); !err.empty())
     LOG_ERROR("SIGHUP: TLS reload failed, keeping the previous certificates: %s", err.c_str());
+  for (const std::string& err : server_.update_listeners(next.listen, next.tls_listen, std::move(web->listeners))) {
+    LOG_ERROR("SIGHUP: listener not opened: %s", err.c_str());
+    listener_errors = true;
+  }
   if (!restart.empty()) {
     std::string keys;
     for (const auto& k : restart) keys += (keys.empty() ? "" : ", ") + k;
     LOG_WARN("SIGHUP: changed but needing a restart (their running values stay): %s", keys.c_str());
   }
   running_ = std::move(next);
-  LOG_INFO("SIGHUP: configuration reloaded (password file, ACL, TLS certificates, limits, hold filters, logging)");
+  LOG_INFO("SIGHUP: configuration reloaded (password file, ACL, TLS certificates, limits, hold filters, logging, "
+           "listeners%s)", listener_errors ? ", some not opened: see above" : "");
   notify_.ready(restart.empty() ? "running; configuration reloaded" : "running; configuration reloaded, some keys need a restart");
   return true;
 }

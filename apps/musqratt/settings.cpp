@@ -551,6 +551,9 @@ constexpr std::string_view kReloadable[] = {
     "max_publish_rate", "max_subscriptions_per_client", "max_topic_levels", "max_topic_length",
     "hold_unsubscribed", "hold_max_messages_per_topic", "hold_max_bytes", "hold_default_expiry",
     "password_file", "acl_file", "allow_anonymous", "sys_interval",
+    // Listeners are opened and closed (Server::update_listeners), except under a user-level
+    // transport (below).
+    "listen", "tls_listen", "ws_listen", "wss_listen", "http_listen",
     // Certificate files are re-read at every reload under the same paths.
 };
 }  // namespace
@@ -558,8 +561,14 @@ constexpr std::string_view kReloadable[] = {
 std::vector<std::string> keep_restart_only_values(const Settings& running, Settings& next) {
   std::vector<std::string> keys;
   Settings old = running;  // the field references take a mutable Settings
+  // The dpdk transport's one listener lives in its own network stack, made at start-up.
+  const bool fixed_listeners = running.transport == "dpdk";
+  constexpr std::string_view kListenerKeys[] = {"listen", "tls_listen", "ws_listen", "wss_listen", "http_listen"};
   for (const auto& o : option_table()) {
-    if (std::find(std::begin(kReloadable), std::end(kReloadable), o.key) != std::end(kReloadable)) continue;
+    const bool listener_key = std::find(std::begin(kListenerKeys), std::end(kListenerKeys), o.key) != std::end(kListenerKeys);
+    if (std::find(std::begin(kReloadable), std::end(kReloadable), o.key) != std::end(kReloadable) &&
+        !(listener_key && fixed_listeners))
+      continue;
     if (toml_value(o, old) == toml_value(o, next)) continue;
     keys.push_back(o.key);
     std::visit([&](auto ref) { ref(next) = ref(old); }, o.field);

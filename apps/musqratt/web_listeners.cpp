@@ -87,11 +87,15 @@ std::expected<std::shared_ptr<HttpService>, std::string> make_http_service(const
 }  // namespace
 
 std::expected<WebListeners, std::string> make_web_listeners(const Settings& s, broker::Broker& broker,
-                                                            store::SqliteStore* store) {
+                                                            store::SqliteStore* store,
+                                                            std::shared_ptr<WebRuntime> runtime) {
   WebListeners out;
-  out.runtime = std::make_shared<WebRuntime>();
-  out.runtime->store = store;
-  out.runtime->persistence = s.persistence;
+  out.runtime = std::move(runtime);
+  if (!out.runtime) {
+    out.runtime = std::make_shared<WebRuntime>();
+    out.runtime->store = store;
+    out.runtime->persistence = s.persistence;
+  }
   if (!s.ws_listen.empty() || !s.wss_listen.empty()) {
     if (s.ws_path.empty() || s.ws_path.front() != '/') return std::unexpected("ws_path must start with '/'");
     web::WebSocketOptions ws;

@@ -37,8 +37,10 @@ struct WebListeners {
 
 /// Checks the web settings (the HTTP endpoint off loopback needs credentials, as MQTT
 /// listeners do; http_admins needs password_file; ws_path must be a path) and builds the
-/// listeners. Returns an error message on a setting that cannot work. Throws nothing.
+/// listeners around `runtime` (made with `store` when null; a reload passes the running one).
+/// Returns an error message on a setting that cannot work. Throws nothing.
 std::expected<WebListeners, std::string> make_web_listeners(const Settings& s, broker::Broker& broker,
-                                                            store::SqliteStore* store);
+                                                            store::SqliteStore* store,
+                                                            std::shared_ptr<WebRuntime> runtime = nullptr);
 
 }  // namespace musqratt::app

@@ -34,12 +34,7 @@ EpollWorker::EpollWorker(unsigned index, broker::Broker& broker, std::vector<Lis
   ev.events = EPOLLIN;
   ev.data.u64 = kEventFdTag;
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, event_fd_, &ev);
-  for (size_t i = 0; i < listeners_.size(); ++i) {
-    // EPOLLEXCLUSIVE: one worker is woken per incoming connection, not all of them.
-    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-    ev.data.u64 = kListenerTagBase + i;
-    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listeners_[i].fd, &ev);
-  }
+  for (size_t i = 0; i < listeners_.size(); ++i) watch_listener(i, true);
 }
 
 EpollWorker::~EpollWorker() {
@@ -105,20 +100,41 @@ void EpollWorker::run() {
   shutdown_connections(util::now());
 }
 
+void EpollWorker::watch_listener(size_t slot, bool on) {
+  if (listeners_[slot].fd < 0) return;  // removed on a reload
+  if (!on) {
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listeners_[slot].fd, nullptr);
+    return;
+  }
+  // EPOLLEXCLUSIVE: one worker is woken per incoming connection, not all of them.
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+  ev.data.u64 = kListenerTagBase + slot;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listeners_[slot].fd, &ev);
+}
+
 void EpollWorker::set_listening(bool on) {
   // While accepting is paused the listeners leave the epoll set: a pending connection would
   // otherwise wake the loop again and again.
-  for (size_t i = 0; i < listeners_.size(); ++i) {
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-    ev.data.u64 = kListenerTagBase + i;
-    if (on) epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listeners_[i].fd, &ev);
-    else epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listeners_[i].fd, nullptr);
-  }
+  for (size_t i = 0; i < listeners_.size(); ++i) watch_listener(i, on);
   listening_ = on;
 }
 
+void EpollWorker::add_listener(Listener l) {
+  listeners_.push_back(std::move(l));
+  if (listening_) watch_listener(listeners_.size() - 1, true);
+}
+
+void EpollWorker::remove_listener(size_t slot, std::function<void()> done) {
+  if (slot < listeners_.size()) {
+    if (listening_) watch_listener(slot, false);
+    listeners_[slot].fd = -1;
+  }
+  done();  // out of the epoll set: nothing here uses the socket any more
+}
+
 void EpollWorker::accept_from(size_t index, util::TimePoint now) {
+  if (index >= listeners_.size() || listeners_[index].fd < 0) return;
   const Listener& listener = listeners_[index];
   for (int i = 0; i < kAcceptsPerTurn; ++i) {
     int fd = accept4(listener.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);

@@ -41,6 +41,9 @@ class EpollWorker final : public ConnectionDriver<EpollWorker, EpollIo> {
   bool shutdown_write(Connection& c);
   bool release(Connection& c);
 
+  void add_listener(Listener l) override;
+  void remove_listener(size_t slot, std::function<void()> done) override;
+
   /// Opens an outgoing connection to `addr` without blocking. Its Endpoint stack is built by
   /// `make` at once, so it can queue what it will say first (a CONNECT, a TLS ClientHello),
   /// written as soon as the connection is up. A refusal, or no answer within `timeout`,
@@ -60,8 +63,9 @@ class EpollWorker final : public ConnectionDriver<EpollWorker, EpollIo> {
   void accept_from(size_t listener, util::TimePoint now);
   void read_from(Connection& c, util::TimePoint now);
   void set_listening(bool on);
+  void watch_listener(size_t slot, bool on);
 
-  const std::vector<Listener> listeners_;
+  std::vector<Listener> listeners_;  // by slot; a removed one keeps its slot with fd -1
   int epoll_fd_ = -1;
   int event_fd_ = -1;
   AcceptThrottle throttle_;

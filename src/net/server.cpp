@@ -15,37 +15,49 @@ Server::Server(broker::Broker& broker, ServerOptions options) : broker_(broker),
 
 Server::~Server() {
   stop();
-  for (const Listener& l : listeners_) close(l.fd);
+  for (const Listener& l : listeners_)
+    if (l.fd >= 0) close(l.fd);
 }
 
-std::string Server::open(const std::string& address, std::string description, EndpointFactory factory) {
-  auto ep = parse_endpoint(address);
+namespace {
+// Slots are never reused, and a slot's event tag must stay below the workers' connection
+// tokens: after this many listeners opened in one run, a reload asks for a restart.
+constexpr size_t kMaxListenerSlots = 60000;
+}  // namespace
+
+std::vector<Server::Wanted> Server::wanted(const std::vector<std::string>& listen,
+                                           const std::vector<std::string>& tls_listen,
+                                           std::vector<ServerOptions::ExtraListener> extra) const {
+  std::vector<Wanted> out;
+  for (const auto& a : listen) out.push_back({a, "mqtt, tcp", mqtt_endpoints(broker_), false});
+  for (const auto& a : tls_listen) out.push_back({a, "mqtt, tls", mqtt_endpoints(broker_), true});
+  for (auto& e : extra) out.push_back({e.address, e.description, std::move(e.make_endpoint), e.tls});
+  return out;
+}
+
+std::string Server::open(const Wanted& w) {
+  if (listeners_.size() >= kMaxListenerSlots) return "too many listeners opened since start; restart to open " + w.key();
+  if (w.tls && !tls_context_) {
+    auto ctx = TlsServerContext::create(options_.tls);
+    if (!ctx) return ctx.error();
+    tls_context_ = *ctx;
+  }
+  auto ep = parse_endpoint(w.address);
   if (!ep) return ep.error();
   auto fd = open_listener(*ep);
   if (!fd) return fd.error();
-  listeners_.push_back(Listener{*fd, std::move(description), std::move(factory)});
+  EndpointFactory factory = w.tls ? tls_endpoints(tls_context_, w.factory) : w.factory;
+  listeners_.push_back(Listener{*fd, w.description, std::move(factory)});
+  keys_.push_back(w.key());
   endpoints_.push_back(*ep);
   return {};
 }
 
 std::string Server::start() {
   if (options_.user_level_worker) return start_user_level();
-  for (const auto& text : options_.listen)
-    if (std::string err = open(text, "mqtt, tcp", mqtt_endpoints(broker_)); !err.empty()) return err;
-  const bool extra_tls = std::any_of(options_.extra_listeners.begin(), options_.extra_listeners.end(),
-                                     [](const ServerOptions::ExtraListener& e) { return e.tls; });
-  if (!options_.tls_listen.empty() || extra_tls) {
-    auto ctx = TlsServerContext::create(options_.tls);
-    if (!ctx) return ctx.error();
-    tls_context_ = *ctx;
-    for (const auto& text : options_.tls_listen)
-      if (std::string err = open(text, "mqtt, tls", tls_endpoints(tls_context_, mqtt_endpoints(broker_))); !err.empty())
-        return err;
-  }
-  for (auto& extra : options_.extra_listeners) {
-    EndpointFactory factory = extra.tls ? tls_endpoints(tls_context_, extra.make_endpoint) : extra.make_endpoint;
-    if (std::string err = open(extra.address, extra.description, std::move(factory)); !err.empty()) return err;
-  }
+  for (const Wanted& w : wanted(options_.listen, options_.tls_listen, std::move(options_.extra_listeners)))
+    if (std::string err = open(w); !err.empty()) return err;
+  options_.extra_listeners.clear();
   if (listeners_.empty()) return "no listener configured";
   unsigned n = options_.threads ? options_.threads : 1;
   auto transport = resolve_transport(options_.transport, options_.uring);
@@ -88,6 +100,70 @@ std::vector<double> Server::worker_busy_seconds() const {
 
 std::string Server::reload_tls() {
   return tls_context_ ? tls_context_->reload() : std::string();
+}
+
+void Server::retire(size_t slot) {
+  // Each worker answers once it no longer waits on the socket (an io_uring accept must be
+  // cancelled first); a worker's loop turn is at most 250 ms, so seconds mean it is stuck.
+  struct Pending {
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t left;
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->left = workers_.size();
+  for (auto& w : workers_) {
+    WorkerBase* worker = w.get();
+    worker->post_task([worker, slot, pending](util::TimePoint) {
+      worker->remove_listener(slot, [pending] {
+        std::lock_guard lock(pending->mu);
+        if (--pending->left == 0) pending->cv.notify_all();
+      });
+    });
+  }
+  std::unique_lock lock(pending->mu);
+  if (!pending->cv.wait_for(lock, std::chrono::seconds(5), [&] { return pending->left == 0; }))
+    LOG_WARN("listener %s: %zu worker(s) did not let go of it within 5 s; closing it anyway", keys_[slot].c_str(),
+             pending->left);
+  close(listeners_[slot].fd);
+  listeners_[slot].fd = -1;
+  keys_[slot].clear();
+}
+
+std::vector<std::string> Server::update_listeners(const std::vector<std::string>& listen,
+                                                  const std::vector<std::string>& tls_listen,
+                                                  std::vector<ServerOptions::ExtraListener> extra) {
+  if (options_.user_level_worker) {
+    return {"listeners cannot change while the " + options_.transport + " transport runs: restart to change them"};
+  }
+  std::vector<Wanted> next = wanted(listen, tls_listen, std::move(extra));
+  auto in_next = [&](const std::string& key) {
+    return std::any_of(next.begin(), next.end(), [&](const Wanted& w) { return w.key() == key; });
+  };
+  // Those that go first, so a new listener may take over an address an old one leaves.
+  for (size_t slot = 0; slot < listeners_.size(); ++slot) {
+    if (keys_[slot].empty() || in_next(keys_[slot])) continue;
+    const std::string key = keys_[slot];
+    retire(slot);
+    LOG_INFO("SIGHUP: stopped listening on %s; its connections stay", key.c_str());
+  }
+  std::vector<std::string> errors;
+  for (const Wanted& w : next) {
+    const std::string key = w.key();
+    if (std::find(keys_.begin(), keys_.end(), key) != keys_.end()) continue;  // kept (or listed twice)
+    if (std::string err = open(w); !err.empty()) {
+      errors.push_back(key + ": " + err);
+      continue;
+    }
+    const size_t slot = listeners_.size() - 1;
+    for (auto& worker : workers_) {
+      WorkerBase* wp = worker.get();
+      Listener copy = listeners_[slot];
+      wp->post_task([wp, copy = std::move(copy)](util::TimePoint) mutable { wp->add_listener(std::move(copy)); });
+    }
+    LOG_INFO("SIGHUP: listening on %s (%s)", format_endpoint(endpoints_[slot]).c_str(), w.description.c_str());
+  }
+  return errors;
 }
 
 void Server::housekeeping_loop() {

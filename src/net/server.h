@@ -50,7 +50,6 @@ class Server {
   /// Opens listeners and starts threads. Returns an error message on failure.
   std::string start();
   void stop();
-  const std::vector<HostPort>& endpoints() const { return endpoints_; }
   /// The TLS context of the TLS listeners (null without any): stream layers the app composes
   /// over TLS use it too.
   std::shared_ptr<TlsServerContext> tls_context() const { return tls_context_; }
@@ -59,17 +58,40 @@ class Server {
   std::vector<double> worker_busy_seconds() const;
   /// Re-reads TLS certificates and keys (SIGHUP); connections already open keep theirs.
   std::string reload_tls();
+  /// SIGHUP: the listeners become those of `listen`, `tls_listen` and `extra` (the same
+  /// meaning as in ServerOptions). A listener is known by its configured address and its
+  /// description: one in both the running and the new set stays as it is, with its open
+  /// connections and its factory; one only in the running set stops listening (connections it
+  /// accepted stay); one only in the new set is opened. Returns one error per listener that
+  /// could not be opened (the others still change). Thread: the thread that called start().
+  std::vector<std::string> update_listeners(const std::vector<std::string>& listen,
+                                            const std::vector<std::string>& tls_listen,
+                                            std::vector<ServerOptions::ExtraListener> extra);
 
  private:
+  /// A listener as configured: what identifies it across a reload, and how to make its
+  /// connections' endpoints.
+  struct Wanted {
+    std::string address;
+    std::string description;
+    EndpointFactory factory;
+    bool tls = false;
+    std::string key() const { return address + " (" + description + ")"; }
+  };
+  std::vector<Wanted> wanted(const std::vector<std::string>& listen, const std::vector<std::string>& tls_listen,
+                             std::vector<ServerOptions::ExtraListener> extra) const;
+  /// Opens `w` (making the TLS context when it is the first TLS listener) and appends it.
+  std::string open(const Wanted& w);
+  /// Every worker lets go of the listener in `slot`; then its socket is closed.
+  void retire(size_t slot);
   void housekeeping_loop();
   std::string start_user_level();
-  /// Opens `address` and adds it to the listeners.
-  std::string open(const std::string& address, std::string description, EndpointFactory factory);
 
   broker::Broker& broker_;
   ServerOptions options_;
-  std::vector<Listener> listeners_;
-  std::vector<HostPort> endpoints_;  // in the order of listeners_
+  std::vector<Listener> listeners_;  // by slot; a retired one keeps its slot with fd -1
+  std::vector<std::string> keys_;    // Wanted::key() by slot; empty once retired
+  std::vector<HostPort> endpoints_;  // by slot
   std::shared_ptr<TlsServerContext> tls_context_;
   std::vector<std::unique_ptr<WorkerBase>> workers_;
   std::thread housekeeping_;

@@ -131,6 +131,7 @@ std::expected<std::unique_ptr<UringWorker>, std::string> UringWorker::create(uns
 
 UringWorker::UringWorker(unsigned index, broker::Broker& broker, std::vector<Listener> listeners)
     : ConnectionDriver(index, broker), listeners_(std::move(listeners)),
+      removed_when_accept_ends_(listeners_.size()),
       accept_armed_(listeners_.size(), false),
       accept_rotating_(listeners_.size(), false) {}
 
@@ -216,6 +217,33 @@ void UringWorker::arm_accept(size_t i) {
   accept_armed_[i] = true;
 }
 
+void UringWorker::arm_accepts() {
+  for (size_t i = 0; i < listeners_.size(); ++i)
+    if (!accept_armed_[i] && listeners_[i].fd >= 0) arm_accept(i);
+}
+
+void UringWorker::add_listener(Listener l) {
+  listeners_.push_back(std::move(l));
+  removed_when_accept_ends_.emplace_back();
+  accept_armed_.push_back(false);
+  accept_rotating_.push_back(false);
+  // Armed at the end of this loop turn, unless accepting is paused.
+}
+
+void UringWorker::remove_listener(size_t slot, std::function<void()> done) {
+  if (slot >= listeners_.size() || !accept_armed_[slot]) {
+    if (slot < listeners_.size()) listeners_[slot].fd = -1;
+    return done();
+  }
+  // The armed accept holds the socket open: it is cancelled, and the server may close the
+  // socket once its last completion has arrived (handle_accept).
+  listeners_[slot].fd = -1;
+  removed_when_accept_ends_[slot] = std::move(done);
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_cancel64(sqe, kAcceptTagBase + slot, 0);
+  io_uring_sqe_set_data64(sqe, kCancelTag);
+}
+
 void UringWorker::arm_recv(Connection& c) {
   io_uring_sqe* sqe = get_sqe();
   if (multishot_recv_) {
@@ -247,7 +275,7 @@ void UringWorker::run() {
   }
   setup_buffer_ring();
   arm_event_read();
-  for (size_t i = 0; i < listeners_.size(); ++i) arm_accept(i);
+  arm_accepts();
 
   io_uring_cqe* cqes[kCqeBatch];
   while (!stop_requested()) {
@@ -277,9 +305,7 @@ void UringWorker::run() {
     for (unsigned i = 0; i < n; ++i) handle_cqe(*cqes[i], now);
     io_uring_cq_advance(&ring_, n);
     run_local_work(now);
-    if (now >= accept_retry_at_ && !throttle_.paused(now))
-      for (size_t i = 0; i < listeners_.size(); ++i)
-        if (!accept_armed_[i]) arm_accept(i);
+    if (now >= accept_retry_at_ && !throttle_.paused(now)) arm_accepts();
     // One send submission per connection per loop turn, then recvs to re-arm.
     flush_dirty(now);
     for (uint64_t t : to_rearm_)
@@ -334,15 +360,19 @@ void UringWorker::handle_cqe(const io_uring_cqe& cqe, util::TimePoint now) {
 
 void UringWorker::handle_accept(size_t i, const io_uring_cqe& cqe, util::TimePoint now) {
   if (!(cqe.flags & IORING_CQE_F_MORE)) {
-    accept_armed_[i] = false;  // re-armed at the turn's end
+    accept_armed_[i] = false;  // re-armed at the turn's end, unless removed
     accept_rotating_[i] = false;
+    if (auto done = std::move(removed_when_accept_ends_[i])) {
+      removed_when_accept_ends_[i] = nullptr;
+      done();
+    }
   }
   if (cqe.res < 0) {
     int err = -cqe.res;
     if (err == EINVAL && multishot_accept_) {
       LOG_INFO("worker %u: io_uring multishot accept unsupported: single-shot accept", index_);
       multishot_accept_ = false;
-    } else if (AcceptThrottle::is_exhaustion(err)) {
+    } else if (AcceptThrottle::is_exhaustion(err) && listeners_[i].fd >= 0) {
       throttle_.on_exhausted(listeners_[i].fd, err, broker_.stats(), now);
       if (accept_armed_[i]) {  // stop the multishot accept until the pause is over
         io_uring_sqe* sqe = get_sqe();
@@ -356,7 +386,7 @@ void UringWorker::handle_accept(size_t i, const io_uring_cqe& cqe, util::TimePoi
     return;
   }
   throttle_.on_accepted();
-  if (accept_armed_[i] && !accept_rotating_[i] && connection_count() >= kRotateFrom) {
+  if (accept_armed_[i] && !accept_rotating_[i] && listeners_[i].fd >= 0 && connection_count() >= kRotateFrom) {
     // A listener's multishot accept keeps its place in the socket's wait queue, so the
     // worker that armed first would take every connection. Once it has a few, re-arming
     // puts it behind the others: connections spread over the workers. (A client's

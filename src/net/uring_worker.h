@@ -75,6 +75,9 @@ class UringWorker final : public ConnectionDriver<UringWorker, UringIo> {
   bool shutdown_write(Connection& c);
   bool release(Connection& c);
 
+  void add_listener(Listener l) override;
+  void remove_listener(size_t slot, std::function<void()> done) override;
+
  protected:
   void run() override;
   void notify() override;
@@ -87,6 +90,8 @@ class UringWorker final : public ConnectionDriver<UringWorker, UringIo> {
   void setup_buffer_ring();
   void arm_event_read();
   void arm_accept(size_t listener);
+  /// Arms every listener's accept that is not armed (and not removed).
+  void arm_accepts();
   void arm_recv(Connection& c);
   void submit_send(Connection& c);
   void handle_cqe(const io_uring_cqe& cqe, util::TimePoint now);
@@ -103,7 +108,9 @@ class UringWorker final : public ConnectionDriver<UringWorker, UringIo> {
   void op_done(Connection& c);
   void cancel(Connection& c, Op op);
 
-  const std::vector<Listener> listeners_;
+  std::vector<Listener> listeners_;  // by slot; a removed one keeps its slot with fd -1
+  // Per slot: a removal waiting for the listener's accept to end (its cancel's last CQE).
+  std::vector<std::function<void()>> removed_when_accept_ends_;
   io_uring ring_{};
   bool ring_ok_ = false;
   bool ring_disabled_ = false;  // created with IORING_SETUP_R_DISABLED: enable on the worker

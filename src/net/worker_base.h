@@ -14,6 +14,7 @@
 
 #include "broker/broker.h"
 #include "broker/waker.h"
+#include "net/listener.h"
 #include "util/clock.h"
 
 namespace musqratt::net {
@@ -45,6 +46,14 @@ class WorkerBase : public broker::Waker {
   /// Returns an id for cancel_timer(). Thread: this worker.
   uint64_t add_timer(util::TimePoint when, Task task);
   void cancel_timer(uint64_t id);
+
+  /// Reload: a listener opened after start(), appended (its slot is the next position, the
+  /// same on every worker), and one closed (its slot stays, empty: slots never move). After
+  /// `done` runs the worker no longer waits on the listener's socket and the server may close
+  /// it; a connection accepted just before is served as usual. Thread: this worker (a task).
+  /// Transports without kernel listeners (a user-level stack) keep the default: nothing.
+  virtual void add_listener(Listener) {}
+  virtual void remove_listener(size_t /*slot*/, std::function<void()> done) { done(); }
 
  protected:
   /// The event loop; returns when stop_requested().
