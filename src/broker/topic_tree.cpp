@@ -18,6 +18,10 @@ struct TopicTree::Node {
   std::string level;
   Node* parent = nullptr;
   std::unordered_map<std::string, std::unique_ptr<Node>, LevelHash, std::equal_to<>> children;
+  // The "+" and "#" children (owned by `children`), so routing looks up one level per node
+  // instead of three.
+  Node* plus = nullptr;
+  Node* hash = nullptr;
   std::vector<Subscriber> subscribers;
   std::vector<std::unique_ptr<SharedGroup>> shared;
   bool empty() const { return children.empty() && subscribers.empty() && shared.empty(); }
@@ -55,6 +59,8 @@ bool TopicTree::subscribe(const std::string& full_filter, const Subscriber& sub)
       child->level = std::string(level);
       child->parent = node;
       it = node->children.emplace(child->level, std::move(child)).first;
+      if (level == "+") node->plus = it->second.get();
+      if (level == "#") node->hash = it->second.get();
       nodes_.fetch_add(1, std::memory_order_relaxed);
     }
     node = it->second.get();
@@ -101,6 +107,8 @@ TopicTree::Node* TopicTree::find_node(std::string_view filter) const {
 void TopicTree::prune(Node* node) {
   while (node != root_.get() && node->empty()) {
     Node* parent = node->parent;
+    if (parent->plus == node) parent->plus = nullptr;
+    if (parent->hash == node) parent->hash = nullptr;
     parent->children.erase(node->level);  // frees `node`
     nodes_.fetch_sub(1, std::memory_order_relaxed);
     node = parent;
@@ -154,13 +162,15 @@ const Subscriber* choose_member(const std::vector<Subscriber>& members, std::ato
 
 void TopicTree::collect_matches(std::string_view topic, std::vector<Match>& out,
                                 const std::function<bool(const Session*)>& prefer) const {
-  std::shared_lock lock(mu_);
-  // Iterative walk: a stack of (node, position in topic) pairs.
+  // Iterative walk: a stack of (node, position in topic) pairs, kept per thread so routing a
+  // message allocates nothing for it (nothing called below routes again).
   struct Frame {
     const Node* node;
     size_t pos;  // start of the next level in topic; npos once past the last level
   };
-  std::vector<Frame> stack;
+  thread_local std::vector<Frame> stack;
+  stack.clear();
+  std::shared_lock lock(mu_);
   stack.push_back({root_.get(), 0});
   const bool dollar = !topic.empty() && topic[0] == '$';
   auto emit_node = [&](const Node* n) {
@@ -174,21 +184,22 @@ void TopicTree::collect_matches(std::string_view topic, std::vector<Match>& out,
     Frame f = stack.back();
     stack.pop_back();
     const Node* n = f.node;
-    bool at_root = n == root_.get();
+    // Wildcards at the first level do not match topics starting with '$' (3.1.1 and 5.0,
+    // section 4.7.2).
+    const bool wildcards = !(dollar && n == root_.get());
     // '#' matches this level and everything below, including the parent itself.
-    if (auto it = n->children.find("#"); it != n->children.end() && !(at_root && dollar))
-      emit_node(it->second.get());
+    if (n->hash && wildcards) emit_node(n->hash);
     if (f.pos == std::string_view::npos) {
       emit_node(n);
       continue;
     }
+    if (n->children.empty()) continue;
     size_t slash = topic.find('/', f.pos);
     std::string_view level = topic.substr(f.pos, slash == std::string_view::npos ? std::string_view::npos : slash - f.pos);
     size_t next = slash == std::string_view::npos ? std::string_view::npos : slash + 1;
     if (auto it = n->children.find(level); it != n->children.end())
       stack.push_back({it->second.get(), next});
-    if (auto it = n->children.find("+"); it != n->children.end() && !(at_root && dollar))
-      stack.push_back({it->second.get(), next});
+    if (n->plus && wildcards) stack.push_back({n->plus, next});
   }
 }
 

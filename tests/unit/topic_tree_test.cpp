@@ -131,6 +131,37 @@ TEST_F(TopicTreeTest, EmptyLevelsAndPlus) {
   EXPECT_EQ(matches(tree, "x/y"), (Ids{"a"}));
 }
 
+TEST_F(TopicTreeTest, WildcardNodesRemovedWithTheirLastSubscriberAndMadeAgain) {
+  // A node keeps direct pointers to its "+" and "#" children: they must follow pruning.
+  for (int round = 0; round < 3; ++round) {
+    tree.subscribe("a/+", sub(a));
+    tree.subscribe("a/#", sub(b));
+    tree.subscribe("a/x", sub(c));
+    EXPECT_EQ(matches(tree, "a/x"), (Ids{"a", "b", "c"}));
+    EXPECT_TRUE(tree.unsubscribe("a/+", a.get()));
+    EXPECT_TRUE(tree.unsubscribe("a/#", b.get()));
+    EXPECT_EQ(matches(tree, "a/x"), (Ids{"c"}));
+    EXPECT_TRUE(matches(tree, "a/y").empty());
+    EXPECT_TRUE(matches(tree, "a").empty());
+    EXPECT_TRUE(tree.unsubscribe("a/x", c.get()));
+    EXPECT_EQ(tree.node_count(), 0u);
+  }
+}
+
+TEST_F(TopicTreeTest, DeepTopicsWithWildcardsAtEveryLevel) {
+  // Many branches alive at once in the walk (its stack grows past any small size).
+  std::string filter, topic;
+  for (int i = 0; i < 40; ++i) {
+    filter += (i ? "/" : "") + std::string("+");
+    topic += (i ? "/" : "") + std::to_string(i);
+    tree.subscribe(filter + "/#", sub(a));
+  }
+  tree.subscribe(filter, sub(b));
+  auto ids = matches(tree, topic);
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), "a"), 40);  // "+/#" .. 40 levels of "+" then "#"
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), "b"), 1);
+}
+
 TEST_F(TopicTreeTest, DollarTopicsNotMatchedByLeadingWildcards) {
   tree.subscribe("#", sub(a));
   tree.subscribe("+/broker/#", sub(b));
