@@ -2,11 +2,19 @@
 
 namespace musqratt::protocol {
 
-bool valid_topic_name(std::string_view topic) {
-  return !topic.empty() && topic.find_first_of("+#") == std::string_view::npos;
+namespace {
+// A plain loop: find_first_of("+#") calls memchr over the two-character set once per byte of
+// the topic, which is a measurable share of handling a PUBLISH.
+bool contains_wildcard(std::string_view s) {
+  for (char c : s)
+    if (c == '+' || c == '#') return true;
+  return false;
 }
+}  // namespace
 
-bool has_wildcard(std::string_view filter) { return filter.find_first_of("+#") != std::string_view::npos; }
+bool valid_topic_name(std::string_view topic) { return !topic.empty() && !contains_wildcard(topic); }
+
+bool has_wildcard(std::string_view filter) { return contains_wildcard(filter); }
 
 bool valid_topic_filter(std::string_view f) {
   if (f.empty()) return false;
