@@ -538,7 +538,7 @@ bool Session::on_pubcomp(uint16_t packet_id) {
 
 void Session::drop_inflight(uint16_t packet_id) {
   auto s = state_.lock();
-  size_t removed = std::erase_if(s->inflight, [&](const Inflight& f) {
+  size_t removed = s->inflight.erase_if([&](const Inflight& f) {
     if (f.packet_id != packet_id) return false;
     if (store_ && f.out.seq) store_->outbound_deleted(client_id_, f.out.seq);
     return true;

@@ -24,6 +24,7 @@
 #include "util/compact_mutex.h"
 #include "util/guarded.h"
 #include "util/ring_queue.h"
+#include "util/sliding_vector.h"
 #include "util/thread_checker.h"
 
 namespace musqratt::broker {
@@ -303,7 +304,7 @@ class Session {
     std::unique_ptr<Extra> extra;
     util::RingQueue<Outbound> queue;
     uint64_t queued_bytes = 0;  // payload bytes of the queue's in-memory messages
-    std::vector<Inflight> inflight;  // in send order; small (bounded by the receive window)
+    util::SlidingVector<Inflight> inflight;  // in send order; small (bounded by the receive window)
     std::unique_ptr<std::set<uint16_t>> incoming_qos2;
     std::unique_ptr<Subscriptions> subscriptions;
     util::TimePoint disconnected_at = kNever;  // kNever while online (or never connected)
