@@ -40,4 +40,13 @@ std::expected<Packet, DecodeError> decode_packet(uint8_t first_byte, std::span<c
 /// Appends the encoding of `packet` for `version` to `out`. Returns the number of bytes added.
 size_t encode_packet(const Packet& packet, Version version, std::string& out);
 
+/// PUBACK, PUBREC, PUBREL or PUBCOMP without properties, straight into `out`: the same bytes
+/// encode_packet makes for such an Ack, without building one (a QoS 1/2 message needs one to
+/// three of these each way). Returns the number of bytes added.
+size_t encode_ack(PacketType type, uint16_t packet_id, Reason reason, Version version, std::string& out);
+
+/// The packet id of an acknowledgement (PUBACK, PUBREC, PUBREL, PUBCOMP) whose body is only
+/// that id, the usual case; nothing for anything else, which decode_packet then handles.
+std::optional<uint16_t> plain_ack_id(uint8_t first_byte, std::span<const uint8_t> body);
+
 }  // namespace musqratt::protocol

@@ -92,6 +92,16 @@ void ConnectionEngine::process(std::span<const uint8_t> data, EngineEvents& ev, 
 }
 
 void ConnectionEngine::handle_frame(const FrameHeader& h, std::span<const uint8_t> body, EngineEvents& ev) {
+  if (auto id = plain_ack_id(h.first_byte, body); id && state_ == State::Established) {
+    // The common acknowledgement (an id, no reason, no properties) skips the general decoder
+    // and its Packet; the Ack is reused, its properties always empty.
+    thread_local Ack ack;
+    ack.type = h.type();
+    ack.packet_id = *id;
+    ack.reason = Reason::Success;
+    ev.on_ack(ack);
+    return;
+  }
   auto decoded = decode_packet(h.first_byte, body, version_);
   if (!decoded) {
     if (state_ == State::AwaitConnect) return handle_bad_connect(decoded.error(), body, ev);
@@ -283,6 +293,11 @@ size_t ConnectionEngine::send(const Packet& p) {
 }
 
 size_t ConnectionEngine::send_ack(PacketType type, uint16_t packet_id, Reason reason) {
+  const bool reason_string = v5() && is_error(reason) && problem_information_;
+  if (!reason_string) {
+    if (role_ == Role::Client && rare_) rare_->last_sent = {};  // as send() does
+    return encode_ack(type, packet_id, reason, version_, out_);
+  }
   Ack a;
   a.type = type;
   a.packet_id = packet_id;

@@ -268,6 +268,18 @@ FrameStatus read_frame_header(std::span<const uint8_t> data, FrameHeader& out) {
   return FrameStatus::Malformed;
 }
 
+std::optional<uint16_t> plain_ack_id(uint8_t first_byte, std::span<const uint8_t> body) {
+  if (body.size() != 2) return std::nullopt;
+  auto type = static_cast<PacketType>(first_byte >> 4);
+  if (type != PacketType::Puback && type != PacketType::Pubrec && type != PacketType::Pubrel &&
+      type != PacketType::Pubcomp)
+    return std::nullopt;
+  if ((first_byte & 0x0F) != required_flags(type)) return std::nullopt;
+  uint16_t id = static_cast<uint16_t>(body[0] << 8 | body[1]);
+  if (id == 0) return std::nullopt;  // malformed: decode_packet says so
+  return id;
+}
+
 Result decode_packet(uint8_t first_byte, std::span<const uint8_t> body, Version version) {
   auto type = static_cast<PacketType>(first_byte >> 4);
   uint8_t flags = first_byte & 0x0F;

@@ -90,6 +90,17 @@ const char* packet_type_name(PacketType t) {
   return i < 16 ? kNames[i] : "?";
 }
 
+size_t encode_ack(PacketType type, uint16_t packet_id, Reason reason, Version v, std::string& out) {
+  const uint8_t flags = type == PacketType::Pubrel ? 0x02 : 0x00;
+  const Reason sent = carries_reason(v, type) ? reason_for(v, type, reason) : Reason::Success;
+  const bool with_reason = sent != Reason::Success;
+  out.push_back(static_cast<char>(static_cast<uint8_t>(type) << 4 | flags));
+  out.push_back(static_cast<char>(with_reason ? 3 : 2));
+  put_u16(out, packet_id);
+  if (with_reason) put_u8(out, *wire_byte(sent, v, type));
+  return with_reason ? 5 : 4;
+}
+
 size_t encode_packet(const Packet& packet, Version v, std::string& out) {
   if (const auto* pub = std::get_if<Publish>(&packet)) {
     PublishView view{pub->topic, pub->payload, pub->qos, pub->retain, pub->dup, pub->packet_id, &pub->properties};
