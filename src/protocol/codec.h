@@ -45,6 +45,12 @@ size_t encode_packet(const Packet& packet, Version version, std::string& out);
 /// three of these each way). Returns the number of bytes added.
 size_t encode_ack(PacketType type, uint16_t packet_id, Reason reason, Version version, std::string& out);
 
+/// A PUBLISH body decoded into `out` (whose properties must be empty; topic and payload are
+/// replaced): what decode_packet makes for it, without building a Packet. Returns the error,
+/// if any.
+std::optional<DecodeError> decode_publish_into(uint8_t first_byte, std::span<const uint8_t> body, Version version,
+                                              Publish& out);
+
 /// The packet id of an acknowledgement (PUBACK, PUBREC, PUBREL, PUBCOMP) whose body is only
 /// that id, the usual case; nothing for anything else, which decode_packet then handles.
 std::optional<uint16_t> plain_ack_id(uint8_t first_byte, std::span<const uint8_t> body);

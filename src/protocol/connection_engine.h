@@ -141,6 +141,8 @@ class ConnectionEngine {
   void dispatch_server(Packet& packet, EngineEvents& ev);
   void dispatch_client(Packet& packet, EngineEvents& ev);
   bool resolve_incoming_alias(Publish& p, EngineEvents& ev);
+  /// A decoded PUBLISH on an established connection: topic alias, topic name check, event.
+  void on_publish_packet(Publish& p, EngineEvents& ev);
   void violation(EngineEvents& ev, Reason reason, const char* why);
   size_t max_incoming_now() const;
 

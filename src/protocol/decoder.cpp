@@ -95,23 +95,30 @@ Result decode_connack(wire::Reader& in, Version v) {
   return c;
 }
 
-Result decode_publish(uint8_t first, wire::Reader& in, Version v) {
-  Publish p;
+/// Fills `p`, whose properties must be empty. Returns the error, if any.
+std::optional<DecodeError> decode_publish_fields(uint8_t first, wire::Reader& in, Version v, Publish& p) {
+  auto fail = [](Result r) { return std::optional<DecodeError>(r.error()); };
   p.retain = first & 0x01;
   p.qos = (first >> 1) & 0x03;
   p.dup = first & 0x08;
-  if (p.qos == 3) return malformed("PUBLISH QoS 3");  // [MQTT-3.3.1-4, 3.1.1 and 5.0]
-  if (p.qos == 0 && p.dup) return malformed("DUP set on QoS 0 PUBLISH");  // [MQTT-3.3.1-2, 3.1.1 and 5.0]
-  if (!in.utf8(p.topic)) return truncated(in);
+  p.packet_id = 0;
+  if (p.qos == 3) return fail(malformed("PUBLISH QoS 3"));  // [MQTT-3.3.1-4, 3.1.1 and 5.0]
+  if (p.qos == 0 && p.dup) return fail(malformed("DUP set on QoS 0 PUBLISH"));  // [MQTT-3.3.1-2, 3.1.1 and 5.0]
+  if (!in.utf8(p.topic)) return fail(truncated(in));
   if (p.qos > 0) {
-    if (!in.u16(p.packet_id)) return truncated(in);
-    if (p.packet_id == 0) return malformed("packet identifier 0");  // [MQTT-2.3.1-1, 3.1.1], [MQTT-2.2.1-3, 5.0]
+    if (!in.u16(p.packet_id)) return fail(truncated(in));
+    if (p.packet_id == 0) return fail(malformed("packet identifier 0"));  // [MQTT-2.3.1-1, 3.1.1], [MQTT-2.2.1-3, 5.0]
   }
   DecodeError err;
-  if (v == Version::V5 && !decode_properties(in, PropertyContext::Publish, p.properties, err))
-    return std::unexpected(err);
+  if (v == Version::V5 && !decode_properties(in, PropertyContext::Publish, p.properties, err)) return err;
   auto rest = in.rest();
   p.payload.assign(reinterpret_cast<const char*>(rest.data()), rest.size());
+  return std::nullopt;
+}
+
+Result decode_publish(uint8_t first, wire::Reader& in, Version v) {
+  Publish p;
+  if (auto err = decode_publish_fields(first, in, v, p)) return std::unexpected(*err);
   return p;
 }
 
@@ -266,6 +273,12 @@ FrameStatus read_frame_header(std::span<const uint8_t> data, FrameHeader& out) {
     }
   }
   return FrameStatus::Malformed;
+}
+
+std::optional<DecodeError> decode_publish_into(uint8_t first_byte, std::span<const uint8_t> body, Version version,
+                                              Publish& out) {
+  wire::Reader in(body);
+  return decode_publish_fields(first_byte, in, version, out);
 }
 
 std::optional<uint16_t> plain_ack_id(uint8_t first_byte, std::span<const uint8_t> body) {

@@ -105,6 +105,42 @@ TEST(ConnectionEngineServer, ConnectThenPacketsInOrder) {
   EXPECT_TRUE(std::holds_alternative<pr::Pingresp>(out[1]));
 }
 
+TEST(ConnectionEngineServer, NothingOfOnePublishReachesTheNextOnAnotherConnection) {
+  // PUBLISHes are decoded into one Publish per thread: what a 5.0 client's message carried (and
+  // what a receiver moved out of it) must not show in the next one, on any connection.
+  struct Mover : Recorder {
+    void on_publish(pr::Publish& p) override {
+      Recorder::on_publish(p);
+      pr::Properties taken = std::move(p.properties);  // as the session driver does
+      std::string topic = std::move(p.topic);
+    }
+  };
+  Side v5(Role::Server), v311(Role::Server);
+  Mover m5, m311;
+  m5.engine = &v5.engine;
+  m311.engine = &v311.engine;
+  v5.engine.receive(as_span(encode(connect_packet(Version::V5, "five"), Version::V5)), m5, T0);
+  v311.engine.receive(as_span(encode(connect_packet(Version::V311, "three"), Version::V311)), m311, T0);
+  pr::Publish with = publish("a/with", 1, 7);
+  with.properties.message_expiry_interval = 60;
+  with.properties.content_type = "text/plain";
+  with.properties.user_properties.push_back({"k", "v"});
+  v5.engine.receive(as_span(encode(with, Version::V5)), m5, T0);
+  v311.engine.receive(as_span(encode(publish("b/plain", 1, 8), Version::V311)), m311, T0);
+  v5.engine.receive(as_span(encode(publish("c/none"), Version::V5)), m5, T0);
+  ASSERT_EQ(m5.publishes.size(), 2u);
+  ASSERT_EQ(m311.publishes.size(), 1u);
+  EXPECT_EQ(m5.publishes[0].properties.message_expiry_interval, 60u);
+  EXPECT_EQ(m5.publishes[0].properties.user_properties.size(), 1u);
+  EXPECT_EQ(m311.publishes[0].topic, "b/plain");
+  EXPECT_EQ(m311.publishes[0].packet_id, 8);
+  EXPECT_EQ(m311.publishes[0].properties, pr::Properties{});
+  EXPECT_EQ(m5.publishes[1].topic, "c/none");
+  EXPECT_EQ(m5.publishes[1].packet_id, 0);
+  EXPECT_EQ(m5.publishes[1].qos, 0);
+  EXPECT_EQ(m5.publishes[1].properties, pr::Properties{});
+}
+
 TEST(ConnectionEngineServer, SecondConnectIsAProtocolError) {
   Side s(Role::Server);
   s.feed(encode(connect_packet(Version::V5, "c"), Version::V5));
