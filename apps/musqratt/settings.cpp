@@ -7,6 +7,7 @@
 #include <type_traits>
 #include <variant>
 #include <limits>
+#include <span>
 #include <stdexcept>
 #include <toml++/toml.h>
 #include <unistd.h>
@@ -551,24 +552,23 @@ constexpr std::string_view kReloadable[] = {
     "max_publish_rate", "max_subscriptions_per_client", "max_topic_levels", "max_topic_length",
     "hold_unsubscribed", "hold_max_messages_per_topic", "hold_max_bytes", "hold_default_expiry",
     "password_file", "acl_file", "allow_anonymous", "sys_interval",
-    // Listeners are opened and closed (Server::update_listeners), except under a user-level
-    // transport (below).
-    "listen", "tls_listen", "ws_listen", "wss_listen", "http_listen",
     // Certificate files are re-read at every reload under the same paths.
 };
+/// Reloadable too (Server::update_listeners opens and closes them), except under the dpdk
+/// transport, whose one listener lives in its own network stack, made at start-up.
+constexpr std::string_view kListenerKeys[] = {"listen", "tls_listen", "ws_listen", "wss_listen", "http_listen"};
+
+bool listed(std::span<const std::string_view> keys, std::string_view key) {
+  return std::find(keys.begin(), keys.end(), key) != keys.end();
+}
 }  // namespace
 
 std::vector<std::string> keep_restart_only_values(const Settings& running, Settings& next) {
   std::vector<std::string> keys;
   Settings old = running;  // the field references take a mutable Settings
-  // The dpdk transport's one listener lives in its own network stack, made at start-up.
-  const bool fixed_listeners = running.transport == "dpdk";
-  constexpr std::string_view kListenerKeys[] = {"listen", "tls_listen", "ws_listen", "wss_listen", "http_listen"};
+  const bool listeners_reloadable = running.transport != "dpdk";
   for (const auto& o : option_table()) {
-    const bool listener_key = std::find(std::begin(kListenerKeys), std::end(kListenerKeys), o.key) != std::end(kListenerKeys);
-    if (std::find(std::begin(kReloadable), std::end(kReloadable), o.key) != std::end(kReloadable) &&
-        !(listener_key && fixed_listeners))
-      continue;
+    if (listed(kReloadable, o.key) || (listeners_reloadable && listed(kListenerKeys, o.key))) continue;
     if (toml_value(o, old) == toml_value(o, next)) continue;
     keys.push_back(o.key);
     std::visit([&](auto ref) { ref(next) = ref(old); }, o.field);
