@@ -28,6 +28,12 @@ struct FrameHeader {
 
 enum class FrameStatus { Complete, NeedMore, Malformed };
 
+/// The low nibble of the first byte every type but PUBLISH must have [MQTT-2.2.2-1, 3.1.1],
+/// [MQTT-2.1.3-1, 5.0]: what the encoder writes and the decoder requires.
+inline uint8_t header_flags(PacketType t) {
+  return (t == PacketType::Pubrel || t == PacketType::Subscribe || t == PacketType::Unsubscribe) ? 0x02 : 0x00;
+}
+
 /// Reads the fixed header at the start of `data`. Complete means the header (not necessarily the
 /// body) is present. Malformed: packet type 0, or a remaining length needing a fifth byte.
 FrameStatus read_frame_header(std::span<const uint8_t> data, FrameHeader& out);

@@ -249,12 +249,6 @@ Result decode_reason_packet(PacketType t, wire::Reader& in, Version v) {
   return p;
 }
 
-/// Required low nibble of the first byte for every type but PUBLISH [MQTT-2.2.2-1, 3.1.1],
-/// [MQTT-2.1.3-1, 5.0].
-uint8_t required_flags(PacketType t) {
-  return (t == PacketType::Pubrel || t == PacketType::Subscribe || t == PacketType::Unsubscribe) ? 0x02 : 0x00;
-}
-
 }  // namespace
 
 FrameStatus read_frame_header(std::span<const uint8_t> data, FrameHeader& out) {
@@ -287,7 +281,7 @@ std::optional<uint16_t> plain_ack_id(uint8_t first_byte, std::span<const uint8_t
   if (type != PacketType::Puback && type != PacketType::Pubrec && type != PacketType::Pubrel &&
       type != PacketType::Pubcomp)
     return std::nullopt;
-  if ((first_byte & 0x0F) != required_flags(type)) return std::nullopt;
+  if ((first_byte & 0x0F) != header_flags(type)) return std::nullopt;
   uint16_t id = static_cast<uint16_t>(body[0] << 8 | body[1]);
   if (id == 0) return std::nullopt;  // malformed: decode_packet says so
   return id;
@@ -296,7 +290,7 @@ std::optional<uint16_t> plain_ack_id(uint8_t first_byte, std::span<const uint8_t
 Result decode_packet(uint8_t first_byte, std::span<const uint8_t> body, Version version) {
   auto type = static_cast<PacketType>(first_byte >> 4);
   uint8_t flags = first_byte & 0x0F;
-  if (type != PacketType::Publish && flags != required_flags(type))
+  if (type != PacketType::Publish && flags != header_flags(type))
     return malformed("invalid fixed header flags");
   if (type == PacketType::Auth && version != Version::V5) return malformed("AUTH before MQTT 5");
   wire::Reader in(body);

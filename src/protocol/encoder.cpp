@@ -56,9 +56,7 @@ void body_ack(const Ack& a, Version v, std::string& b) {
 
 uint8_t first_byte_of(const Packet& p) {
   PacketType t = packet_type(p);
-  uint8_t flags = 0;
-  if (t == PacketType::Pubrel || t == PacketType::Subscribe || t == PacketType::Unsubscribe) flags = 0x02;
-  return static_cast<uint8_t>(static_cast<uint8_t>(t) << 4 | flags);
+  return static_cast<uint8_t>(static_cast<uint8_t>(t) << 4 | header_flags(t));
 }
 
 }  // namespace
@@ -91,10 +89,9 @@ const char* packet_type_name(PacketType t) {
 }
 
 size_t encode_ack(PacketType type, uint16_t packet_id, Reason reason, Version v, std::string& out) {
-  const uint8_t flags = type == PacketType::Pubrel ? 0x02 : 0x00;
   const Reason sent = carries_reason(v, type) ? reason_for(v, type, reason) : Reason::Success;
   const bool with_reason = sent != Reason::Success;
-  out.push_back(static_cast<char>(static_cast<uint8_t>(type) << 4 | flags));
+  out.push_back(static_cast<char>(static_cast<uint8_t>(type) << 4 | header_flags(type)));
   out.push_back(static_cast<char>(with_reason ? 3 : 2));
   put_u16(out, packet_id);
   if (with_reason) put_u8(out, *wire_byte(sent, v, type));
