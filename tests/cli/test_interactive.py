@@ -4,6 +4,7 @@ import os
 import pty
 import select
 import subprocess
+import termios
 import time
 
 
@@ -34,6 +35,12 @@ class Pty:
         return seen.decode(errors="replace")
 
     def send(self, text):
+        # The shell prints its prompt before it puts the terminal into raw mode; a key sent in
+        # between is read by the cooked line discipline (a Ctrl-D there becomes an end-of-file
+        # mark, which arrives as a NUL byte once raw mode is on). Wait for raw mode first.
+        deadline = time.monotonic() + 5
+        while termios.tcgetattr(self.master)[3] & termios.ICANON and time.monotonic() < deadline:
+            time.sleep(0.005)
         os.write(self.master, text.encode())
 
     def close(self):
