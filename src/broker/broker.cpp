@@ -25,9 +25,9 @@ constexpr auto kTrimInterval = std::chrono::seconds(1);
 }  // namespace
 
 QueueLimits Broker::queue_limits(const BrokerConfig& c) {
-  return QueueLimits{.max_messages = c.max_queued_messages,
-                     .queue_qos0_offline = c.queue_qos0_offline,
-                     .max_bytes = c.max_queued_bytes};
+  return QueueLimits{.max_bytes = c.max_queued_bytes,
+                     .max_messages = c.max_queued_messages,
+                     .queue_qos0_offline = c.queue_qos0_offline};
 }
 
 Broker::Broker(BrokerConfig config)

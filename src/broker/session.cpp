@@ -3,10 +3,17 @@
 #include <algorithm>
 #include <cinttypes>
 #include <unordered_set>
+#include <utility>
 
 #include "util/log.h"
 
 namespace musqratt::broker {
+
+// Every idle client pays for its session: keep it from growing by accident (release builds;
+// debug builds add a thread checker).
+#if defined(NDEBUG) && defined(__GLIBCXX__)
+static_assert(sizeof(Session) <= 232);
+#endif
 
 Session::Session(std::string client_id, uint64_t id, protocol::Version version, QueueLimits limits,
                  const SessionServices* services)
@@ -286,6 +293,13 @@ Session::DeliverResult Session::add_retained(std::vector<MessagePtr> messages, u
 }
 
 bool Session::online() const { return static_cast<bool>(state_.lock()->link); }
+
+std::optional<ConnectionInfo> Session::connection_info() const { return state_.lock()->connection.unpack(); }
+
+void Session::set_connection_info(const ConnectionInfo& info) {
+  PackedConnectionInfo packed(info);  // allocated outside the lock
+  std::swap(state_.lock()->connection, packed);
+}  // the previous record is freed here, outside the lock too
 
 void Session::attach(Link link, protocol::Version version) {
   auto s = state_.lock();

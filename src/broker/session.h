@@ -15,6 +15,7 @@
 
 #include "auth/acl.h"
 #include "broker/access_control.h"
+#include "broker/connection_info.h"
 #include "broker/memory_budget.h"
 #include "broker/message.h"
 #include "broker/persistence.h"
@@ -65,23 +66,14 @@ struct SubscriptionRecord {
   uint32_t subscription_id = 0;
 };
 
-/// The facts about a session's current (or last) connection that operators ask for (HTTP API).
-/// Immutable once made; the session swaps the whole record at each CONNECT.
-struct ConnectionInfo {
-  std::string username;  // empty: none given
-  std::string peer;      // "address:port"
-  protocol::Version version = protocol::Version::V311;
-  std::chrono::system_clock::time_point connected_at{};
-};
-
 /// What a full queue gives up: the message arriving (the broker's default) or the oldest
 /// one queued (never one in flight), so the newest data gets through.
 enum class QueueOverflow : uint8_t { DropNewest, DropOldest };
 
-struct QueueLimits {
+struct QueueLimits {  // widest field first: 16 bytes in every session
+  uint64_t max_bytes = 0;  // payload bytes queued in memory (and on disk if bytes_include_disk); 0 = unlimited
   uint32_t max_messages = 0;  // 0 = unlimited
   bool queue_qos0_offline = false;
-  uint64_t max_bytes = 0;  // payload bytes queued in memory (and on disk if bytes_include_disk); 0 = unlimited
   QueueOverflow overflow = QueueOverflow::DropNewest;
   /// A bridge's buffer limits everything it holds; a client's queue limits memory only, so a
   /// persistent session's backlog on disk is bounded by max_messages alone.
@@ -132,12 +124,8 @@ class Session {
   uint64_t id() const { return id_; }
   /// The current (or, while offline, the last) connection, null before the first. Set by the
   /// session driver at CONNECT. Thread: any.
-  std::shared_ptr<const ConnectionInfo> connection_info() const {
-    return connection_info_.load(std::memory_order_acquire);
-  }
-  void set_connection_info(ConnectionInfo info) {
-    connection_info_.store(std::make_shared<const ConnectionInfo>(std::move(info)), std::memory_order_release);
-  }
+  std::optional<ConnectionInfo> connection_info() const;
+  void set_connection_info(const ConnectionInfo& info);
 
   /// Durable storage for this session, or null (persistence off, or the session ends with its
   /// connection). Set before the session is shared.
@@ -302,6 +290,7 @@ class Session {
     explicit State(protocol::Version v) : version(v) {}
     Link link;
     std::unique_ptr<Extra> extra;
+    PackedConnectionInfo connection;  // empty until the first CONNECT
     util::RingQueue<Outbound> queue;
     uint64_t queued_bytes = 0;  // payload bytes of the queue's in-memory messages
     util::SlidingVector<Inflight> inflight;  // in send order; small (bounded by the receive window)
@@ -349,14 +338,15 @@ class Session {
 
   const std::string client_id_;
   const uint64_t id_;
-  QueueLimits limits_;  // read and replaced (set_limits) under the state's lock
+  // Read and replaced (set_limits) under the state's lock. The flag after it sits in its tail
+  // padding (no_unique_address), which keeps an idle session at 232 bytes.
+  [[no_unique_address]] QueueLimits limits_;
+  std::atomic<bool> admin_disconnect_{false};  // written under the state's lock
   const SessionServices* const services_;
   // Until ACLs or reauthorization need it, every session shares one anonymous identity (no
   // allocation).
   std::atomic<std::shared_ptr<const ClientIdentity>> identity_{anonymous_identity()};
   static std::shared_ptr<const ClientIdentity> anonymous_identity();
-  std::atomic<std::shared_ptr<const ConnectionInfo>> connection_info_;
-  std::atomic<bool> admin_disconnect_{false};  // written under the state's lock
   Persistence* store_ = nullptr;  // set before the session is shared
   util::Guarded<State, util::CompactMutex> state_;
 };

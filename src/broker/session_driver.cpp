@@ -36,11 +36,16 @@ bool topic_within_limits(std::string_view topic, const BrokerConfig& c) {
   return true;
 }
 
+// The time of the event being handled, for engine callbacks (which carry none). Per thread, not
+// per connection: a driver runs only on its worker, one event at a time, and every event
+// sets it first.
+thread_local util::TimePoint now_;
+
 }  // namespace
 
 SessionDriver::SessionDriver(Broker& broker, Waker* waker, uint64_t token, std::string peer, util::TimePoint now)
-    : broker_(broker), waker_(waker), token_(token), peer_(std::move(peer)), tokens_at_(now), accepted_at_(now),
-      now_(now) {
+    : broker_(broker), waker_(waker), token_(token), peer_(std::move(peer)), tokens_at_(now) {
+  now_ = now;
   size_t colon = peer_.rfind(':');
   peer_ip_len_ = static_cast<uint8_t>(std::min<size_t>(colon == std::string::npos ? peer_.size() : colon, 255));
   const BrokerConfig& cfg = broker_.config();
@@ -213,8 +218,7 @@ void SessionDriver::handle_connect(pr::Connect& c, util::TimePoint now) {
       ConnectRequest{c.client_id, c.clean_start, session_expiry_, c.version, Link{waker_, token_}}, now);
   session_ = r.session;
   broker_.set_identity(session_, identity, rare_ && rare_->certificate_username);  // for ACL and reload checks
-  session_->set_connection_info(
-      ConnectionInfo{c.username.value_or(""), peer_, c.version, std::chrono::system_clock::now()});
+  session_->set_connection_info({c.username.value_or(""), peer_, c.version, std::chrono::system_clock::now()});
   state_ = State::Connected;
   broker_.stats().add(Counter::ClientsConnected);
   broker_.stats().add(Counter::ClientsConnectedEver);
@@ -598,7 +602,7 @@ void SessionDriver::on_tick(util::TimePoint now) {
   now_ = now;
   if (state_ == State::AwaitConnect) {
     uint32_t timeout = broker_.config().connect_timeout;
-    if (timeout && now - accepted_at_ > util::Seconds(timeout)) {
+    if (timeout && now - tokens_at_ > util::Seconds(timeout)) {
       set_close_reason("no CONNECT within connect timeout");
       LOG_INFO_LIMITED("connect.timeout", "closing connection from %s: no CONNECT within %us", peer_.c_str(), timeout);
       engine_.close();

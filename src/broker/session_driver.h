@@ -109,10 +109,9 @@ class SessionDriver final : private protocol::EngineEvents {
 
   // Publish rate limit: a token bucket of one second's worth of publishes.
   double publish_tokens_ = 0;
+  // Until CONNECT: when the connection was accepted (the connect timeout runs from it). After:
+  // when the token bucket was last refilled. One field, as no PUBLISH comes before CONNECT.
   util::TimePoint tokens_at_;
-  util::TimePoint accepted_at_;
-  // The time of the event being handled, for engine callbacks (which carry none).
-  util::TimePoint now_;
   uint32_t send_window_ = 65535;  // min(client Receive Maximum, max_inflight)
   uint32_t session_expiry_ = 0;
   uint32_t input_charged_ = 0;  // bytes of a partly received packet charged to the memory budget

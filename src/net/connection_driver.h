@@ -41,13 +41,15 @@ class ConnectionDriver : public WorkerBase {
   /// One connection: the transport's own state (`io`) and the top of its Endpoint stack.
   /// Lives in its node of the table: one allocation, and its address is stable (io_uring
   /// completions carry it).
+  /// Every idle client pays for this node, so the flags sit in the tail padding of `io` (an
+  /// epoll connection is 24 bytes).
   struct Connection {
     Connection(uint64_t t, Io&& i) : token(t), io(std::move(i)) {}
     uint64_t token;
-    bool dirty = false;      // has output or is closing: visit at the end of the turn
-    bool released = false;   // the socket is gone; the node waits for the transport's forget()
-    bool lingering = false;  // the Endpoint is done; the write side is shut, input is drained
-    Io io;
+    [[no_unique_address]] Io io;
+    bool dirty : 1 = false;      // has output or is closing: visit at the end of the turn
+    bool released : 1 = false;   // the socket is gone; the node waits for the transport's forget()
+    bool lingering : 1 = false;  // the Endpoint is done; the write side is shut, input is drained
     std::unique_ptr<Endpoint> top;  // null once lingering or released
   };
 

@@ -26,6 +26,9 @@ constexpr size_t kReadChunk = 256 * 1024;
 constexpr int kAcceptsPerTurn = 64;
 }  // namespace
 
+// The driver's flags share the last word of the epoll state (see Connection).
+static_assert(sizeof(EpollWorker::Connection) == 24);
+
 EpollWorker::EpollWorker(unsigned index, broker::Broker& broker, std::vector<Listener> listeners)
     : ConnectionDriver(index, broker), listeners_(std::move(listeners)) {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
