@@ -361,9 +361,10 @@ void Uplink::pump(util::TimePoint now) {
   thread_local std::vector<broker::Sendable> scratch;
   while (engine_.pending_size() < kOutputHighWater) {
     scratch.clear();
-    ctx_.session->take_sendable(token_, scratch, window_now(), 64, now);
+    ctx_.session->take_sendable(token_, scratch, window_now(), kTakeBatch, now);
     if (scratch.empty()) break;
     for (const broker::Sendable& s : scratch) send(s, now);
+    if (scratch.size() < kTakeBatch) break;  // queue empty or window full (see SessionDriver::pump)
   }
   scratch.clear();
   broker::Session::page_in_if_needed(ctx_.session);  // the part on disk is read back as it drains

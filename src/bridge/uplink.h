@@ -79,6 +79,7 @@ class Uplink final : public net::Endpoint, private protocol::EngineEvents {
 
   /// Output beyond which queued messages wait in the session (back-pressure, as for clients).
   static constexpr size_t kOutputHighWater = 256 * 1024;
+  static constexpr size_t kTakeBatch = 64;  // messages taken from the session per lock
 
  private:
   // protocol::EngineEvents

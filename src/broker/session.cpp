@@ -395,6 +395,13 @@ Link Session::request_admin_disconnect() {
 
 bool Session::deauthorized() const { return state_.lock()->deauthorized; }
 
+Session::WakeCheck Session::wake_check(uint64_t token) const {
+  auto s = state_.lock();
+  return {.owner = s->link && s->link.token == token && !s->revoked,
+          .takeover_requested = s->takeover_requested,
+          .deauthorized = s->deauthorized};
+}
+
 void Session::resend_inflight(uint64_t token, std::vector<Sendable>& out) {
   auto s = state_.lock();
   if (!s->link || s->link.token != token) return;

@@ -171,6 +171,14 @@ class Session {
   /// stays until a new connection attaches.
   Link deauthorize();
   bool deauthorized() const;
+  /// What the owner must act on when woken, read under one lock (the wake-up path takes the
+  /// session's lock once for these instead of once per question).
+  struct WakeCheck {
+    bool owner = false;  // is_owner(token)
+    bool takeover_requested = false;
+    bool deauthorized = false;
+  };
+  WakeCheck wake_check(uint64_t token) const;
   /// An operator asked for the connected client to be disconnected (MQTT 5: DISCONNECT 0x98
   /// Administrative action). Returns the link to wake, empty if offline. The flag stays until
   /// a new connection attaches.

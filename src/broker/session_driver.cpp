@@ -548,9 +548,12 @@ void SessionDriver::pump(util::TimePoint now) {
   thread_local std::vector<Sendable> scratch;  // one per worker, not one per connection
   while (engine_.pending_size() < kOutputHighWater) {
     scratch.clear();
-    session_->take_sendable(token_, scratch, send_window_, 64, now);
+    session_->take_sendable(token_, scratch, send_window_, kTakeBatch, now);
     if (scratch.empty()) break;
     for (const Sendable& s : scratch) send_publish(s, now);
+    // Fewer than asked: the queue is empty or the window full, and asking again would only
+    // take the lock to learn that. A message queued meanwhile wakes this connection again.
+    if (scratch.size() < kTakeBatch) break;
   }
   scratch.clear();
   Session::page_in_if_needed(session_);  // a queue spilled to disk is read back as it drains
@@ -570,7 +573,8 @@ void SessionDriver::on_wake(util::TimePoint now) {
   }
   if (state_ != State::Connected || engine_.closing()) return;
   flush_deferred_acks();
-  if (session_->admin_disconnect_requested() || session_->deauthorized()) {
+  const Session::WakeCheck check = session_->wake_check(token_);
+  if (session_->admin_disconnect_requested() || check.deauthorized) {
     // A reload withdrew the credentials (5.0: DISCONNECT 0x87), or an operator disconnected the
     // client through the HTTP API (0x98). Either way the will is published as for any
     // connection the server closes [MQTT-3.1.2-8, 3.1.1 and 5.0].
@@ -579,7 +583,7 @@ void SessionDriver::on_wake(util::TimePoint now) {
     end_connection(now);
     return;
   }
-  if (!session_->is_owner(token_) || session_->takeover_requested()) {
+  if (!check.owner || check.takeover_requested) {
     // [MQTT-3.1.4-2, 3.1.1], [MQTT-3.1.4-3, 5.0]: another connection took the session over.
     if (v5()) {
       pr::Disconnect d;

@@ -57,6 +57,8 @@ class SessionDriver final : private protocol::EngineEvents {
 
   /// Output beyond which queued messages stay in the session queue instead (back-pressure).
   static constexpr size_t kOutputHighWater = 256 * 1024;
+  /// Messages taken from the session per lock.
+  static constexpr size_t kTakeBatch = 64;
 
  private:
   enum class State : uint8_t { AwaitConnect, Connected, Closed };
