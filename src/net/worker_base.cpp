@@ -113,7 +113,7 @@ void WorkerBase::run_local_work(util::TimePoint now) {
   }
   if (now >= next_tick_) {
     tick(now);
-    next_tick_ = now + util::Millis(500);
+    next_tick_ = now + kTickPeriod;
   }
 }
 

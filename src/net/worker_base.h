@@ -66,7 +66,8 @@ class WorkerBase : public broker::Waker {
   /// Keep-alive and connect timeouts of every connection. Thread: this worker.
   virtual void tick(util::TimePoint now) = 0;
   /// Once per loop turn, after I/O: posted tasks and due timers, deliveries between this
-  /// worker's own connections (which may cascade), then tick() every 500 ms. Thread: this worker.
+  /// worker's own connections (which may cascade), then tick() every kTickPeriod (or at the next
+  /// turn after it, when the loop waited longer). Thread: this worker.
   void run_local_work(util::TimePoint now);
   /// How long the loop may wait for events: `longest`, or less when a timer falls due sooner.
   util::Millis wait_budget(util::Millis longest) const;
@@ -103,6 +104,7 @@ class WorkerBase : public broker::Waker {
   uint64_t next_seq_ = kFirstTokenSeq;
   std::vector<uint64_t> local_wakes_;
   std::vector<uint64_t> local_swap_;
+  static constexpr util::Millis kTickPeriod{50};
   util::TimePoint next_tick_{};
   std::vector<std::vector<uint64_t>> remote_batches_;  // indexed by peer
   std::mutex inbox_mu_;

@@ -155,3 +155,24 @@ def test_will_on_protocol_error(broker, version):
     c.send(b"\x30\xff\xff\xff\xff\x01")  # 5-byte remaining length: malformed
     c.wait_closed(3)
     assert sub.take(1)[0].payload == b"broken"
+
+
+def test_keepalive_timeout_reaches_every_connection_among_many(broker):
+    """The keep-alive check visits the connection table a share at a time (so that thousands of
+    connections never hold the loop in one go): none of them may be skipped or checked late."""
+    n = 300
+    sub = Client(broker, version=4)
+    sub.subscribe("will/many/+", 1)
+    silent = []
+    for i in range(n):
+        c = RawClient(broker, 4)
+        c.connect(unique_id(), keepalive=1, will=_will(f"will/many/{i}", str(i).encode()))
+        silent.append(c)
+    t0 = time.monotonic()
+    limit = 8.0 if broker.is_mosquitto else 3.5
+    got = sub.take(n, timeout=limit + 1)
+    elapsed = time.monotonic() - t0
+    assert sorted(int(m.payload) for m in got) == list(range(n))
+    assert elapsed <= limit, f"last will after {elapsed:.2f}s, expected within {limit}s"
+    for c in silent:
+        c.close()
