@@ -78,7 +78,9 @@ void Engine::enter(Phase ph, int64_t now) {
       stats.window_end_ns = sh_.window_end_ns;
       rate_per_ns_ = o_.rate > 0 ? o_.rate / double(o_.publishers) / 1e9 : 0;
       std::size_t len = pubs_.empty() ? 0 : pubs_.front()->tmpl.bytes.size();
-      high_water_ = std::max<std::size_t>(64 * 1024, 2 * len);
+      // 64 KiB, or 16 messages when they are large: with room for only two, a 16 KiB flood
+      // made a system call per four messages and the generator, not the broker, set the rate.
+      high_water_ = std::max<std::size_t>(64 * 1024, 16 * len);
       if (rate_per_ns_ > 0)
         for (Client* c : pubs_) {
           if (c->state == State::ready) push_due(c, due_at(c));
