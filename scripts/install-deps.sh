@@ -8,6 +8,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libtomlplusplus-dev libedit-dev libmosquitto-dev libssl-dev libsqlite3-dev
   nlohmann-json3-dev libsystemd-dev
+  # The broker's heap allocator (MUSQRATT_ALLOCATOR, docs/performance-analysis.md).
+  libmimalloc-dev
   mosquitto mosquitto-clients openssl iproute2
   python3-paho-mqtt python3-pytest
   liburing-dev

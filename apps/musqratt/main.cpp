@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "util/memory_release.h"
+#include "allocator.h"
 #include "bridge/bridge_service.h"
 #include "broker/broker.h"
 #include "check_config.h"
@@ -153,7 +154,7 @@ int main(int argc, char** argv) {
   }
   web->runtime->serving = true;
   web->runtime->bridges = bridges.get();  // null without bridges
-  LOG_INFO("musqratt %s running", MUSQRATT_VERSION);
+  LOG_INFO("musqratt %s running (heap: %s)", MUSQRATT_VERSION, app::allocator_name().c_str());
 
   // Every listener is open and the store recovered: ready.
   const app::ServiceNotify notify;

@@ -1,5 +1,7 @@
 #include "settings.h"
 
+#include "allocator.h"
+
 #include <algorithm>
 #include <tuple>
 #include <cstdio>
@@ -601,7 +603,7 @@ ParseOutcome parse_settings(int argc, char** argv, Settings& s, Origins& origins
       return ParseOutcome::ExitOk;
     }
     if (a == "--version") {
-      printf("musqratt %s\n", MUSQRATT_VERSION);
+      printf("musqratt %s (heap: %s)\n", MUSQRATT_VERSION, app::allocator_name().c_str());
       return ParseOutcome::ExitOk;
     }
     if (a == "--config") ++i;

@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "broker/stats.h"
+#include "util/memory_release.h"
 
 namespace musqratt::net {
 
@@ -113,6 +114,7 @@ void WorkerBase::run_local_work(util::TimePoint now) {
   }
   if (now >= next_tick_) {
     tick(now);
+    util::release_free_memory_if_asked();  // frees that other threads returned to this one's heap
     next_tick_ = now + kTickPeriod;
   }
 }

@@ -65,3 +65,14 @@ def test_unknown_flag_and_version():
     assert r.returncode == 2 and "unknown option '--no-such-flag'" in r.stderr
     v = _run("--version")
     assert v.returncode == 0 and v.stdout.startswith("musqratt ")
+
+
+def test_version_names_the_heap_the_binary_really_uses():
+    """--version says which allocator serves the heap (MUSQRATT_ALLOCATOR); a binary that loads
+    libmimalloc must say mimalloc, and one that does not must say glibc."""
+    v = _run("--version")
+    m = re.fullmatch(r"musqratt \S+ \(heap: (mimalloc \d+\.\d+\.\d+|glibc malloc)\)\n", v.stdout)
+    assert m, v.stdout
+    needed = subprocess.run(["readelf", "-d", MUSQRATT_BIN], capture_output=True, text=True).stdout
+    links_mimalloc = "libmimalloc" in needed
+    assert m.group(1).startswith("mimalloc") == links_mimalloc, (v.stdout, links_mimalloc)
