@@ -229,7 +229,11 @@ def test_partly_received_packets_count_against_the_budget_and_memory_goes_back(b
     peak = status_kb(b.pid, "VmHWM")
     print(f"partial packets: {closed} of 12 connections closed; RSS {rss0} kB before, peak {peak} kB")
     assert closed >= 6, f"only {closed} of 12 closed: partial packets are not charged"
-    assert UNDER_ASAN or (peak - rss0) / 1024 < 48 * 9 / 8 + 24  # packets in progress may take an eighth more
+    # Packets in progress may take an eighth more than the budget, and the heap keeps what a
+    # growing buffer left behind for a moment (mimalloc decommits freed pages after a delay;
+    # measured on io_uring: +80 MiB at the peak, against +60 to +70 with glibc). Uncharged, the
+    # twelve packets would take 144 MiB and more.
+    assert UNDER_ASAN or (peak - rss0) / 1024 < 48 * 9 / 8 + 40
     assert "a partly received packet is not held" in b.log()
     bystander.send(b"\xc0\x00")  # everyone else is served meanwhile (PINGREQ)
     assert bystander.expect(PINGRESP).type == PINGRESP
