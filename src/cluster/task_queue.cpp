@@ -40,7 +40,10 @@ void TaskQueue::run() {
     }
     auto it = tasks_.begin();
     if (it->first > util::now()) {
-      cv_.wait_until(lock, it->first);
+      // A copy: wait_until reads the deadline again after waking, and stop() may have freed
+      // the task (and the key with it) meanwhile.
+      const util::TimePoint due = it->first;
+      cv_.wait_until(lock, due);
       continue;
     }
     std::function<void()> task = std::move(it->second);

@@ -48,7 +48,14 @@ def pki(tmp_path_factory):
 
 def _tls_port(b):
     import re
-    m = re.search(r"listening on 127\.0\.0\.1:(\d+) \(mqtt, tls\)", b.log())
+    import time
+    # The broker is reported up once its first listener is; the TLS one is logged just after.
+    deadline = time.monotonic() + 10
+    while True:
+        m = re.search(r"listening on 127\.0\.0\.1:(\d+) \(mqtt, tls\)", b.log())
+        if m or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
     assert m, b.log()
     return int(m.group(1))
 
