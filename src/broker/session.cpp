@@ -323,7 +323,6 @@ Link Session::request_takeover(Link waiter) {
   return s->link;
 }
 
-bool Session::takeover_requested() const { return state_.lock()->takeover_requested; }
 
 bool Session::detach(uint64_t token, util::TimePoint now) {
   Link waiter;

@@ -162,7 +162,6 @@ class Session {
   /// is asked to leave and `waiter` is woken once it has. Returns the holder's link to wake,
   /// or an empty link if the session is not held (no need to wait).
   Link request_takeover(Link waiter);
-  bool takeover_requested() const;
   /// Marks that the owner should be dropped (takeover with clean start); returns the old link.
   Link revoke();
   bool revoked() const;
