@@ -97,6 +97,10 @@ void EpollWorker::run() {
     }
     run_local_work(now);
     if (!listening_ && !throttle_.paused(now)) set_listening(true);
+    // Other workers hear of their messages before this one spends the turn's sends (one
+    // system call per connection), so they deliver meanwhile; what the sends produce for
+    // them (rare) goes at the end.
+    flush_remote_wakes();
     flush_dirty(now);
     flush_remote_wakes();
   }

@@ -16,17 +16,17 @@ class RingQueue {
   size_t size() const { return size_; }
   T& front() { return slots_[head_]; }
   const T& front() const { return slots_[head_]; }
-  T& operator[](size_t i) { return slots_[(head_ + i) % slots_.size()]; }
-  const T& operator[](size_t i) const { return slots_[(head_ + i) % slots_.size()]; }
+  T& operator[](size_t i) { return slots_[wrap(head_ + i)]; }
+  const T& operator[](size_t i) const { return slots_[wrap(head_ + i)]; }
 
   void push_back(T value) {
     if (size_ == slots_.size()) grow();
-    slots_[(head_ + size_) % slots_.size()] = std::move(value);
+    slots_[wrap(head_ + size_)] = std::move(value);
     ++size_;
   }
   void pop_front() {
     slots_[head_] = T{};  // release what the slot held now, not when it is overwritten
-    head_ = static_cast<uint32_t>((head_ + 1) % slots_.size());
+    head_ = static_cast<uint32_t>(wrap(head_ + 1));
     if (--size_ == 0) head_ = 0;
   }
   void clear() {
@@ -59,6 +59,9 @@ class RingQueue {
   }
 
  private:
+  /// An index past the end back into the ring. Every index here is below twice the capacity,
+  /// so one subtraction does what a modulo would: a division per message showed in profiles.
+  size_t wrap(size_t i) const { return i >= slots_.size() ? i - slots_.size() : i; }
   void grow() {
     std::vector<T> bigger(slots_.empty() ? 4 : slots_.size() * 2);
     for (size_t i = 0; i < size_; ++i) bigger[i] = std::move((*this)[i]);

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -98,10 +100,38 @@ TEST(MemoryCharge, FollowsItsHolder) {
 TEST(MessageIds, ContinueAfterReservedAndNeverRepeat) {
   MessageIds ids;
   EXPECT_EQ(ids.next(), 1u);
+  EXPECT_EQ(ids.next(), 2u);  // from this thread's block
   ids.reserve(100);
-  EXPECT_EQ(ids.next(), 101u);
-  ids.reserve(50);  // lower: no effect
-  EXPECT_EQ(ids.next(), 102u);
+  uint64_t after = ids.next();
+  EXPECT_GT(after, 100u);  // the block claimed before the reservation is given up
+  ids.reserve(50);         // lower: the counter stays; ids go on rising
+  EXPECT_GT(ids.next(), after);
+}
+
+TEST(MessageIds, UniqueAcrossThreadsAndAnIdleThreadKeepsUp) {
+  MessageIds ids;
+  std::set<uint64_t> seen;
+  std::mutex mu;
+  auto take = [&](int n) {
+    std::vector<uint64_t> mine;
+    for (int i = 0; i < n; ++i) mine.push_back(ids.next());
+    std::lock_guard lock(mu);
+    for (uint64_t id : mine) EXPECT_TRUE(seen.insert(id).second) << id;
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) threads.emplace_back(take, 10000);
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(seen.size(), 40000u);
+
+  // A thread that took one id, then idled while others took many, does not go back to its
+  // old block: its next id is close to the newest.
+  uint64_t first = ids.next();
+  std::thread busy([&] {
+    for (uint64_t i = 0; i < 10 * MessageIds::kStale; ++i) ids.next();
+  });
+  busy.join();
+  uint64_t later = ids.next();
+  EXPECT_GT(later, first + 9 * MessageIds::kStale);
 }
 
 }  // namespace
