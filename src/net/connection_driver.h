@@ -78,6 +78,7 @@ class ConnectionDriver : public WorkerBase {
   /// `make`.
   Connection& add(uint64_t token, Io io, const EndpointFactory& make, std::string peer, util::TimePoint now) {
     auto [it, inserted] = connections_.try_emplace(token, token, std::move(io));
+    set_connections(connections_.size());
     Connection& c = it->second;
     NewConnection nc{token, this, std::move(peer), now};
     c.top = make(nc);
@@ -151,7 +152,7 @@ class ConnectionDriver : public WorkerBase {
     }
     c.released = true;
     c.lingering = false;
-    if (transport().release(c)) connections_.erase(c.token);
+    if (transport().release(c)) erase(c.token);
   }
 
   /// Everything was written: shut the write side and drain the input until the peer's EOF
@@ -168,7 +169,7 @@ class ConnectionDriver : public WorkerBase {
   }
 
   /// The transport finished with a released connection's memory.
-  void forget(uint64_t token) { connections_.erase(token); }
+  void forget(uint64_t token) { erase(token); }
 
   void process_wakes(std::vector<uint64_t>& tokens, util::TimePoint now) override {
     for (uint64_t t : tokens) {
@@ -239,6 +240,11 @@ class ConnectionDriver : public WorkerBase {
   size_t tick_bucket_ = 0;  // where the next tick goes on
 
  private:
+  void erase(uint64_t token) {
+    connections_.erase(token);
+    set_connections(connections_.size());
+  }
+
   std::vector<uint64_t> dirty_;
   std::vector<std::pair<uint64_t, util::TimePoint>> lingering_;
 };

@@ -56,6 +56,8 @@ class Server {
   /// Busy time of each worker (see WorkerBase::busy_seconds), in worker order. Thread: any,
   /// between start() and stop().
   std::vector<double> worker_busy_seconds() const;
+  /// Connections each worker serves, in worker order. Thread: any.
+  std::vector<uint32_t> worker_connections() const;
   /// Re-reads TLS certificates and keys (SIGHUP); connections already open keep theirs.
   std::string reload_tls();
   /// SIGHUP: the listeners become those of `listen`, `tls_listen` and `extra` (the same

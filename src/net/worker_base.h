@@ -38,6 +38,8 @@ class WorkerBase : public broker::Waker {
   double busy_seconds() const {
     return static_cast<double>(busy_ns_.load(std::memory_order_relaxed)) * 1e-9;
   }
+  /// Connections this worker serves (accepted and opened, until closed). Thread: any.
+  uint32_t connections() const { return connections_.load(std::memory_order_relaxed); }
   /// Work for this worker's thread from any thread (what outgoing connections are driven
   /// by: a connect, a reconnect decided elsewhere). Runs in the next loop turn, in order.
   using Task = std::function<void(util::TimePoint now)>;
@@ -86,6 +88,8 @@ class WorkerBase : public broker::Waker {
   void take_inbox(std::vector<uint64_t>& out);
   /// Posts this turn's wake-ups for other workers. Call once at the end of each loop turn.
   void flush_remote_wakes();
+  /// For connections(): the connection table's size after it changed. Thread: this worker.
+  void set_connections(size_t n) { connections_.store(static_cast<uint32_t>(n), std::memory_order_relaxed); }
   /// A token for a new connection: worker index in the top byte, a sequence below.
   uint64_t next_token() { return uint64_t{index_} << 56 | next_seq_++; }
   static constexpr uint64_t kFirstTokenSeq = 1 << 16;  // smaller values are free for loop tags
@@ -100,6 +104,7 @@ class WorkerBase : public broker::Waker {
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> busy_ns_{0};  // written by this worker only
+  std::atomic<uint32_t> connections_{0};  // written by this worker only
   util::TimePoint busy_since_{};
   uint64_t next_seq_ = kFirstTokenSeq;
   std::vector<uint64_t> local_wakes_;

@@ -94,6 +94,9 @@ void write_broker_metrics(const BrokerFigures& f, PrometheusWriter& w) {
     w.family("musqratt_worker_busy_seconds_total", MetricType::Counter,
              "Time each worker thread spent handling events rather than waiting for them.");
     for (const auto& wk : f.workers) w.sample({{"worker", wk.name}}, wk.busy_seconds);
+    w.family("musqratt_worker_connections", MetricType::Gauge,
+             "Connections each worker thread serves (accepted or opened, until closed).");
+    for (const auto& wk : f.workers) w.sample({{"worker", wk.name}}, wk.connections);
   }
   if (!f.bridges.empty()) {
     w.family("musqratt_bridge_state", MetricType::Gauge, "1 for the state each bridge is in, 0 for the others.");

@@ -56,6 +56,7 @@ struct BrokerFigures {
   struct Worker {
     std::string name;  // "0", "1", ...
     double busy_seconds = 0;
+    uint64_t connections = 0;
   };
   std::vector<Worker> workers;
 

@@ -119,7 +119,7 @@ BrokerFigures every_figure() {
   f.held_messages = 2;
   f.held_delivered = 8;
   f.persistence_commit_seconds = BrokerFigures::Histogram{{0.0005, 0.001, 0.005}, {1, 5, 9}, 0.02, 10};
-  f.workers = {{"0", 1.5}, {"1", 2.25}};
+  f.workers = {{"0", 1.5, 7}, {"1", 2.25, 6}};
   f.bridges = {{"cloud \"main\"", "connected", 0}, {"backup", "connecting", 120}};
   return f;
 }
@@ -138,7 +138,7 @@ TEST(BrokerMetrics, EveryFamilyPassesPromtool) {
         "musqratt_received_bytes_total 1000\n", "musqratt_messages_dropped_total{reason=\"queue_full\"} 4\n",
         "musqratt_queued_messages 11\n", "musqratt_persistence_commit_duration_seconds_bucket{le=\"0.001\"} 5\n",
         "musqratt_persistence_commit_duration_seconds_count 10\n",
-        "musqratt_worker_busy_seconds_total{worker=\"1\"} 2.25\n",
+        "musqratt_worker_busy_seconds_total{worker=\"1\"} 2.25\n", "musqratt_worker_connections{worker=\"0\"} 7\n",
         "musqratt_bridge_state{bridge=\"cloud \\\"main\\\"\",state=\"connected\"} 1\n",
         "musqratt_bridge_state{bridge=\"backup\",state=\"connected\"} 0\n",
         "musqratt_bridge_backlog_messages{bridge=\"backup\"} 120\n"})

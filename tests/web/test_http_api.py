@@ -287,6 +287,35 @@ def test_metrics_pass_promtool_and_agree_with_sys(secured):
     _stop(sub, pub)
 
 
+def _workers(url):
+    status, _, body = http("GET", url + "/metrics")
+    assert status == 200
+    found = re.findall(r'^musqratt_worker_connections{worker="(\d+)"} (\d+)$', body.decode(), re.M)
+    return {int(w): int(n) for w, n in found}
+
+
+def test_worker_connections_count_every_connection_until_it_closes(web_broker):
+    """40 clients connected: the two workers' gauges add up to 41 (the scrape's own connection
+    is one more), and fall back to that one once the clients leave."""
+    b = web_broker("--threads", "2", "--http-listen", "127.0.0.1:0")
+    url = f"http://127.0.0.1:{b.http_port}"
+    connect = bytes([0x10, 12 + 4]) + struct.pack("!H", 4) + b"MQTT" + bytes([4, 2]) + struct.pack("!H", 60)
+    socks = []
+    for i in range(40):
+        s = socket.create_connection(("127.0.0.1", b.mqtt_port), timeout=5)
+        cid = f"w{i:03d}".encode()
+        s.sendall(connect[:1] + bytes([10 + 2 + len(cid)]) + connect[2:] + struct.pack("!H", len(cid)) + cid)
+        socks.append(s)
+    for s in socks:
+        assert s.recv(4)[:2] == b"\x20\x02"  # CONNACK: served
+    per_worker = _workers(url)
+    assert sorted(per_worker) == [0, 1]
+    assert sum(per_worker.values()) == 41, per_worker
+    for s in socks:
+        s.close()
+    assert wait_for(lambda: sum(_workers(url).values()) == 1, timeout=10), _workers(url)
+
+
 def test_a_real_prometheus_scrapes_the_broker(secured, tmp_path):
     prometheus = shutil.which("prometheus")
     assert prometheus, "Debian package prometheus is needed (scripts/install-deps.sh)"
