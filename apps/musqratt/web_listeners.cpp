@@ -56,10 +56,9 @@ std::expected<std::shared_ptr<HttpService>, std::string> make_http_service(const
   }
   api.add_figures = [runtime](web::BrokerFigures& f) {
     if (net::Server* server = runtime->server.load(std::memory_order_acquire); server && runtime->serving) {
-      auto busy = server->worker_busy_seconds();
-      auto connections = server->worker_connections();
-      for (size_t i = 0; i < busy.size(); ++i)
-        f.workers.push_back({std::to_string(i), busy[i], i < connections.size() ? connections[i] : 0});
+      auto workers = server->worker_figures();
+      for (size_t i = 0; i < workers.size(); ++i)
+        f.workers.push_back({std::to_string(i), workers[i].busy_seconds, workers[i].connections});
     }
     if (bridge::BridgeService* bridges = runtime->bridges.load(std::memory_order_acquire)) {
       for (const auto& b : bridges->figures()) {

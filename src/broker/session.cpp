@@ -323,7 +323,6 @@ Link Session::request_takeover(Link waiter) {
   return s->link;
 }
 
-
 bool Session::detach(uint64_t token, util::TimePoint now) {
   Link waiter;
   {

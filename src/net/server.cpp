@@ -91,17 +91,10 @@ std::string Server::start_user_level() {
   return {};
 }
 
-std::vector<uint32_t> Server::worker_connections() const {
-  std::vector<uint32_t> out;
+std::vector<Server::WorkerFigures> Server::worker_figures() const {
+  std::vector<WorkerFigures> out;
   out.reserve(workers_.size());
-  for (const auto& w : workers_) out.push_back(w->connections());
-  return out;
-}
-
-std::vector<double> Server::worker_busy_seconds() const {
-  std::vector<double> out;
-  out.reserve(workers_.size());
-  for (const auto& w : workers_) out.push_back(w->busy_seconds());
+  for (const auto& w : workers_) out.push_back({w->busy_seconds(), w->connections()});
   return out;
 }
 

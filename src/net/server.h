@@ -53,11 +53,12 @@ class Server {
   /// The TLS context of the TLS listeners (null without any): stream layers the app composes
   /// over TLS use it too.
   std::shared_ptr<TlsServerContext> tls_context() const { return tls_context_; }
-  /// Busy time of each worker (see WorkerBase::busy_seconds), in worker order. Thread: any,
-  /// between start() and stop().
-  std::vector<double> worker_busy_seconds() const;
-  /// Connections each worker serves, in worker order. Thread: any.
-  std::vector<uint32_t> worker_connections() const;
+  /// What each worker reports of itself, in worker order. Thread: any, between start() and stop().
+  struct WorkerFigures {
+    double busy_seconds;   // WorkerBase::busy_seconds
+    uint32_t connections;  // WorkerBase::connections
+  };
+  std::vector<WorkerFigures> worker_figures() const;
   /// Re-reads TLS certificates and keys (SIGHUP); connections already open keep theirs.
   std::string reload_tls();
   /// SIGHUP: the listeners become those of `listen`, `tls_listen` and `extra` (the same

@@ -86,7 +86,8 @@ class WorkerBase : public broker::Waker {
   }
   /// Moves posted wake tokens into `out`. Thread: this worker.
   void take_inbox(std::vector<uint64_t>& out);
-  /// Posts this turn's wake-ups for other workers. Call once at the end of each loop turn.
+  /// Posts this turn's wake-ups for other workers: at the end of each loop turn, and may be
+  /// called earlier in the turn too, so the others start sooner.
   void flush_remote_wakes();
   /// For connections(): the connection table's size after it changed. Thread: this worker.
   void set_connections(size_t n) { connections_.store(static_cast<uint32_t>(n), std::memory_order_relaxed); }

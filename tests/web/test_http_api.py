@@ -299,12 +299,13 @@ def test_worker_connections_count_every_connection_until_it_closes(web_broker):
     is one more), and fall back to that one once the clients leave."""
     b = web_broker("--threads", "2", "--http-listen", "127.0.0.1:0")
     url = f"http://127.0.0.1:{b.http_port}"
-    connect = bytes([0x10, 12 + 4]) + struct.pack("!H", 4) + b"MQTT" + bytes([4, 2]) + struct.pack("!H", 60)
     socks = []
     for i in range(40):
-        s = socket.create_connection(("127.0.0.1", b.mqtt_port), timeout=5)
         cid = f"w{i:03d}".encode()
-        s.sendall(connect[:1] + bytes([10 + 2 + len(cid)]) + connect[2:] + struct.pack("!H", len(cid)) + cid)
+        # MQTT 3.1.1 CONNECT: protocol name and level, clean session, keep-alive 60 s, client id.
+        body = struct.pack("!H", 4) + b"MQTT" + bytes([4, 2]) + struct.pack("!H", 60) + struct.pack("!H", len(cid)) + cid
+        s = socket.create_connection(("127.0.0.1", b.mqtt_port), timeout=5)
+        s.sendall(bytes([0x10, len(body)]) + body)
         socks.append(s)
     for s in socks:
         assert s.recv(4)[:2] == b"\x20\x02"  # CONNACK: served
