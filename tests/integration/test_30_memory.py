@@ -98,7 +98,11 @@ def wait_rss_below(b, limit_kb, timeout=10.0):
 
 
 def test_stuck_subscriber_costs_its_queue_at_most_and_memory_is_given_back(broker_factory):
-    b = broker_factory(sys_interval=1)
+    # One worker: with two, the publisher sometimes lands on the other worker, and memory that
+    # worker allocated and the subscriber's worker freed is not given back while the allocating
+    # worker stays idle (mimalloc 2.0.9 decommits a live segment's freed pages only when its
+    # owner works in it again; docs/operations.md). That case is a known limit, not tested here.
+    b = broker_factory(sys_interval=1, extra_args=["--threads", "1"])
     stuck = stuck_subscriber(b, "big/#", client_id="stuck-subscriber")
     pub = RawClient(b, 4, timeout=10)
     pub.connect(unique_id("pub"))
