@@ -51,11 +51,44 @@ void ConnectionEngine::resume(EngineEvents& ev, util::TimePoint now) {
 }
 
 void ConnectionEngine::process(std::span<const uint8_t> data, EngineEvents& ev, util::TimePoint now) {
-  std::span<const uint8_t> buf = data;
   if (!in_.empty()) {
-    in_.append(reinterpret_cast<const char*>(data.data()), data.size());
-    buf = {reinterpret_cast<const uint8_t*>(in_.data()), in_.size()};
+    data = complete_buffered(data, ev, now);
+    if (!in_.empty() || closing_) {  // still short of a packet, or stopped inside what was kept
+      if (!closing_) in_.append(reinterpret_cast<const char*>(data.data()), data.size());
+      return;
+    }
   }
+  size_t pos = take_frames(data, ev, now);
+  if (!closing_) in_.assign(reinterpret_cast<const char*>(data.data() + pos), data.size() - pos);
+}
+
+std::span<const uint8_t> ConnectionEngine::complete_buffered(std::span<const uint8_t> data, EngineEvents& ev,
+                                                             util::TimePoint now) {
+  // Only the bytes the kept packet lacks are appended: appending the whole read, then
+  // processing it from the copy, copied every byte of a stream of large packets once more
+  // (a read rarely ends on a packet boundary).
+  while (!in_.empty() && !data.empty()) {
+    FrameHeader h;
+    auto kept = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(in_.data()), in_.size());
+    size_t want = data.size();  // a malformed or oversized header: take_frames refuses it below
+    FrameStatus status = read_frame_header(kept, h);
+    if (status == FrameStatus::NeedMore) want = 1;  // the length is not known yet: a byte at a time (at most 4)
+    else if (status == FrameStatus::Complete && h.total_size() <= max_incoming_now())
+      want = h.total_size() > in_.size() ? h.total_size() - in_.size() : 0;
+    want = std::min(want, data.size());
+    in_.append(reinterpret_cast<const char*>(data.data()), want);
+    data = data.subspan(want);
+    // Handled, or refused on its header, or (nothing taken) still short of its end.
+    kept = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(in_.data()), in_.size());
+    size_t pos = take_frames(kept, ev, now);
+    if (closing_) in_.clear();
+    else in_.erase(0, pos);
+    if (closing_ || paused_) break;
+  }
+  return data;
+}
+
+size_t ConnectionEngine::take_frames(std::span<const uint8_t> buf, EngineEvents& ev, util::TimePoint now) {
   size_t pos = 0;
   while (!closing_ && !paused_ && pos < buf.size()) {
     FrameHeader h;
@@ -82,13 +115,7 @@ void ConnectionEngine::process(std::span<const uint8_t> data, EngineEvents& ev, 
     handle_frame(h, buf.subspan(pos + h.header_size, h.remaining_length), ev);
     pos += h.total_size();
   }
-  if (closing_) {
-    in_.clear();
-  } else if (in_.empty()) {
-    in_.assign(reinterpret_cast<const char*>(buf.data() + pos), buf.size() - pos);
-  } else {
-    in_.erase(0, pos);
-  }
+  return pos;
 }
 
 void ConnectionEngine::handle_frame(const FrameHeader& h, std::span<const uint8_t> body, EngineEvents& ev) {

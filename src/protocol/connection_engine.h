@@ -135,6 +135,12 @@ class ConnectionEngine {
   enum class State : uint8_t { AwaitConnect, AwaitAccept, AwaitConnack, Established };
 
   void process(std::span<const uint8_t> data, EngineEvents& ev, util::TimePoint now);
+  /// Completes the packet kept in in_ from the front of `data` and handles it; returns the
+  /// bytes of `data` not used. in_ is empty afterwards unless `data` ran out first, or the
+  /// connection paused or closed.
+  std::span<const uint8_t> complete_buffered(std::span<const uint8_t> data, EngineEvents& ev, util::TimePoint now);
+  /// Handles the complete packets at the front of `buf`; returns the bytes they took.
+  size_t take_frames(std::span<const uint8_t> buf, EngineEvents& ev, util::TimePoint now);
   void handle_frame(const FrameHeader& h, std::span<const uint8_t> body, EngineEvents& ev);
   void handle_bad_connect(const DecodeError& err, std::span<const uint8_t> body, EngineEvents& ev);
   void dispatch(Packet& packet, EngineEvents& ev);

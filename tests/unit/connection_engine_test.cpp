@@ -181,6 +181,65 @@ TEST(ConnectionEngineServer, PausedUntilAcceptedThenKeptInputFollows) {
   EXPECT_EQ(s.ev.log, (std::vector<std::string>{"connect c", "publish t/1", "publish t/2"}));
 }
 
+TEST(ConnectionEngineServer, EveryWayOfSplittingTheStreamGivesTheSamePackets) {
+  // A packet begun in one read is completed from the next; the rest of that read is handled
+  // where it lies. Two reads split at every byte, then three reads at many pairs of points.
+  pr::Publish big = publish("big/one", 1, 9);
+  big.payload = std::string(300, 'p');  // a two-byte remaining length
+  std::string in = encode(connect_packet(Version::V311, "c"), Version::V311) + encode(publish("a/1"), Version::V311) +
+                   encode(big, Version::V311) + encode(publish("a/2", 1, 10), Version::V311) +
+                   encode(pr::Pingreq{}, Version::V311) + encode(publish("a/3"), Version::V311);
+  Side whole(Role::Server);
+  whole.feed(in);
+  const std::vector<std::string> expected = whole.ev.log;
+  const std::string expected_out = whole.take();  // CONNACK, two PUBACKs, PINGRESP
+  ASSERT_EQ(expected.size(), 5u);
+  auto check = [&](std::vector<size_t> cuts) {
+    Side s(Role::Server);
+    size_t from = 0;
+    cuts.push_back(in.size());
+    for (size_t cut : cuts) {
+      s.feed(std::string_view(in).substr(from, cut - from));
+      from = cut;
+    }
+    EXPECT_EQ(s.ev.log, expected) << "cut at " << cuts[0];
+    EXPECT_EQ(s.ev.publishes.at(1).payload, big.payload);
+    EXPECT_EQ(s.engine.buffered_input(), 0u);
+    EXPECT_EQ(s.take(), expected_out);
+  };
+  for (size_t cut = 0; cut <= in.size(); ++cut) check({cut});
+  for (size_t a = 0; a <= in.size(); a += 7)
+    for (size_t b = a; b <= in.size(); b += 13) check({a, b});
+}
+
+TEST(ConnectionEngineServer, PausedWhileCompletingAKeptPacketKeepsTheRestOfTheRead) {
+  Side s(Role::Server);
+  s.ev.auto_accept = false;
+  std::string connect = encode(connect_packet(Version::V311, "c"), Version::V311);
+  std::string rest = encode(publish("t/1"), Version::V311) + encode(publish("t/2"), Version::V311);
+  s.feed(std::string_view(connect).substr(0, 5));
+  s.feed(connect.substr(5) + rest);  // completes the CONNECT, which pauses the engine
+  EXPECT_TRUE(s.engine.paused());
+  EXPECT_EQ(s.engine.buffered_input(), rest.size());
+  pr::Connack ack;
+  s.engine.accept(*s.ev.connect, ack, 0);
+  s.engine.resume(s.ev, T0);
+  EXPECT_EQ(s.ev.log, (std::vector<std::string>{"connect c", "publish t/1", "publish t/2"}));
+}
+
+TEST(ConnectionEngineServer, OversizedHeaderCompletedByTheNextReadIsRefused) {
+  Side s(Role::Server);
+  s.engine.set_max_incoming_packet(100);
+  s.feed(encode(connect_packet(Version::V5, "c"), Version::V5));
+  s.take();
+  s.feed(bytes({0x30, 0xE8}));  // the length is not known yet
+  EXPECT_FALSE(s.engine.closing());
+  s.feed(bytes({0x07, 0x00, 0x03}));
+  EXPECT_TRUE(s.engine.closing());
+  EXPECT_EQ(s.ev.violation, Reason::PacketTooLarge);
+  EXPECT_EQ(s.engine.buffered_input(), 0u);
+}
+
 TEST(ConnectionEngineServer, Malformed311ConnectClosesWithoutConnack) {
   // Reserved flag bit set in the CONNECT flags [MQTT-3.1.2-3, 3.1.1] -> no CONNACK [MQTT-3.1.4-1].
   std::string c = encode(connect_packet(Version::V311, "c"), Version::V311);
