@@ -7,6 +7,8 @@
 #
 #   bench/compare.sh [--quick] [--out DIR] [--only REGEX] [--brokers "flashmq mosquitto musqratt relay"]
 #                    [--latency-runs N]   (default 5, --quick 1: runs of each latency scenario)
+#                    [--runs N]           (default 3, --quick 1: runs of each throughput scenario
+#                                          and of the many-client one; the table shows their median)
 #
 # Binaries: MUSQRATT_BENCH_BIN, MUSQRATT_RELAY_BIN, MUSQRATT_BIN (default build/bin/musqratt;
 # for the bench tools the newer of build/bin/ and build-bench/bin/), FLASHMQ_BIN (a FlashMQ
@@ -20,6 +22,7 @@ OUT="$ROOT/bench/results/latest"
 ONLY=""
 BROKERS="flashmq mosquitto musqratt relay"
 LATENCY_RUNS=""
+RUNS=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -27,7 +30,8 @@ while [ $# -gt 0 ]; do
     --only) ONLY="$2"; shift ;;
     --brokers) BROKERS="$2"; shift ;;
     --latency-runs) LATENCY_RUNS="$2"; shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    --runs) RUNS="$2"; shift ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -50,6 +54,7 @@ else
   D=10; IDLE=10000; MANY=5000; MANY_WARMUP=5; MANY_D=30; QUEUE0=500000; QUEUE1=50000
 fi
 [ -n "$LATENCY_RUNS" ] || { [ "$QUICK" = 1 ] && LATENCY_RUNS=1 || LATENCY_RUNS=5; }
+[ -n "$RUNS" ] || { [ "$QUICK" = 1 ] && RUNS=1 || RUNS=3; }
 # id | description | brokers it runs on ("all" or a list) | bench arguments
 # (--drain 5: a broker that falls behind gets 5 s without a delivery before the rest counts as lost)
 SCENARIOS=(
@@ -160,10 +165,12 @@ PYEOF
 for entry in "${SCENARIOS[@]}"; do
   IFS='|' read -r id desc only_on args <<<"$entry"
   if [ -n "$ONLY" ] && ! [[ "$id" =~ $ONLY ]]; then continue; fi
-  # Latency at a fixed rate sits near this machine's noise floor: several runs, brokers taking
-  # turns, and the table shows their median.
-  runs=1
+  # One run on this machine can be off by a factor of two (latency at a fixed rate sits near its
+  # noise floor): several runs, brokers taking turns, and the table shows their median. The
+  # queue and idle scenarios measure memory, which does not vary so: one run.
+  runs=$RUNS
   [[ "$id" == latency-* ]] && runs=$LATENCY_RUNS
+  [[ "$id" == queue-* || "$id" == idle-* ]] && runs=1
   for run in $(seq "$runs"); do
   for b in $AVAILABLE; do
     if [ "$only_on" != all ] && ! [[ " $only_on " == *" $b "* ]]; then continue; fi

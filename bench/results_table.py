@@ -25,9 +25,20 @@ def fmt_rate(v):
     return f"{v / 1e6:.2f} M" if v >= 1e6 else f"{v / 1e3:.1f} k" if v >= 1e3 else f"{v:.0f}"
 
 
+def many_cpu_per_message(b):
+    """Broker CPU µs per message delivered in the many-client scenario's measured window."""
+    w, br = b.get("window") or {}, b.get("broker") or {}
+    if w.get("delivered") and br.get("cpu_s", -1) >= 0:
+        return br["cpu_s"] * 1e6 / w["delivered"]
+    return None
+
+
 def merge_runs(recs):
-    """One record per (scenario, broker): repeated runs (latency scenarios, which sit near this
-    machine's noise floor) become their median, with each run's p99 kept for the table."""
+    """One record per (scenario, broker). Repeated runs (every scenario but the queue and idle
+    ones: one run on this machine can be off by a factor of two) become their median:
+    throughput the run with the median rate (all rates kept for the table); latency each
+    percentile's median, with each run's p99 kept; the many-client scenario its latency
+    percentiles' and CPU per message's medians."""
     groups, order = {}, []
     for r in recs:
         key = (r["id"], r["broker"])
@@ -38,8 +49,24 @@ def merge_runs(recs):
     merged = []
     for key in order:
         runs = groups[key]
+        sid = key[0]
+        if len(runs) == 1:
+            merged.extend(runs)
+            continue
+        if sid.startswith(THROUGHPUT):
+            ok = [r for r in runs if r["bench"] and r["bench"].get("deliveries_per_s") is not None]
+            if len(ok) != len(runs):
+                merged.extend(runs)
+                continue
+            rates = [r["bench"]["deliveries_per_s"] for r in ok]
+            mid = statistics.median_low(rates)
+            m = dict(next(r for r in ok if r["bench"]["deliveries_per_s"] == mid))
+            m["runs"] = len(runs)
+            m["rate_runs"] = rates
+            merged.append(m)
+            continue
         ok = [r for r in runs if r["bench"] and r["bench"].get("latency_us")]
-        if len(runs) == 1 or len(ok) != len(runs):
+        if len(ok) != len(runs):
             merged.extend(runs)
             continue
         m = dict(runs[0])
@@ -50,6 +77,10 @@ def merge_runs(recs):
         m["broker_peak_rss_kb"] = max(r["broker_peak_rss_kb"] for r in runs)
         m["runs"] = len(runs)
         m["p99_runs"] = [r["bench"]["latency_us"]["p99"] for r in ok]
+        if sid.startswith("many"):
+            cpu = [many_cpu_per_message(r["bench"]) for r in ok]
+            if all(v is not None for v in cpu):
+                m["cpu_per_message_runs"] = cpu
         merged.append(m)
     return merged
 
@@ -93,9 +124,14 @@ def figures_for(sid, recs):
     failed = {k: f"failed (exit {r['exit_code']})" for k, r in recs.items() if k not in ok}
     figs = []
     if sid.startswith(THROUGHPUT):
-        f = Figure("deliveries/s", False, target="throughput")
+        runs = next((r.get("runs") for r in ok.values() if r.get("runs")), None)
+        f = Figure("deliveries/s" + (f", median of {runs} runs" if runs else ""), False, target="throughput")
         for k, r in ok.items():
-            f.put(k, r["bench"].get("deliveries_per_s"), fmt_rate(r["bench"].get("deliveries_per_s")))
+            v = r["bench"].get("deliveries_per_s")
+            text = fmt_rate(v)
+            if r.get("rate_runs"):
+                text += f" (each run: {', '.join(fmt_rate(x) for x in r['rate_runs'])})"
+            f.put(k, v, text)
         figs.append(f)
     elif sid.startswith("latency"):
         runs = next((r.get("runs") for r in ok.values() if r.get("runs")), None)
@@ -107,16 +143,19 @@ def figures_for(sid, recs):
             g.put(k, r["bench"]["latency_us"]["p999"], f"{r['bench']['latency_us']['p999']:.0f}")
         figs += [f, g]
     elif sid.startswith("many"):
-        cpu = Figure("broker CPU µs per delivered message (measured window)", True, target="lowest")
-        lat = Figure("latency µs p50 / p99 / p99.9; ranked by p99", True, target="lowest")
-        p999 = Figure("p99.9 latency µs", True)
-        rss = Figure("broker RSS MiB at the end of the window", True)
+        runs = next((r.get("runs") for r in ok.values() if r.get("runs")), None)
+        median = f", median of {runs} runs" if runs else ""
+        cpu = Figure("broker CPU µs per delivered message (measured window)" + median, True, target="lowest")
+        lat = Figure("latency µs p50 / p99 / p99.9" + median + "; ranked by p99", True, target="lowest")
+        p999 = Figure("p99.9 latency µs" + median, True)
+        rss = Figure("broker RSS MiB at the end of the window" + (" (first run)" if runs else ""), True)
         for k, r in ok.items():
             b = r["bench"]
-            w, br = b.get("window") or {}, b.get("broker") or {}
-            if w.get("delivered") and br.get("cpu_s", -1) >= 0:
-                v = br["cpu_s"] * 1e6 / w["delivered"]
-                cpu.put(k, v, f"{v:.1f}")
+            br = b.get("broker") or {}
+            each = r.get("cpu_per_message_runs")
+            v = statistics.median(each) if each else many_cpu_per_message(b)
+            if v is not None:
+                cpu.put(k, v, f"{v:.1f}" + (f" (each run: {', '.join(f'{x:.1f}' for x in each)})" if each else ""))
             else:  # the broker's /proc entry was gone when the window closed
                 cpu.put(k, None, "n/a (broker had exited)")
                 rss.put(k, None, "n/a (broker had exited)")

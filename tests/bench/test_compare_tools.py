@@ -90,6 +90,34 @@ def test_many_queue_idle_figures(tmp_path):
     assert "idle-100, RSS KiB" not in md.split("misses its target")[1]
 
 
+def test_throughput_and_many_client_runs_become_their_median(tmp_path):
+    many = lambda cpu, p99: {"latency_us": lat(p99), "delivered": 5000, "lost": 0,
+                             "window": {"seconds": 10.0, "delivered": 1000, "generator_cpu_s": 0.5},
+                             "broker": {"cpu_s": cpu, "rss_kb": 20480, "rss_before_kb": 10240}}
+    records = []
+    # FlashMQ's runs: 3.0 M, 1.0 M, 2.0 M -> 2.0 M; MusQraTT's: 2.5 M, 4.0 M, 2.2 M -> 2.5 M.
+    for run, (f, q) in enumerate([(3e6, 2.5e6), (1e6, 4e6), (2e6, 2.2e6)], start=1):
+        records += [rec("flashmq", "p2p-qos1-10", tp(f), run=run, broker_cpu_s=float(run)),
+                    rec("musqratt", "p2p-qos1-10", tp(q), run=run, broker_cpu_s=10.0 * run)]
+    # Many clients, CPU µs/msg FlashMQ 30, 10, 20 -> 20 and MusQraTT 25, 5, 40 -> 25;
+    # p99 FlashMQ 300, 900, 100 -> 300 and MusQraTT 200, 250, 2000 -> 250.
+    for run, (fc, fp, qc, qp) in enumerate([(0.03, 300, 0.025, 200), (0.01, 900, 0.005, 250),
+                                            (0.02, 100, 0.04, 2000)], start=1):
+        records += [rec("flashmq", "many-5000", many(fc, fp), run=run),
+                    rec("musqratt", "many-5000", many(qc, qp), run=run)]
+    md, data = make(tmp_path, records)
+    assert len(data["records"]) == len(records)  # every run is kept in results.json
+    r = row(md, "p2p-qos1-10", "deliveries/s, median of 3 runs")
+    assert "| 2.00 M (each run: 3.00 M, 1.00 M, 2.00 M) | 2.50 M (each run: 2.50 M, 4.00 M, 2.20 M) | 1.25× |" in r
+    # The resources shown are those of the median run (MusQraTT's first, FlashMQ's third).
+    res = next(l for l in md.split("Resources")[1].splitlines() if l.startswith("| p2p-qos1-10 |"))
+    assert "CPU 3.00 s" in res and "CPU 10.00 s" in res
+    cpu = row(md, "many-5000", "broker CPU µs per delivered message (measured window), median of 3 runs")
+    assert "| 20.0 (each run: 30.0, 10.0, 20.0) | 25.0 (each run: 25.0, 5.0, 40.0) | 1.25× | **no** |" in cpu
+    lat_row = row(md, "many-5000", "latency µs p50 / p99 / p99.9, median of 3 runs")
+    assert "p99 of each run: 200, 250, 2000" in lat_row and "| 0.83× | yes |" in lat_row
+
+
 def test_compare_runs_without_flashmq(tmp_path):
     bench = REPO / "build" / "bin" / "musqratt-bench"
     musqratt = pathlib.Path(os.environ.get("MUSQRATT_BIN") or REPO / "build" / "bin" / "musqratt")
