@@ -118,14 +118,19 @@ def queued_bytes_per_message(b):
     return (br["rss_kb"] - br["rss_before_kb"]) * 1024 / held, held
 
 
+def median_label(recs):
+    """", median of N runs" when the records are medians of repeated runs, else ""."""
+    runs = next((r.get("runs") for r in recs.values() if r.get("runs")), None)
+    return f", median of {runs} runs" if runs else ""
+
+
 def figures_for(sid, recs):
     """The figures of scenario sid, given {broker: merged record}."""
     ok = {k: r for k, r in recs.items() if r["bench"] and r["exit_code"] in (0, 1)}
     failed = {k: f"failed (exit {r['exit_code']})" for k, r in recs.items() if k not in ok}
     figs = []
     if sid.startswith(THROUGHPUT):
-        runs = next((r.get("runs") for r in ok.values() if r.get("runs")), None)
-        f = Figure("deliveries/s" + (f", median of {runs} runs" if runs else ""), False, target="throughput")
+        f = Figure("deliveries/s" + median_label(ok), False, target="throughput")
         for k, r in ok.items():
             v = r["bench"].get("deliveries_per_s")
             text = fmt_rate(v)
@@ -134,21 +139,19 @@ def figures_for(sid, recs):
             f.put(k, v, text)
         figs.append(f)
     elif sid.startswith("latency"):
-        runs = next((r.get("runs") for r in ok.values() if r.get("runs")), None)
-        f = Figure("latency µs p50 / p99 / p99.9" + (f", median of {runs} runs" if runs else "") + "; ranked by p99",
-                   True, target="lowest")
-        g = Figure("p99.9 latency µs" + (f", median of {runs} runs" if runs else ""), True, target="lowest")
+        median = median_label(ok)
+        f = Figure("latency µs p50 / p99 / p99.9" + median + "; ranked by p99", True, target="lowest")
+        g = Figure("p99.9 latency µs" + median, True, target="lowest")
         for k, r in ok.items():
             f.put(k, r["bench"]["latency_us"]["p99"], latency_text(r))
             g.put(k, r["bench"]["latency_us"]["p999"], f"{r['bench']['latency_us']['p999']:.0f}")
         figs += [f, g]
     elif sid.startswith("many"):
-        runs = next((r.get("runs") for r in ok.values() if r.get("runs")), None)
-        median = f", median of {runs} runs" if runs else ""
+        median = median_label(ok)
         cpu = Figure("broker CPU µs per delivered message (measured window)" + median, True, target="lowest")
         lat = Figure("latency µs p50 / p99 / p99.9" + median + "; ranked by p99", True, target="lowest")
         p999 = Figure("p99.9 latency µs" + median, True)
-        rss = Figure("broker RSS MiB at the end of the window" + (" (first run)" if runs else ""), True)
+        rss = Figure("broker RSS MiB at the end of the window" + (" (first run)" if median else ""), True)
         for k, r in ok.items():
             b = r["bench"]
             br = b.get("broker") or {}

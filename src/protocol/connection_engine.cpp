@@ -67,11 +67,11 @@ std::span<const uint8_t> ConnectionEngine::complete_buffered(std::span<const uin
   // Only the bytes the kept packet lacks are appended: appending the whole read, then
   // processing it from the copy, copied every byte of a stream of large packets once more
   // (a read rarely ends on a packet boundary).
+  auto kept = [this] { return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(in_.data()), in_.size()); };
   while (!in_.empty() && !data.empty()) {
     FrameHeader h;
-    auto kept = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(in_.data()), in_.size());
     size_t want = data.size();  // a malformed or oversized header: take_frames refuses it below
-    FrameStatus status = read_frame_header(kept, h);
+    FrameStatus status = read_frame_header(kept(), h);
     if (status == FrameStatus::NeedMore) want = 1;  // the length is not known yet: a byte at a time (at most 4)
     else if (status == FrameStatus::Complete && h.total_size() <= max_incoming_now())
       want = h.total_size() > in_.size() ? h.total_size() - in_.size() : 0;
@@ -79,8 +79,7 @@ std::span<const uint8_t> ConnectionEngine::complete_buffered(std::span<const uin
     in_.append(reinterpret_cast<const char*>(data.data()), want);
     data = data.subspan(want);
     // Handled, or refused on its header, or (nothing taken) still short of its end.
-    kept = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(in_.data()), in_.size());
-    size_t pos = take_frames(kept, ev, now);
+    size_t pos = take_frames(kept(), ev, now);
     if (closing_) in_.clear();
     else in_.erase(0, pos);
     if (closing_ || paused_) break;
