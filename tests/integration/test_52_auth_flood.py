@@ -91,8 +91,10 @@ def test_repeated_failures_from_one_address_back_off(configured_broker, tmp_path
         times.append((time.perf_counter() - t) * 1000)
         raw.close()
     print("refusal times, ms:", [round(t, 1) for t in times])
-    # The first three are checked at once; after them each waits (200 ms, then longer).
-    assert max(times[:3]) < 150, times
+    # The first three are checked at once; after them each waits (200 ms, then longer). A
+    # delayed refusal comes 200 ms or more after the CONNECT, so "at once" is under 200 ms:
+    # the check alone takes 110-175 ms in an ASan build (150 ms here failed one run in three).
+    assert max(times[:3]) < 200, times
     assert min(times[4:]) >= 150, times
     good = RawClient(b, 5, timeout=30)  # the right password still gets in, after its wait
     good.send(connect_packet("alice-at-last", version=5, username="alice", password=b"right"))
