@@ -34,10 +34,9 @@ uint64_t AckTracker::outstanding() const {
   return issued - watermark_.load(std::memory_order_relaxed) - settled_above_.size();
 }
 
-void AckTracker::release_waiters(std::vector<broker::Link>& wake) {
+void AckTracker::wake_all(std::vector<broker::Link>& wake) const {
   std::lock_guard lock(mu_);
-  for (auto& [seq, link] : waiters_) wake.push_back(link);
-  waiters_.clear();
+  for (const auto& [seq, link] : waiters_) wake.push_back(link);
 }
 
 }  // namespace musqratt::cluster

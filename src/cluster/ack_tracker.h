@@ -25,8 +25,10 @@ class AckTracker {
   /// Registers `link` to be woken once acked() >= seq; false (and nothing registered) if it
   /// already is.
   bool wait(uint64_t seq, broker::Link link);
-  /// Hands every waiter over to `wake` (the link went down: nobody waits for JetStream now).
-  void release_waiters(std::vector<broker::Link>& wake);
+  /// Appends every waiter to `wake` (the link went down: nobody waits for JetStream now) and
+  /// keeps them registered. A waiter woken here may look only after the link is back, find its
+  /// number unsettled and wait on; the settle that follows must still reach it.
+  void wake_all(std::vector<broker::Link>& wake) const;
   /// Issued and not settled yet.
   uint64_t outstanding() const;
 

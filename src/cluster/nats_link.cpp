@@ -182,7 +182,7 @@ void NatsLink::on_disconnected(natsConnection*, void* self) {
   link->disconnects_++;
   // Publishers waiting for JetStream are answered now (acked() says so while disconnected).
   std::vector<broker::Link> wake;
-  link->acks_.release_waiters(wake);
+  link->acks_.wake_all(wake);
   for (const auto& l : wake) l.waker->wake(l.token);
   LOG_WARN("cluster: disconnected from NATS; local traffic goes on, messages for other nodes wait (QoS 1/2) "
            "or are buffered up to 64 MiB (QoS 0) until a server is back");

@@ -23,10 +23,12 @@ uint64_t seq_of(natsMsg* m) {
   return dash ? strtoull(dash + 1, nullptr, 10) : 0;
 }
 
-/// Errors that sending again cannot cure.
+/// Errors that sending again cannot cure: the message itself is wrong for the stream. The rest
+/// pass — a stream leader being elected, a cluster without quorum, a server's disk full — so
+/// the message is sent again (bounded by max_pending) rather than acknowledged and dropped.
 bool permanent(natsStatus s, jsErrCode code) {
   if (s == NATS_MAX_PAYLOAD || s == NATS_INVALID_SUBJECT) return true;
-  return code != 0 && code != JSStreamNotFoundErr;  // no stream yet: it is being created
+  return code == JSStreamMessageExceedsMaximumErr || code == JSStreamSealedErr;
 }
 
 }  // namespace

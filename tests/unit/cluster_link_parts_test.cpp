@@ -41,6 +41,26 @@ TEST(ClusterAckTracker, WatermarkIsContiguousAndWakesWaitersInTurn) {
   EXPECT_EQ(t.outstanding(), 0u);
 }
 
+// The link drops: every waiter is woken at once. One that looks only after the link is back
+// finds its number unsettled and waits on, so the later settle must still wake it.
+TEST(ClusterAckTracker, WakingEveryoneOnADropKeepsThemForTheSettle) {
+  AckTracker t;
+  test::RecordingWaker w;
+  uint64_t a = t.issue();
+  EXPECT_TRUE(t.wait(a, broker::Link{&w, 7}));
+  std::vector<broker::Link> wake;
+  t.wake_all(wake);
+  ASSERT_EQ(wake.size(), 1u);
+  EXPECT_EQ(wake[0].token, 7u);
+  wake.clear();
+  t.settle(a, wake);
+  ASSERT_EQ(wake.size(), 1u);
+  EXPECT_EQ(wake[0].token, 7u);
+  wake.clear();
+  t.wake_all(wake);  // settled waiters are gone
+  EXPECT_TRUE(wake.empty());
+}
+
 TEST(ClusterInterestTable, FirstAndLastOnly) {
   InterestTable t;
   EXPECT_TRUE(t.add("a/#"));
