@@ -529,6 +529,7 @@ void SessionDriver::send_publish(const Sendable& s, util::TimePoint now) {
   v.retain = o.retain;
   v.dup = s.dup;
   v.packet_id = s.packet_id;
+  if (m.payload.size() >= pr::kSendByReferenceMin) v.payload_owner = o.msg;  // written from the message
   if (v5()) {
     v.properties = m.properties.get();
     v.subscription_identifiers = o.subscription_ids;

@@ -45,7 +45,9 @@ class SessionDriver final : private protocol::EngineEvents {
   /// The connection is gone (after close or on a transport error). Idempotent.
   void on_closed(util::TimePoint now);
 
-  std::string_view pending_output() const { return engine_.pending_output(); }
+  std::string_view pending_output() { return engine_.pending_output(); }
+  size_t output_segments(std::span<std::string_view> seg) const { return engine_.output_segments(seg); }
+  size_t pending_size() const { return engine_.pending_size(); }
   void consume_output(size_t n);
   /// True once the connection should be closed after pending output is written.
   bool closing() const { return engine_.closing() || state_ == State::Closed; }

@@ -12,12 +12,16 @@
 //       take more), nullopt: the connection is broken;
 //   std::optional<size_t> write_final(Connection&, std::string_view bytes)
 //       the same, best effort and at once, when the worker is stopping;
+//   std::optional<size_t> write_gather(Connection&, std::span<const std::string_view> runs)
+//       optional: as write_some, for several runs in one call (large payloads are written
+//       from the shared message instead of being copied into the output buffer first);
 //   bool drained(const Connection&)    nothing taken is still waiting to go out;
 //   void set_write_interest(Connection&, bool want)
 //   bool shutdown_write(Connection&)   half-close; false if the transport cannot, or failed
 //   bool release(Connection&)          closes the socket; false while the transport still
 //                                      owns the connection's memory (it then calls forget())
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -126,9 +130,17 @@ class ConnectionDriver : public WorkerBase {
     Endpoint& top = *c.top;
     bool pending = false;
     while (true) {
-      std::string_view out = top.pending_output();
-      if (out.empty()) break;
-      std::optional<size_t> n = transport().write_some(c, out);
+      std::optional<size_t> n;
+      if constexpr (kGathers) {
+        size_t count = top.pending_segments(runs_);
+        if (count == 0) break;
+        n = count == 1 ? transport().write_some(c, runs_[0])
+                       : transport().write_gather(c, std::span<const std::string_view>(runs_.data(), count));
+      } else {
+        std::string_view out = top.pending_output();
+        if (out.empty()) break;
+        n = transport().write_some(c, out);
+      }
       if (!n) return close_now(c, now);
       if (*n == 0) {
         pending = true;
@@ -235,6 +247,11 @@ class ConnectionDriver : public WorkerBase {
   }
 
   std::unordered_map<uint64_t, Connection> connections_;
+  /// Whether the transport writes several runs in one call.
+  static constexpr bool kGathers = requires(Transport& t, Connection& c, std::span<const std::string_view> r) {
+    t.write_gather(c, r);
+  };
+  static constexpr size_t kMaxRuns = 64;  // a 256 KiB read of 16 KiB messages needs 33
   static constexpr std::chrono::nanoseconds kTickCycle = std::chrono::milliseconds(500);
   util::TimePoint last_tick_{};
   size_t tick_bucket_ = 0;  // where the next tick goes on
@@ -247,6 +264,9 @@ class ConnectionDriver : public WorkerBase {
 
   std::vector<uint64_t> dirty_;
   std::vector<std::pair<uint64_t, util::TimePoint>> lingering_;
+  // The runs of one gathered write: here, not on the stack, so that no write pays for
+  // initialising 64 of them.
+  std::array<std::string_view, kMaxRuns> runs_;
 };
 
 }  // namespace musqratt::net

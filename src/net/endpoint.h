@@ -25,6 +25,15 @@ class Endpoint {
   /// Bytes to send below, oldest first. A layer may produce them here from the output of the
   /// Endpoint above it, so this is not const. Valid until the next call on this Endpoint.
   virtual std::string_view pending_output() = 0;
+  /// The same bytes as up to `seg.size()` runs, for a transport that writes gathered: an
+  /// Endpoint that keeps large payloads where they lie hands them over without a copy.
+  /// Returns the runs filled (0: nothing to write). Valid until the next call on this Endpoint.
+  virtual size_t pending_segments(std::span<std::string_view> seg) {
+    std::string_view out = pending_output();
+    if (out.empty() || seg.empty()) return 0;
+    seg[0] = out;
+    return 1;
+  }
   /// `n` bytes of pending_output() were handed to the layer below. Once all of it is gone the
   /// Endpoint may produce more (queued messages it held back while output was high).
   virtual void consume_output(size_t n, util::TimePoint now) = 0;

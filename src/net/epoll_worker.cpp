@@ -5,8 +5,11 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 
@@ -185,6 +188,22 @@ std::optional<size_t> EpollWorker::write_some(Connection& c, std::string_view by
     ssize_t n = send(c.io.fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n >= 0) return static_cast<size_t>(n);
     if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;  // EPOLLOUT marks it dirty again
+    if (errno != EINTR) return std::nullopt;
+  }
+}
+
+std::optional<size_t> EpollWorker::write_gather(Connection& c, std::span<const std::string_view> runs) {
+  if (c.io.connecting) return 0;
+  std::array<iovec, kMaxRuns> iov;
+  size_t count = std::min(runs.size(), iov.size());
+  for (size_t i = 0; i < count; ++i) iov[i] = {const_cast<char*>(runs[i].data()), runs[i].size()};
+  msghdr msg{};
+  msg.msg_iov = iov.data();
+  msg.msg_iovlen = count;
+  while (true) {
+    ssize_t n = sendmsg(c.io.fd, &msg, MSG_NOSIGNAL);
+    if (n >= 0) return static_cast<size_t>(n);
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
     if (errno != EINTR) return std::nullopt;
   }
 }

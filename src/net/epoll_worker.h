@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <expected>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -36,6 +37,7 @@ class EpollWorker final : public ConnectionDriver<EpollWorker, EpollIo> {
   // The transport's part of ConnectionDriver.
   std::optional<size_t> write_some(Connection& c, std::string_view bytes);
   std::optional<size_t> write_final(Connection& c, std::string_view bytes) { return write_some(c, bytes); }
+  std::optional<size_t> write_gather(Connection& c, std::span<const std::string_view> runs);
   bool drained(const Connection&) const { return true; }  // the kernel holds what was sent
   void set_write_interest(Connection& c, bool want);
   bool shutdown_write(Connection& c);

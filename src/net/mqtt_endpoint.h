@@ -16,9 +16,10 @@ class MqttEndpoint final : public Endpoint {
 
   void on_bytes(std::span<const uint8_t> data, util::TimePoint now) override { driver_.on_bytes(data, now); }
   std::string_view pending_output() override { return driver_.pending_output(); }
+  size_t pending_segments(std::span<std::string_view> seg) override { return driver_.output_segments(seg); }
   void consume_output(size_t n, util::TimePoint now) override {
     driver_.consume_output(n);
-    if (driver_.pending_output().empty()) driver_.on_output_drained(now);  // may encode more queued messages
+    if (driver_.pending_size() == 0) driver_.on_output_drained(now);  // may encode more queued messages
   }
   bool closing() const override { return driver_.closing(); }
   std::string_view close_reason() const override { return driver_.close_reason(); }

@@ -361,18 +361,105 @@ size_t ConnectionEngine::send_publish(PublishView v) {
   if (size > peer_max_packet_) return 0;
   if (v.topic_alias && !v.topic.empty()) rare().aliases_out.emplace(std::string(v.topic), v.topic_alias);
   if (role_ == Role::Client && rare_) rare_->last_sent = {};
+  if (v.payload_owner && v.payload.size() >= kSendByReferenceMin) {
+    // The payload is written from the shared message: one copy of it less per receiver.
+    encode_publish_head(v, version_, out_);
+    Rare& r = rare();
+    r.held.push_back({static_cast<uint32_t>(out_.size()), 0, v.payload, std::move(v.payload_owner)});
+    r.held_bytes += v.payload.size();
+    return size;
+  }
   return encode_publish(v, version_, out_);
 }
 
-void ConnectionEngine::consume_output(size_t n) {
-  out_pos_ += static_cast<uint32_t>(n);  // output is bounded by the maximum packet size (< 4 GiB)
-  if (out_pos_ >= out_.size()) {
-    out_.clear();
-    out_pos_ = 0;
-  } else if (out_pos_ > 64 * 1024 && out_pos_ * 2 > out_.size()) {
-    out_.erase(0, out_pos_);
-    out_pos_ = 0;
+size_t ConnectionEngine::output_segments(std::span<std::string_view> seg) const {
+  const std::string_view out(out_);
+  size_t n = 0;
+  size_t pos = out_pos_;
+  if (holding()) {
+    for (size_t i = rare_->held_head; i < rare_->held.size(); ++i) {
+      const HeldPayload& h = rare_->held[i];
+      if (h.at > pos) {
+        if (n == seg.size()) return n;
+        seg[n++] = out.substr(pos, h.at - pos);
+      }
+      if (n == seg.size()) return n;
+      seg[n++] = h.bytes.substr(h.done);
+      pos = h.at;
+    }
   }
+  if (pos < out.size() && n < seg.size()) seg[n++] = out.substr(pos);
+  return n;
+}
+
+std::string_view ConnectionEngine::pending_output() {
+  if (holding()) copy_in_held();
+  return std::string_view(out_).substr(out_pos_);
+}
+
+void ConnectionEngine::copy_in_held() {
+  Rare& r = *rare_;
+  std::string flat;
+  flat.reserve(pending_size());
+  size_t pos = out_pos_;
+  for (size_t i = r.held_head; i < r.held.size(); ++i) {
+    const HeldPayload& h = r.held[i];
+    flat.append(out_, pos, h.at - pos);
+    flat.append(h.bytes.substr(h.done));
+    pos = h.at;
+  }
+  flat.append(out_, pos);
+  out_ = std::move(flat);
+  out_pos_ = 0;
+  r.held.clear();
+  r.held_head = 0;
+  r.held_bytes = 0;
+}
+
+void ConnectionEngine::consume_output(size_t n) {
+  // Output is bounded by the maximum packet size (< 4 GiB), so positions fit 32 bits.
+  if (holding()) {
+    Rare& r = *rare_;
+    while (n > 0 && r.held_head < r.held.size()) {
+      HeldPayload& h = r.held[r.held_head];
+      if (out_pos_ < h.at) {
+        size_t take = std::min<size_t>(n, h.at - out_pos_);
+        out_pos_ += static_cast<uint32_t>(take);
+        n -= take;
+        continue;
+      }
+      size_t take = std::min<size_t>(n, h.bytes.size() - h.done);
+      h.done += static_cast<uint32_t>(take);
+      r.held_bytes -= take;
+      n -= take;
+      if (h.done == h.bytes.size()) {
+        h.owner.reset();  // written: the message may go
+        ++r.held_head;
+      }
+    }
+    if (r.held_head == r.held.size()) {
+      r.held.clear();
+      r.held_head = 0;
+    }
+  }
+  out_pos_ += static_cast<uint32_t>(n);
+  compact_output();
+}
+
+void ConnectionEngine::compact_output() {
+  size_t shift;
+  if (out_pos_ >= out_.size()) {
+    shift = out_.size();
+    out_.clear();
+  } else if (out_pos_ > 64 * 1024 && out_pos_ * 2 > out_.size()) {
+    shift = out_pos_;
+    out_.erase(0, out_pos_);
+  } else {
+    return;
+  }
+  out_pos_ = 0;
+  if (holding())
+    for (size_t i = rare_->held_head; i < rare_->held.size(); ++i) rare_->held[i].at -= static_cast<uint32_t>(shift);
 }
 
 // ---------------------------------------------------------------- time and closing

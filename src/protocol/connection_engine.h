@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "protocol/codec.h"
 #include "protocol/packets.h"
@@ -104,10 +105,18 @@ class ConnectionEngine {
   size_t send_ack(PacketType type, uint16_t packet_id, Reason reason);
   /// Appends a PUBLISH, replacing its topic by an alias where the peer allows aliases. Returns
   /// 0 and writes nothing when the packet exceeds the peer's Maximum Packet Size
-  /// [MQTT-3.1.2-25, 5.0]: the caller treats the message as delivered.
+  /// [MQTT-3.1.2-25, 5.0]: the caller treats the message as delivered. A payload of at least
+  /// kSendByReferenceMin bytes that comes with its owner is not copied: it is held, and
+  /// output_segments() hands it to the writer where it lies.
   size_t send_publish(PublishView v);
-  std::string_view pending_output() const { return std::string_view(out_).substr(out_pos_); }
-  size_t pending_size() const { return out_.size() - out_pos_; }
+  /// The bytes to write as one run. Held payloads are copied in first (a writer that cannot
+  /// gather, such as TLS or WebSocket, pays the copy send_publish saved).
+  std::string_view pending_output();
+  /// The bytes to write as up to `seg.size()` runs, in order, held payloads where they lie;
+  /// returns how many runs it filled (0: nothing to write). Valid until the next call that
+  /// sends or consumes.
+  size_t output_segments(std::span<std::string_view> seg) const;
+  size_t pending_size() const { return out_.size() - out_pos_ + (rare_ ? rare_->held_bytes : 0); }
   void consume_output(size_t n);
 
   // ---- time
@@ -176,13 +185,29 @@ class ConnectionEngine {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
+  /// A payload sent by reference: it goes out right before out_[at], after what precedes it.
+  struct HeldPayload {
+    uint32_t at;
+    uint32_t done;  // bytes of it written
+    std::string_view bytes;
+    std::shared_ptr<const void> owner;
+  };
   /// State most connections never need, allocated on first use (idle connections at the edge
-  /// pay for every byte here): topic aliases, and the client role's ping bookkeeping.
+  /// pay for every byte here): topic aliases, the client role's ping bookkeeping, payloads
+  /// held for a gathered write.
   struct Rare {
     std::unordered_map<uint16_t, std::string> aliases_in;
     std::unordered_map<std::string, uint16_t, TopicHash, std::equal_to<>> aliases_out;
     util::TimePoint last_sent{};
+    std::vector<HeldPayload> held;  // in order, from held_head
+    size_t held_head = 0;
+    size_t held_bytes = 0;  // not yet written
   };
+  bool holding() const { return rare_ && rare_->held_head < rare_->held.size(); }
+  /// Copies the held payloads into out_, where they belong.
+  void copy_in_held();
+  /// Drops the written front of out_ (and moves the held payloads' positions with it).
+  void compact_output();
   std::unique_ptr<Rare> rare_;
   Rare& rare() {
     if (!rare_) rare_ = std::make_unique<Rare>();

@@ -56,12 +56,11 @@ size_t publish_size(const PublishView& p, Version v) {
   return 1 + wire::varint_size(static_cast<uint32_t>(body)) + body;
 }
 
-size_t encode_publish(const PublishView& p, Version v, std::string& out) {
+namespace {
+
+/// Fixed header, topic, packet id and properties; `body` counts the payload too.
+void put_head(const PublishView& p, Version v, size_t props, size_t body, std::string& out) {
   using namespace wire;
-  size_t props = v == Version::V5 ? props_body_size(p) : 0;
-  size_t body = body_size(p, v, props);
-  size_t before = out.size();
-  out.reserve(before + 5 + body);
   uint8_t first = static_cast<uint8_t>(0x30 | (p.dup ? 0x08 : 0) | (p.qos << 1) | (p.retain ? 1 : 0));
   put_u8(out, first);
   put_varint(out, static_cast<uint32_t>(body));
@@ -71,8 +70,26 @@ size_t encode_publish(const PublishView& p, Version v, std::string& out) {
     put_varint(out, static_cast<uint32_t>(props));
     put_props(p, out);
   }
+}
+
+}  // namespace
+
+size_t encode_publish(const PublishView& p, Version v, std::string& out) {
+  size_t props = v == Version::V5 ? props_body_size(p) : 0;
+  size_t body = body_size(p, v, props);
+  size_t before = out.size();
+  out.reserve(before + 5 + body);
+  put_head(p, v, props, body, out);
   out.append(p.payload);
   return out.size() - before;
+}
+
+size_t encode_publish_head(const PublishView& p, Version v, std::string& out) {
+  size_t props = v == Version::V5 ? props_body_size(p) : 0;
+  size_t body = body_size(p, v, props);
+  size_t before = out.size();
+  put_head(p, v, props, body, out);
+  return out.size() - before + p.payload.size();
 }
 
 }  // namespace musqratt::protocol

@@ -3,6 +3,9 @@
 // version ends a connection. No broker anywhere.
 #include <gtest/gtest.h>
 
+#include <array>
+#include <memory>
+
 #include "protocol/connection_engine.h"
 #include "test_support.h"
 
@@ -376,6 +379,88 @@ TEST(ConnectionEngineServer, OutgoingAliasesAndPeerMaximumPacketSize) {
   v.payload = big;
   EXPECT_EQ(s.engine.send_publish(v), 0u);  // [MQTT-3.1.2-25, 5.0]: not sent at all
   EXPECT_EQ(s.take(), "");
+}
+
+/// Large payloads go out by reference: the runs output_segments() hands over, written in any
+/// pieces, make exactly the bytes a copying engine writes, and the message is let go once
+/// its payload is written.
+struct HeldOutput {
+  Side held{Role::Server};
+  Side copied{Role::Server};
+  std::shared_ptr<const std::string> big = std::make_shared<const std::string>(std::string(20000, 'b'));
+  std::shared_ptr<const std::string> small = std::make_shared<const std::string>(std::string(100, 's'));
+
+  HeldOutput() {
+    for (Side* s : {&held, &copied}) {
+      s->feed(encode(connect_packet(Version::V311, "c"), Version::V311));
+      s->take();
+    }
+    // An ack, a large payload, another large one right behind it, a small one, an ack.
+    for (Side* s : {&held, &copied}) {
+      const bool by_ref = s == &held;
+      s->engine.send_ack(PacketType::Puback, 1, Reason::Success);
+      for (const auto& payload : {big, big, small}) {
+        pr::PublishView v;
+        v.topic = "t";
+        v.payload = *payload;
+        v.qos = 1;
+        v.packet_id = 7;
+        if (by_ref) v.payload_owner = payload;
+        EXPECT_EQ(s->engine.send_publish(v), pr::publish_size(v, Version::V311));
+      }
+      s->engine.send_ack(PacketType::Puback, 2, Reason::Success);
+    }
+  }
+  std::string reference() { return copied.take(); }
+};
+
+TEST(ConnectionEngineServer, LargePayloadsAreWrittenFromWhereTheyLie) {
+  HeldOutput o;
+  const std::string want = o.reference();
+  EXPECT_EQ(o.held.engine.pending_size(), want.size());
+  EXPECT_EQ(o.big.use_count(), 3);    // held twice, not copied
+  EXPECT_EQ(o.small.use_count(), 1);  // small: copied, not held
+  std::array<std::string_view, 16> runs;
+  size_t n = o.held.engine.output_segments(runs);
+  ASSERT_EQ(n, 5u);  // ack + head, payload, head, payload, head + small payload + ack
+  EXPECT_EQ(runs[1].data(), o.big->data());  // the message's own bytes
+  std::string all;
+  for (size_t i = 0; i < n; ++i) all += runs[i];
+  EXPECT_EQ(all, want);
+
+  // Written two runs at a time, in pieces that end everywhere: inside a head, inside a
+  // payload, on a boundary.
+  std::string written;
+  size_t piece = 1;
+  while (o.held.engine.pending_size() > 0) {
+    std::array<std::string_view, 2> two;
+    size_t k = o.held.engine.output_segments(two);
+    ASSERT_GT(k, 0u);
+    std::string avail;
+    for (size_t i = 0; i < k; ++i) avail += two[i];
+    size_t take = std::min(avail.size(), piece);
+    written += avail.substr(0, take);
+    o.held.engine.consume_output(take);
+    piece = piece * 3 + 1;
+    if (piece > 9000) piece = 5;
+  }
+  EXPECT_EQ(written, want);
+  EXPECT_EQ(o.big.use_count(), 1);  // written: let go
+  EXPECT_EQ(o.held.engine.output_segments(runs), 0u);
+}
+
+TEST(ConnectionEngineServer, AWriterThatCannotGatherGetsTheHeldPayloadsCopiedIn) {
+  HeldOutput o;
+  const std::string want = o.reference();
+  const size_t first = 3 + 2 + 1000;  // the ack, and into the first payload
+  std::array<std::string_view, 16> runs;
+  ASSERT_GT(o.held.engine.output_segments(runs), 1u);
+  o.held.engine.consume_output(first);
+  EXPECT_EQ(std::string(o.held.engine.pending_output()), want.substr(first));
+  EXPECT_EQ(o.big.use_count(), 1);  // copied in: no longer held
+  EXPECT_EQ(o.held.engine.output_segments(runs), 1u);
+  o.held.engine.consume_output(want.size() - first);
+  EXPECT_EQ(o.held.engine.pending_size(), 0u);
 }
 
 // ------------------------------------------------------------------ client role
