@@ -502,6 +502,10 @@ void UringWorker::submit_send(Connection& c) {
 }
 
 std::optional<size_t> UringWorker::write_some(Connection& c, std::string_view bytes) {
+  return write_gather(c, std::span<const std::string_view>(&bytes, 1));
+}
+
+std::optional<size_t> UringWorker::write_gather(Connection& c, std::span<const std::string_view> runs) {
   UringIo& io = c.io;
   if (io.send_inflight) return 0;  // its completion marks the connection dirty
   if (io.send_off < io.send_buf.size()) {  // a short send: the rest goes first
@@ -509,11 +513,13 @@ std::optional<size_t> UringWorker::write_some(Connection& c, std::string_view by
     return 0;
   }
   // The copy is stable while the kernel reads it; the Endpoint's own buffer may grow and
-  // move meanwhile.
-  io.send_buf.assign(bytes.data(), bytes.size());
+  // move meanwhile, and its held payloads are let go once taken. Gathered, a large payload is
+  // copied once (here), not twice (into the Endpoint's buffer, then here).
+  io.send_buf.clear();
+  for (std::string_view r : runs) io.send_buf.append(r);
   io.send_off = 0;
   submit_send(c);
-  return bytes.size();
+  return io.send_buf.size();
 }
 
 void UringWorker::handle_send(Connection& c, const io_uring_cqe& cqe, util::TimePoint now) {

@@ -18,6 +18,7 @@
 #include <expected>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,6 +70,7 @@ class UringWorker final : public ConnectionDriver<UringWorker, UringIo> {
 
   // The transport's part of ConnectionDriver.
   std::optional<size_t> write_some(Connection& c, std::string_view bytes);
+  std::optional<size_t> write_gather(Connection& c, std::span<const std::string_view> runs);
   std::optional<size_t> write_final(Connection& c, std::string_view bytes);
   void set_write_interest(Connection&, bool) {}  // a send's completion marks the connection dirty
   bool drained(const Connection& c) const { return !c.io.send_inflight && c.io.send_off >= c.io.send_buf.size(); }
