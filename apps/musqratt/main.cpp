@@ -20,6 +20,7 @@
 #include "service_notify.h"
 #include "store/sqlite_store.h"
 #include "watchdog.h"
+#include "worker_count.h"
 #ifdef MUSQRATT_HAVE_NATS
 #include "cluster/nats_link.h"
 #endif
@@ -95,7 +96,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 #endif
-  unsigned threads = settings.threads ? settings.threads : std::max(1u, std::thread::hardware_concurrency());
+  unsigned threads = settings.threads ? settings.threads : app::default_workers(app::usable_cpus());
   net::ServerOptions server_options{settings.listen, threads, settings.transport, {}, settings.tls_listen,
                                      net::TlsSettings{settings.tls_cert, settings.tls_key, settings.tls_ca,
                                                       settings.tls_require_certificate, settings.tls_use_identity_as_username},

@@ -39,7 +39,7 @@ std::vector<Option> option_table() {
   using S = Settings;
   return {
       {"listen", "listener address HOST:PORT (repeatable; port 0 = any free port)", [](S& s) -> auto& { return s.listen; }},
-      {"threads", "worker threads (0 = number of cores)", [](S& s) -> auto& { return s.threads; }, 1024},
+      {"threads", "worker threads (0 = one per CPU but one, at least one)", [](S& s) -> auto& { return s.threads; }, 1024},
       {"transport", "network backend of the workers: epoll, io_uring or dpdk (lwIP over DPDK, one worker; needs a MUSQRATT_DPDK build)", [](S& s) -> auto& { return s.transport; }},
       {"log_level", "trace, debug, info, warn, error or off", [](S& s) -> auto& { return s.log_level; }},
       {"max_packet_size", "largest packet accepted from a client, bytes (announced in CONNACK)", [](S& s) -> auto& { return s.broker.max_packet_size; }},

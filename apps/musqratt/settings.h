@@ -13,7 +13,7 @@ namespace musqratt::app {
 
 struct Settings {
   std::vector<std::string> listen{"127.0.0.1:1883"};
-  unsigned threads = 0;  // 0 = number of cores
+  unsigned threads = 0;  // 0 = one per CPU but one, at least one (worker_count.h)
   uint32_t auth_threads = 2;          // password checks running at once, off the workers
   uint32_t auth_backoff_failures = 5;  // failed logins from one address before its checks wait (0 = no back-off)
   std::string log_level = "info";

@@ -162,7 +162,10 @@ class Broker:
     def _start_musqratt(self, logf):
         if not os.access(MUSQRATT_BIN, os.X_OK):
             pytest.fail(f"broker binary not found or not executable: {MUSQRATT_BIN}")
-        args = [MUSQRATT_BIN, "--listen", "127.0.0.1:0", "--log-level", "debug"]
+        # Two workers whatever the machine (the default is one per CPU but one): messages,
+        # wake-ups and takeovers between workers are what most tests must cover. A test's own
+        # `threads` (0: the default) comes later and wins.
+        args = [MUSQRATT_BIN, "--listen", "127.0.0.1:0", "--log-level", "debug", "--threads", "2"]
         for name, value in self.options.items():
             flag = OPTIONS[name][0]
             if isinstance(value, (list, tuple)):

@@ -38,7 +38,9 @@ class WebBroker:
     """A running musqratt; `ports` maps each listener's description to its port."""
 
     def __init__(self, args, tmpdir):
-        self.args = [MUSQRATT_BIN, "--log-level", "debug", *args]
+        # Two workers whatever the machine (the default is one per CPU but one); a test's own
+        # --threads comes later and wins.
+        self.args = [MUSQRATT_BIN, "--log-level", "debug", "--threads", "2", *args]
         self.log_path = Path(tmpdir) / f"broker-{time.monotonic_ns()}.log"
         self.proc = None
         self.ports = {}
