@@ -424,19 +424,27 @@ class RawClient:
             assert p.type == ptype, f"expected {TYPE_NAMES[ptype]}, got {p!r}"
             return p
 
+    def take_buffered(self):
+        """The next packet if the bytes received so far hold all of it, else None."""
+        if len(self.buf) < 2:
+            return None
+        try:
+            n, off = dec_varint(self.buf, 1)
+        except IndexError:
+            return None
+        if len(self.buf) < off + n:
+            return None
+        first = self.buf[0]
+        body = self.buf[off:off + n]
+        del self.buf[:off + n]
+        return Packet(first, body, self.version)
+
     def _recv_net(self, timeout=None):
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         while True:
-            if len(self.buf) >= 2:
-                try:
-                    n, off = dec_varint(self.buf, 1)
-                except IndexError:
-                    n = None
-                if n is not None and len(self.buf) >= off + n:
-                    first = self.buf[0]
-                    body = self.buf[off:off + n]
-                    del self.buf[:off + n]
-                    return Packet(first, body, self.version)
+            p = self.take_buffered()
+            if p is not None:
+                return p
             self._fill(deadline)
 
     def expect(self, ptype, timeout=None):

@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from mqtt_helpers import P_SUBSCRIPTION_ID, PUBLISH, Packet, RawClient, dec_varint, unique_id
+from mqtt_helpers import P_SUBSCRIPTION_ID, PUBLISH, RawClient, unique_id
 
 # Around the size where payloads go by reference (4096), far beyond the socket buffers, tiny.
 SIZES = [4096, 4095, 5000, 100, 300_000, 16_384, 1, 70_000, 4097, 1_000_000, 0, 8192]
@@ -37,15 +37,7 @@ def receive_all(client, count, timeout=30.0, chunk=None):
         data = client.sock.recv(chunk)
         assert data, "connection closed"
         client.buf += data
-        while len(client.buf) >= 2:
-            try:
-                n, off = dec_varint(client.buf, 1)
-            except IndexError:
-                break
-            if len(client.buf) < off + n:
-                break
-            p = Packet(client.buf[0], client.buf[off:off + n], client.version)
-            del client.buf[:off + n]
+        while (p := client.take_buffered()) is not None:
             assert p.type == PUBLISH, p
             client._complete(p)
             got.append(p)
