@@ -140,7 +140,11 @@ ConnectResult Broker::connect(const ConnectRequest& req, util::TimePoint) {
     auto it = sessions_.find(req.client_id);
     if (it != sessions_.end()) {
       SessionPtr existing = *it;
-      if (req.clean_start) {
+      // A session whose expiry is 0 (a 3.1.1 clean session) lasts only as long as its
+      // connection, and this connect ends that connection: its state must not be reused
+      // [MQTT-3.1.2-6, 3.1.1] even when the new client asks to resume. The old connection's
+      // DISCONNECT can still be on its way when the new CONNECT arrives.
+      if (req.clean_start || existing->expiry_interval() == 0) {
         // [MQTT-3.1.2-4, 5.0], [MQTT-3.1.2-6, 3.1.1]: discard the old session; its connection
         // (if any) is told to go.
         Link old = existing->revoke();

@@ -127,6 +127,29 @@ def test_session_present_v311(broker):
     assert not c.connect(cid, clean=False).session_present  # clean session discarded it
 
 
+def test_taking_over_a_clean_session_does_not_resume_it(broker):
+    """A 3.1.1 clean session lasts as long as its connection [MQTT-3.2.2-1, MQTT-3.1.2-6]: a
+    client that takes the connection over asking to resume gets a new session, whether the old
+    connection is still open or its DISCONNECT is still on the way. (The second case is a race:
+    the rounds below give it chances, they cannot force it; test_session_present_v311 lost it
+    once in CI before Broker::connect stopped resuming sessions whose expiry is 0.)"""
+    cid = unique_id()
+    old = RawClient(broker, 4)
+    assert not old.connect(cid, clean=True).session_present
+    old.subscribe("tc/t", 1)
+    new = RawClient(broker, 4)
+    assert not new.connect(cid, clean=False).session_present
+    old.wait_closed()
+    new.disconnect()
+    for _ in range(20):  # the DISCONNECT and the next CONNECT racing, on two workers
+        c = RawClient(broker, 4)
+        c.connect(cid, clean=True)
+        c.disconnect()
+        c = RawClient(broker, 4)
+        assert not c.connect(cid, clean=False).session_present
+    c.disconnect()
+
+
 def test_session_present_v5(broker):
     cid = unique_id()
     c = RawClient(broker, 5)
