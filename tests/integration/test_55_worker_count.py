@@ -3,6 +3,7 @@ but one, at least one; the affinity mask (taskset, a container's cpuset) counts,
 machine's CPU count."""
 import os
 import re
+import select
 import shutil
 import subprocess
 import time
@@ -17,17 +18,22 @@ pytestmark = pytest.mark.musqratt_only
 def started_workers(prefix=()):
     """Starts the broker with the default worker count and returns how many workers it started."""
     p = subprocess.Popen([*prefix, MUSQRATT_BIN, "--listen", "127.0.0.1:0", "--threads", "0"],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
+        out = b""
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            line = p.stdout.readline()
-            if not line:
+        while (left := deadline - time.monotonic()) > 0:
+            # A broker that never prints the line must fail the test, not hang it.
+            if not select.select([p.stdout], [], [], left)[0]:
                 break
-            m = re.search(r"(\d+) epoll worker thread\(s\) started", line)
+            chunk = os.read(p.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            out += chunk
+            m = re.search(rb"(\d+) \S+ worker thread\(s\) started", out)  # epoll, io_uring
             if m:
                 return int(m.group(1))
-        raise AssertionError("no 'worker thread(s) started' line")
+        raise AssertionError(f"no 'worker thread(s) started' line within 10 s: {out!r}")
     finally:
         p.terminate()
         p.wait(10)
