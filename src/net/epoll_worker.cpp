@@ -183,13 +183,7 @@ void EpollWorker::read_from(Connection& c, util::TimePoint now) {
 }
 
 std::optional<size_t> EpollWorker::write_some(Connection& c, std::string_view bytes) {
-  if (c.io.connecting) return 0;  // written once the connect completes (EPOLLOUT)
-  while (true) {
-    ssize_t n = send(c.io.fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-    if (n >= 0) return static_cast<size_t>(n);
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;  // EPOLLOUT marks it dirty again
-    if (errno != EINTR) return std::nullopt;
-  }
+  return write_gather(c, std::span<const std::string_view>(&bytes, 1));
 }
 
 std::optional<size_t> EpollWorker::write_gather(Connection& c, std::span<const std::string_view> runs) {
