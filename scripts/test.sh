@@ -93,6 +93,13 @@ if grep -q "^LIBURING_FOUND:INTERNAL=1" build/CMakeCache.txt 2>/dev/null && /usr
     tests/integration/test_01_connect.py tests/integration/test_02_publish_qos.py \
     tests/integration/test_11_concurrency.py tests/integration/test_25_tls.py \
     tests/integration/test_28_uring_sqpoll.py
+  # The epoll workers batch their system calls through a ring here (epoll_batch_io, on by
+  # default); their plain recv/sendmsg path, what a kernel without io_uring gets, is run too.
+  stage "integration tests over epoll with one system call per connection (epoll_batch_io = false; core files)"
+  MUSQRATT_TRANSPORT_ARGS="--epoll-batch-io false" tests/integration/run_transport.sh epoll \
+    tests/integration/test_01_connect.py tests/integration/test_02_publish_qos.py \
+    tests/integration/test_11_concurrency.py tests/integration/test_25_tls.py \
+    tests/integration/test_54_large_payloads.py tests/integration/test_56_epoll_batch_io.py
 else
   skipped "integration tests over io_uring" "built without liburing, or io_uring refused"
 fi

@@ -92,6 +92,7 @@ std::vector<Option> option_table() {
       {"persistence_memory_queue", "queued messages of one persistent session held in memory; the rest wait on disk and are read back as the queue drains (0 = all in memory)", [](S& s) -> auto& { return s.persistence_memory_queue; }},
       {"persistence_max_size", "bytes the database may grow to (0 = as far as the disk allows); reaching it is handled like a full disk", [](S& s) -> auto& { return s.persistence_max_size; }},
       {"sys_interval", "seconds between $SYS updates (0 = off)", [](S& s) -> auto& { return s.broker.sys_interval; }},
+      {"epoll_batch_io", "transport epoll: each loop turn's reads, then its sends, go to the kernel in one io_uring_enter instead of one recv or sendmsg per connection (when the build and the kernel have io_uring; otherwise the plain calls)", [](S& s) -> auto& { return s.epoll_batch_io; }},
       {"uring_sqpoll", "transport io_uring: a kernel thread polls the submission queues (IORING_SETUP_SQPOLL, one thread shared by the workers), so busy workers submit without system calls; falls back to plain rings if the kernel refuses", [](S& s) -> auto& { return s.uring_sqpoll; }},
       {"uring_sqpoll_idle_ms", "transport io_uring with uring_sqpoll: milliseconds without submissions after which the polling thread sleeps (it spins until then)", [](S& s) -> auto& { return s.uring_sqpoll_idle_ms; }},
       {"dpdk_eal_args", "transport dpdk: DPDK EAL arguments, e.g. \"--no-huge --no-pci --vdev=net_af_packet0,iface=veth1\"", [](S& s) -> auto& { return s.dpdk_eal_args; }},

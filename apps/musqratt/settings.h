@@ -41,6 +41,8 @@ struct Settings {
   uint32_t persistence_sync_interval = 10;
   uint32_t persistence_memory_queue = 1000;
   uint64_t persistence_max_size = 0;
+  // transport = "epoll": a turn's reads and sends batched through a small ring (net::IoBatch).
+  bool epoll_batch_io = true;
   // transport = "io_uring": SQPOLL rings (see net::UringSettings).
   bool uring_sqpoll = false;
   uint32_t uring_sqpoll_idle_ms = 1000;

@@ -15,6 +15,13 @@
 //   std::optional<size_t> write_gather(Connection&, std::span<const std::string_view> runs)
 //       optional: as write_some, for several runs in one call (large payloads are written
 //       from the shared message instead of being copied into the output buffer first);
+//   bool queueing_writes(), bool write_queue_full()
+//   bool queue_write(Connection&, std::span<const std::string_view> runs)
+//   void submit_writes()
+//   std::optional<size_t> queued_result(size_t i)
+//       optional, all five: the turn's first write of every dirty connection is queued
+//       (false: write it now instead), handed to the kernel at once, and the i-th queued
+//       write's outcome read as write_some's (one system call for the turn's sends);
 //   bool drained(const Connection&)    nothing taken is still waiting to go out;
 //   void set_write_interest(Connection&, bool want)
 //   bool shutdown_write(Connection&)   half-close; false if the transport cannot, or failed
@@ -115,6 +122,9 @@ class ConnectionDriver : public WorkerBase {
 
   /// Once per loop turn: one write per connection, however many messages it was given.
   void flush_dirty(util::TimePoint now) {
+    if constexpr (kQueuesWrites) {
+      if (transport().queueing_writes()) return flush_dirty_queued(now);
+    }
     for (size_t i = 0; i < dirty_.size(); ++i) {
       Connection* c = find(dirty_[i]);
       if (c == nullptr) continue;
@@ -127,34 +137,85 @@ class ConnectionDriver : public WorkerBase {
   /// Writes what the connection's Endpoint has for it; closes it once it is done.
   void flush(Connection& c, util::TimePoint now) {
     if (c.released || c.lingering || !c.top) return;
+    flush_after(c, write_pending(c), now);
+  }
+
+ private:
+  /// write_pending's answer when the Endpoint had nothing to write.
+  static constexpr size_t kNothingPending = SIZE_MAX;
+
+  /// One write of what the Endpoint has pending: bytes taken, 0 if the socket would block,
+  /// nullopt if the connection broke, kNothingPending if there was nothing to write.
+  std::optional<size_t> write_pending(Connection& c) {
     Endpoint& top = *c.top;
+    if constexpr (kGathers) {
+      size_t count = top.pending_segments(runs_);
+      if (count == 0) return kNothingPending;
+      return count == 1 ? transport().write_some(c, runs_[0])
+                        : transport().write_gather(c, std::span<const std::string_view>(runs_.data(), count));
+    } else {
+      std::string_view out = top.pending_output();
+      if (out.empty()) return kNothingPending;
+      return transport().write_some(c, out);
+    }
+  }
+
+  /// Goes on from a write that had outcome `n` (write_pending's): writes until the Endpoint
+  /// has nothing more or the socket is full, then closes a finished Endpoint or arms write
+  /// interest.
+  void flush_after(Connection& c, std::optional<size_t> n, util::TimePoint now) {
     bool pending = false;
     while (true) {
-      std::optional<size_t> n;
-      if constexpr (kGathers) {
-        size_t count = top.pending_segments(runs_);
-        if (count == 0) break;
-        n = count == 1 ? transport().write_some(c, runs_[0])
-                       : transport().write_gather(c, std::span<const std::string_view>(runs_.data(), count));
-      } else {
-        std::string_view out = top.pending_output();
-        if (out.empty()) break;
-        n = transport().write_some(c, out);
-      }
       if (!n) return close_now(c, now);
+      if (*n == kNothingPending) break;
       if (*n == 0) {
         pending = true;
         break;
       }
-      top.consume_output(*n, now);  // may produce more (queued messages held back)
+      c.top->consume_output(*n, now);  // may produce more (queued messages held back)
+      n = write_pending(c);
     }
-    if (top.closing() && !pending) {
+    if (c.top->closing() && !pending) {
       if (transport().drained(c)) return close_gracefully(c, now);
       pending = true;  // the transport marks it dirty again once its copy has gone out
     }
     transport().set_write_interest(c, pending);
   }
 
+  /// flush_dirty for a transport that queues writes: the first write of every dirty connection
+  /// goes to the kernel in one batch, then each connection goes on as flush() would (a
+  /// connection with more than one write's worth, rare, makes its further writes alone).
+  void flush_dirty_queued(util::TimePoint now) {
+    size_t i = 0;
+    while (i < dirty_.size()) {  // consuming output may mark more connections dirty
+      batch_.clear();
+      for (; i < dirty_.size() && !transport().write_queue_full(); ++i) {
+        Connection* c = find(dirty_[i]);
+        if (c == nullptr) continue;
+        c->dirty = false;
+        if (c->released || c->lingering || !c->top) continue;
+        size_t count = c->top->pending_segments(runs_);
+        if (count == 0) {
+          flush_after(*c, kNothingPending, now);
+        } else if (transport().queue_write(*c, std::span<const std::string_view>(runs_.data(), count))) {
+          batch_.push_back(c->token);
+        } else {
+          flush(*c, now);
+        }
+      }
+      transport().submit_writes();
+      for (size_t k = 0; k < batch_.size(); ++k) {
+        Connection* c = find(batch_[k]);
+        // Only this loop runs between the queueing and here; a connection an earlier one's
+        // output closed has had its bytes sent to a socket that is gone now.
+        if (c == nullptr || c->released || c->lingering || !c->top) continue;
+        flush_after(*c, transport().queued_result(k), now);
+      }
+    }
+    dirty_.clear();
+  }
+
+ protected:
   /// Closes at once: the socket goes, the Endpoint learns it.
   void close_now(Connection& c, util::TimePoint now) {
     if (c.released) return;
@@ -251,6 +312,14 @@ class ConnectionDriver : public WorkerBase {
   static constexpr bool kGathers = requires(Transport& t, Connection& c, std::span<const std::string_view> r) {
     t.write_gather(c, r);
   };
+  /// Whether the transport queues a turn's writes into one system call (see the top).
+  static constexpr bool kQueuesWrites = requires(Transport& t, Connection& c, std::span<const std::string_view> r) {
+    t.queueing_writes();
+    t.write_queue_full();
+    t.queue_write(c, r);
+    t.submit_writes();
+    t.queued_result(size_t{0});
+  };
   static constexpr size_t kMaxRuns = 64;  // a 256 KiB read of 16 KiB messages needs 33
   static constexpr std::chrono::nanoseconds kTickCycle = std::chrono::milliseconds(500);
   util::TimePoint last_tick_{};
@@ -263,6 +332,7 @@ class ConnectionDriver : public WorkerBase {
   }
 
   std::vector<uint64_t> dirty_;
+  std::vector<uint64_t> batch_;  // the connections of the queued writes, in their order
   std::vector<std::pair<uint64_t, util::TimePoint>> lingering_;
   // The runs of one gathered write: here, not on the stack, so that no write pays for
   // initialising 64 of them.

@@ -26,14 +26,18 @@ constexpr uint64_t kListenerTagBase = 1;  // + listener position
 // 256 KiB: large messages arrive whole more often (fewer partial packets to buffer); the
 // buffer is one per worker, so it costs nothing per connection.
 constexpr size_t kReadChunk = 256 * 1024;
+// A read of a batch (io_batch.h): when several connections are readable in one turn, as is
+// usual under load, each gets this much, and what stays in a socket is read the next turn.
+// A lone readable connection gets kReadChunk.
+constexpr size_t kBatchRead = 32 * 1024;
 constexpr int kAcceptsPerTurn = 64;
 }  // namespace
 
 // The driver's flags share the last word of the epoll state (see Connection).
 static_assert(sizeof(EpollWorker::Connection) == 24);
 
-EpollWorker::EpollWorker(unsigned index, broker::Broker& broker, std::vector<Listener> listeners)
-    : ConnectionDriver(index, broker), listeners_(std::move(listeners)) {
+EpollWorker::EpollWorker(unsigned index, broker::Broker& broker, std::vector<Listener> listeners, bool batch_io)
+    : ConnectionDriver(index, broker), listeners_(std::move(listeners)), batch_io_(batch_io) {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   epoll_event ev{};
@@ -56,6 +60,14 @@ void EpollWorker::notify() {
 }
 
 void EpollWorker::run() {
+  // The ring is the thread's own (it is created here, on it).
+  std::string why = batch_io_ ? io_.open() : "epoll_batch_io = false";
+  if (why.empty()) {
+    batch_reads_ = std::make_unique_for_overwrite<uint8_t[]>(IoBatch::kMaxCalls * kBatchRead);
+    LOG_DEBUG("worker %u: a turn's reads and sends each go to the kernel in one io_uring_enter", index_);
+  } else {
+    LOG_INFO("worker %u: one recv and one sendmsg per connection per turn (not batched: %s)", index_, why.c_str());
+  }
   std::vector<epoll_event> events(512);
   std::vector<uint64_t> inbox_swap;
   while (!stop_requested()) {
@@ -82,12 +94,12 @@ void EpollWorker::run() {
         continue;
       }
       if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
-        read_from(*c, now);
-        c = find(tag);  // the read may have closed it
-        if (c == nullptr || c->released) continue;
+        readable_.push_back({tag, events[i].events});  // read below, with the others
+        continue;
       }
       if (events[i].events & EPOLLOUT) mark_dirty(*c);
     }
+    read_all(now);
     // Wake-ups from other threads after this turn's input: a connection asked to hand its
     // session over first reads what its client already sent (a DISCONNECT, say).
     if (woken) {
@@ -172,13 +184,55 @@ void EpollWorker::accept_from(size_t index, util::TimePoint now) {
   }
 }
 
+// One read per readable connection per turn keeps a flooding client from starving the others.
+void EpollWorker::read_all(util::TimePoint now) {
+  for (size_t i = 0; i < readable_.size(); i += IoBatch::kMaxCalls) {
+    std::span<const Readable> ready(readable_.data() + i, std::min(IoBatch::kMaxCalls, readable_.size() - i));
+    if (ready.size() > 1 && io_.is_open()) {
+      read_batch(ready, now);
+      continue;
+    }
+    for (const Readable& r : ready) {
+      Connection* c = find(r.token);
+      if (c == nullptr || c->released) continue;  // an earlier one's input closed it
+      read_from(*c, now);
+      c = find(r.token);  // the read may have closed it
+      if (c != nullptr && !c->released && (r.events & EPOLLOUT)) mark_dirty(*c);
+    }
+  }
+  readable_.clear();
+}
+
+void EpollWorker::read_batch(std::span<const Readable> ready, util::TimePoint now) {
+  for (size_t k = 0; k < ready.size(); ++k) {
+    Connection* c = find(ready[k].token);
+    // A connection an earlier batch's input closed gets an empty read, which is not made.
+    int fd = c == nullptr || c->released ? -1 : c->io.fd;
+    io_.add_recv(fd, {batch_reads_.get() + k * kBatchRead, fd < 0 ? 0 : kBatchRead});
+  }
+  io_.submit();
+  for (size_t k = 0; k < ready.size(); ++k) {
+    Connection* c = find(ready[k].token);
+    // Only this loop ran since the reads; input an earlier connection's closed this one with
+    // is dropped with it, as the socket would have been.
+    if (c == nullptr || c->released) continue;
+    after_read(*c, io_.result(k), batch_reads_.get() + k * kBatchRead, now);
+    c = find(ready[k].token);
+    if (c != nullptr && !c->released && (ready[k].events & EPOLLOUT)) mark_dirty(*c);
+  }
+}
+
 void EpollWorker::read_from(Connection& c, util::TimePoint now) {
   thread_local std::vector<uint8_t> buf(kReadChunk);
-  // One read per connection per turn keeps a flooding client from starving the others.
   ssize_t n = recv(c.io.fd, buf.data(), buf.size(), 0);
-  if (n > 0) return received(c, {buf.data(), static_cast<size_t>(n)}, now);
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
-  if (n < 0) return failed(c, strerror(errno), now);  // reset, timed out, ...
+  after_read(c, n >= 0 ? n : -errno, buf.data(), now);
+}
+
+/// What a read gave: `result` bytes at `data`, 0 at the end of the stream, or -errno.
+void EpollWorker::after_read(Connection& c, ssize_t result, const uint8_t* data, util::TimePoint now) {
+  if (result > 0) return received(c, {data, static_cast<size_t>(result)}, now);
+  if (result == -EAGAIN || result == -EWOULDBLOCK || result == -EINTR) return;
+  if (result < 0) return failed(c, strerror(static_cast<int>(-result)), now);  // reset, timed out, ...
   ended(c, now);  // EOF
 }
 
@@ -200,6 +254,19 @@ std::optional<size_t> EpollWorker::write_gather(Connection& c, std::span<const s
     if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
     if (errno != EINTR) return std::nullopt;
   }
+}
+
+bool EpollWorker::queue_write(Connection& c, std::span<const std::string_view> runs) {
+  if (c.io.connecting) return false;
+  io_.add_send(c.io.fd, runs);
+  return true;
+}
+
+std::optional<size_t> EpollWorker::queued_result(size_t i) const {
+  ssize_t r = io_.result(i);
+  if (r >= 0) return static_cast<size_t>(r);
+  if (r == -EAGAIN || r == -EWOULDBLOCK || r == -EINTR) return 0;  // EPOLLOUT tells when to go on
+  return std::nullopt;
 }
 
 void EpollWorker::set_write_interest(Connection& c, bool want) {

@@ -17,6 +17,7 @@
 #include "net/accept_throttle.h"
 #include "net/connection_driver.h"
 #include "net/listener.h"
+#include "net/io_batch.h"
 
 namespace musqratt::net {
 
@@ -31,13 +32,20 @@ struct EpollIo {
 /// worker's own thread.
 class EpollWorker final : public ConnectionDriver<EpollWorker, EpollIo> {
  public:
-  EpollWorker(unsigned index, broker::Broker& broker, std::vector<Listener> listeners);
+  /// `batch_io`: a turn's reads and sends through an IoBatch when the kernel allows it.
+  EpollWorker(unsigned index, broker::Broker& broker, std::vector<Listener> listeners, bool batch_io = true);
   ~EpollWorker() override;
 
   // The transport's part of ConnectionDriver.
   std::optional<size_t> write_some(Connection& c, std::string_view bytes);
   std::optional<size_t> write_final(Connection& c, std::string_view bytes) { return write_some(c, bytes); }
   std::optional<size_t> write_gather(Connection& c, std::span<const std::string_view> runs);
+  // A turn's sends in one system call, when the kernel lets us (io_batch.h).
+  bool queueing_writes() const { return io_.is_open(); }
+  bool write_queue_full() const { return io_.full(); }
+  bool queue_write(Connection& c, std::span<const std::string_view> runs);
+  void submit_writes() { io_.submit(); }
+  std::optional<size_t> queued_result(size_t i) const;
   bool drained(const Connection&) const { return true; }  // the kernel holds what was sent
   void set_write_interest(Connection& c, bool want);
   bool shutdown_write(Connection& c);
@@ -63,7 +71,15 @@ class EpollWorker final : public ConnectionDriver<EpollWorker, EpollIo> {
  private:
   void finish_connect(Connection& c, util::TimePoint now);
   void accept_from(size_t listener, util::TimePoint now);
+  /// A connection epoll found readable, and what else it reported.
+  struct Readable {
+    uint64_t token;
+    uint32_t events;
+  };
+  void read_all(util::TimePoint now);
+  void read_batch(std::span<const Readable> ready, util::TimePoint now);
   void read_from(Connection& c, util::TimePoint now);
+  void after_read(Connection& c, ssize_t result, const uint8_t* data, util::TimePoint now);
   void set_listening(bool on);
   void watch_listener(size_t slot, bool on);
 
@@ -80,6 +96,13 @@ class EpollWorker final : public ConnectionDriver<EpollWorker, EpollIo> {
     util::Millis timeout;
   };
   std::vector<Connecting> connecting_;
+  bool batch_io_;
+  IoBatch io_;
+  std::vector<Readable> readable_;  // this turn's
+  // The buffers of a batch of reads, one slice of kBatchRead bytes per read: touched only as
+  // far as data arrives, so a worker that rarely has many readable connections at once keeps
+  // most of it out of memory.
+  std::unique_ptr<uint8_t[]> batch_reads_;
 };
 
 }  // namespace musqratt::net

@@ -12,13 +12,16 @@
 
 namespace musqratt::net {
 
-/// io_uring ring options (ignored by other transports).
+/// io_uring ring options (each says which transport it is for).
 struct UringSettings {
   /// IORING_SETUP_SQPOLL: a kernel thread polls the submission queue, so a busy loop submits
   /// without system calls; it sleeps after `sqpoll_idle_ms` without work and is woken by the
   /// next submission (liburing enters the kernel only when IORING_SQ_NEED_WAKEUP is set).
   bool sqpoll = false;
   unsigned sqpoll_idle_ms = 1000;
+  /// For the epoll transport: a turn's reads, then its sends, in one io_uring_enter each
+  /// (net::IoBatch) rather than a system call per connection.
+  bool batch_epoll = true;
 };
 
 /// The transport the workers will run: `transport` itself, or "epoll" (with a warning logged)

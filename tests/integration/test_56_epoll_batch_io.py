@@ -1,0 +1,88 @@
+"""The epoll transport's batched system calls (`epoll_batch_io`, docs/transports.md): a turn's
+reads, then its sends, go to the kernel in one io_uring_enter when the kernel allows it; with the
+setting off, or without io_uring, one recv and one sendmsg per connection. Both ways every
+message arrives once and in order, also when subscribers' sockets fill (sends that would block
+inside a batch) and when many connections are readable in the same turn."""
+import ctypes
+import socket
+
+import pytest
+
+from mqtt_helpers import PUBACK, PUBLISH, RawClient, publish_packet, unique_id
+
+pytestmark = pytest.mark.musqratt_only
+
+PAIRS = 6
+COUNT = 400
+SIZE = 1024
+
+
+def kernel_allows_io_uring():
+    params = ctypes.create_string_buffer(120)
+    fd = ctypes.CDLL(None, use_errno=True).syscall(425, 1, params)  # io_uring_setup
+    if fd < 0:
+        return False
+    import os
+    os.close(fd)
+    return True
+
+
+def epoll_broker(broker_factory, batch):
+    return broker_factory(extra_args=["--transport", "epoll", "--epoll-batch-io", batch])
+
+
+def test_turned_off_the_worker_says_so(broker_factory):
+    b = epoll_broker(broker_factory, "false")
+    b.wait_log(r"worker 0: one recv and one sendmsg per connection per turn \(not batched: epoll_batch_io = false\)")
+
+
+def test_on_when_the_kernel_allows_it(broker_factory):
+    # (On by default: config/musqratt.toml, checked against --print-config by test_26.)
+    b = epoll_broker(broker_factory, "true")
+    if kernel_allows_io_uring():
+        b.wait_log(r"worker 0: a turn's reads and sends each go to the kernel in one io_uring_enter")
+        assert "not batched" not in b.log()
+    else:
+        b.wait_log(r"not batched: io_uring_queue_init: ")
+
+
+def slow_subscriber(broker, topic):
+    """A subscriber whose small receive window fills long before the broker is done with it."""
+    c = RawClient(broker, timeout=30)
+    c.sock.close()
+    c.sock = socket.socket()
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+    c.sock.settimeout(30)
+    c.sock.connect((broker.host, broker.port))
+    c.connect(unique_id("sub"))
+    c.subscribe(topic, 1)
+    return c
+
+
+@pytest.mark.parametrize("batch", ["true", "false"])
+def test_bursts_over_many_pairs_arrive_once_and_in_order(broker_factory, batch):
+    b = epoll_broker(broker_factory, batch)
+    topics = [unique_id("burst") for _ in range(PAIRS)]
+    subs = [slow_subscriber(b, t) for t in topics]
+    pubs = []
+    for _ in range(PAIRS):
+        p = RawClient(b, timeout=30)
+        p.connect(unique_id("pub"))
+        pubs.append(p)
+    # Every publisher's whole burst first: many connections readable in the same turns, and
+    # every subscriber's socket full while its messages keep coming.
+    for i, p in enumerate(pubs):
+        burst = b"".join(publish_packet(topics[i], n.to_bytes(4, "big") * (SIZE // 4), 1, pid=n + 1)
+                         for n in range(COUNT))
+        p.send(burst)
+    for i, s in enumerate(subs):
+        got = []
+        while len(got) < COUNT:
+            m = s.recv_publish(30)
+            assert m.type == PUBLISH
+            got.append(int.from_bytes(m.payload[:4], "big"))
+        assert got == list(range(COUNT)), f"pair {i}: lost, repeated or reordered"
+        s.expect_nothing(0.2)
+    for i, p in enumerate(pubs):
+        acked = [p.expect(PUBACK, 30).pid for _ in range(COUNT)]
+        assert acked == [n + 1 for n in range(COUNT)], f"publisher {i}: acknowledgements"
