@@ -359,10 +359,18 @@ class Closed(Exception):
 class RawClient:
     """A hand-driven MQTT connection. recv() returns Packet objects; Closed is raised on EOF."""
 
-    def __init__(self, broker, version=4, timeout=3.0):
+    def __init__(self, broker, version=4, timeout=3.0, rcvbuf=None):
+        """rcvbuf: a receive buffer of that size, set before the connect (which fixes the TCP
+        window): a slow reader whose socket the broker fills quickly."""
         self.version = version
         self.timeout = timeout
-        self.sock = socket.create_connection((broker.host, broker.port), timeout=timeout)
+        if rcvbuf is None:
+            self.sock = socket.create_connection((broker.host, broker.port), timeout=timeout)
+        else:
+            self.sock = socket.socket()
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.settimeout(timeout)
+            self.sock.connect((broker.host, broker.port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = bytearray()
         self.closed = False

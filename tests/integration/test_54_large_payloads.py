@@ -4,7 +4,6 @@ Every subscriber must still get every payload whole and in order: a fast one, a 
 socket fills so that writes stop inside payloads and resume on the next turn, a 5.0 one with a
 subscription identifier in each header, and a late one that gets a large retained message."""
 import hashlib
-import socket
 
 import pytest
 
@@ -49,12 +48,7 @@ def test_large_payloads_reach_fast_slow_and_v5_subscribers_whole(broker):
     fast = RawClient(broker, timeout=30)
     fast.connect(unique_id("fast"))
     fast.subscribe(topic, 1)
-    slow = RawClient(broker, timeout=30)
-    slow.sock.close()  # again, with a receive buffer set before the connect fixes the window
-    slow.sock = socket.socket()
-    slow.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
-    slow.sock.settimeout(30)
-    slow.sock.connect((broker.host, broker.port))
+    slow = RawClient(broker, timeout=30, rcvbuf=16384)
     slow.connect(unique_id("slow"))
     slow.subscribe(topic, 1)
     v5 = RawClient(broker, version=5, timeout=30)

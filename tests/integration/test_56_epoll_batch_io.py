@@ -4,7 +4,7 @@ setting off, or without io_uring, one recv and one sendmsg per connection. Both 
 message arrives once and in order, also when subscribers' sockets fill (sends that would block
 inside a batch) and when many connections are readable in the same turn."""
 import ctypes
-import socket
+import os
 
 import pytest
 
@@ -22,7 +22,6 @@ def kernel_allows_io_uring():
     fd = ctypes.CDLL(None, use_errno=True).syscall(425, 1, params)  # io_uring_setup
     if fd < 0:
         return False
-    import os
     os.close(fd)
     return True
 
@@ -48,12 +47,7 @@ def test_on_when_the_kernel_allows_it(broker_factory):
 
 def slow_subscriber(broker, topic):
     """A subscriber whose small receive window fills long before the broker is done with it."""
-    c = RawClient(broker, timeout=30)
-    c.sock.close()
-    c.sock = socket.socket()
-    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
-    c.sock.settimeout(30)
-    c.sock.connect((broker.host, broker.port))
+    c = RawClient(broker, timeout=30, rcvbuf=8192)
     c.connect(unique_id("sub"))
     c.subscribe(topic, 1)
     return c
