@@ -52,6 +52,8 @@ const char* kUsage =
     "  --hold S            idle: keep the connections open S seconds (default 0);\n"
     "                      queue: wait S s after the last publish before sampling (default 1)\n"
     "  --drain S           wait S s without deliveries before counting losses (default 2)\n"
+    "  --drain-max S       end the drain after S s even while deliveries still trickle in;\n"
+    "                      the rest counts as lost (default 0: no limit)\n"
     "  --connect-timeout S give up on connections after S s (default 30)\n"
     "  --connect-concurrency N  handshakes in flight at once (default 64)\n"
     "  --keepalive S       MQTT keep alive (default 60)\n"
@@ -188,6 +190,7 @@ int parse_options(int argc, char** argv, Options& o) {
     else if (a == "--warmup") rc = need([&](auto s) { return real(s, o.warmup); });
     else if (a == "--broker-pid") rc = need([&](auto s) { return num(s, o.broker_pid) && o.broker_pid > 0; });
     else if (a == "--drain") rc = need([&](auto s) { return real(s, o.drain); });
+    else if (a == "--drain-max") rc = need([&](auto s) { return real(s, o.drain_max) && o.drain_max >= 0; });
     else if (a == "--connect-timeout") rc = need([&](auto s) { return real(s, o.connect_timeout); });
     else if (a == "--connect-concurrency") rc = need([&](auto s) { return num(s, o.connect_concurrency); });
     else if (a == "--keepalive") rc = need([&](auto s) { return num(s, o.keepalive); });

@@ -30,6 +30,7 @@ struct Options {
   bool progress = true;   // live line on stderr (only when it is a terminal)
   double hold = 0;        // idle: seconds to keep the connections open; queue: settle time (default 1)
   double drain = 2.0;     // seconds without a new delivery before the rest counts as lost
+  double drain_max = 0;   // seconds the whole drain may take, however deliveries trickle (0 = no limit)
   double connect_timeout = 30;
   int connect_concurrency = 64;   // TCP+MQTT handshakes in flight at once (all threads)
   uint16_t keepalive = 60;

@@ -121,6 +121,7 @@ void print_table(std::FILE* f, const Options& o, const Results& r) {
     std::snprintf(b, sizeof b, "%.3f s (publish %.3f s, drain %.3f s)", r.duration_s, r.publish_s, r.drain_s);
     row("duration", b);
     row("lost", n(r.lost));
+    if (r.drain_cut) row("drain", "cut by --drain-max while deliveries were still arriving");
     row("duplicates", n(r.dup));
     row("out of order", n(r.out_of_order));
     if (r.unexpected) row("unexpected", n(r.unexpected));
@@ -170,9 +171,9 @@ void print_json(std::FILE* f, const Options& o, const Results& r) {
   std::fprintf(f,
                "\"params\":{\"host\":\"%s\",\"port\":%u,\"protocol\":\"%s\",\"publishers\":%d,\"subscribers\":%d,"
                "\"qos\":%d,\"size\":%zu,\"count\":%llu,\"duration\":%g,\"rate\":%g,\"inflight\":%d,\"threads\":%d,"
-               "\"drain\":%g},",
+               "\"drain\":%g,\"drain_max\":%g},",
                json_str(o.host).c_str(), o.port, o.v5 ? "5.0" : "3.1.1", o.publishers, o.subscribers, o.qos, o.size,
-               u(o.count), o.duration, o.rate, o.inflight, o.threads, o.drain);
+               u(o.count), o.duration, o.rate, o.inflight, o.threads, o.drain, o.drain_max);
   std::fprintf(f,
                "\"sent\":%llu,\"acked\":%llu,\"expected\":%llu,\"delivered\":%llu,\"received\":%llu,"
                "\"msgs_per_s\":%.1f,\"deliveries_per_s\":%.1f,\"lost\":%llu,\"dup\":%llu,\"out_of_order\":%llu,"
@@ -186,8 +187,9 @@ void print_json(std::FILE* f, const Options& o, const Results& r) {
   hist(r.connect);
   std::fprintf(f,
                ",\"connections\":%llu,\"connect_time_s\":%.6f,\"connect_rate\":%.1f,\"publish_s\":%.6f,"
-               "\"drain_s\":%.6f,\"duration_s\":%.6f,",
-               u(r.connections), r.connect_time_s, r.connect_rate, r.publish_s, r.drain_s, r.duration_s);
+               "\"drain_s\":%.6f,\"drain_cut\":%s,\"duration_s\":%.6f,",
+               u(r.connections), r.connect_time_s, r.connect_rate, r.publish_s, r.drain_s,
+               r.drain_cut ? "true" : "false", r.duration_s);
   std::fprintf(f, "\"window\":{\"warmup_s\":%g,\"seconds\":%.6f,\"delivered\":%llu,\"generator_cpu_s\":%.3f}",
                o.warmup, r.window_s, u(r.window_delivered), r.generator_cpu_s);
   if (o.broker_pid)

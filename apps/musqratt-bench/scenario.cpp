@@ -306,11 +306,17 @@ Results run_scenario(const Options& o) {
                                                       : per_sub_all * uint64_t(o.subscribers);
     uint64_t last_unique = t.unique;
     last_change = mono_ns();
+    const int64_t drain_start = last_change;
     for (;;) {
       t = totals(engines);
       int64_t now = mono_ns();
       progress.draining(t.sent, t.unique, expected);
       if (t.unique >= expected) break;
+      // A broker far behind can keep a drain going for many minutes, one delivery at a time.
+      if (o.drain_max > 0 && now - drain_start > int64_t(o.drain_max * 1e9)) {
+        res.drain_cut = true;
+        break;
+      }
       if (t.unique != last_unique) {
         last_unique = t.unique;
         last_change = now;

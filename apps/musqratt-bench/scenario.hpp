@@ -15,6 +15,7 @@ struct Results {
   uint64_t connect_errors = 0, publish_errors = 0, disconnects = 0;
   uint64_t connections = 0;
   double publish_s = 0, duration_s = 0, drain_s = 0;
+  bool drain_cut = false;  // --drain-max ended the drain while deliveries were still arriving
   double msgs_per_s = 0, deliveries_per_s = 0;
   double connect_time_s = 0, connect_rate = 0;
   // The measured window: with --warmup the last --duration seconds of publishing, else from the

@@ -3,6 +3,7 @@
 Only completeness and correctness of the report are checked, never timings."""
 import json
 import subprocess
+import time
 
 import pytest
 
@@ -93,6 +94,16 @@ def test_persist_relay_loses_everything(bench_bin, relay):
     assert rc == 1
 
 
+def test_drain_max_ends_a_drain_that_would_go_on(bench_bin, relay):
+    # --drain 30 alone would wait 30 s for the deliveries the relay never makes.
+    started = time.monotonic()
+    rc, r, _ = run(bench_bin, relay, "--scenario", "persist", "--subscribers", 2, "--count", 500,
+                   "--drain", "30", "--drain-max", "0.5", timeout=20)
+    assert time.monotonic() - started < 15
+    assert r["drain_cut"] is True and r["params"]["drain_max"] == 0.5
+    assert r["lost"] == 2 * r["sent"] == 1000
+
+
 def test_idle(bench_bin, broker, tmp_path):
     _, port = broker
     ready = tmp_path / "ready"
@@ -172,7 +183,7 @@ def test_queue(bench_bin, musqratt_proc, tmp_path, qos):
 @pytest.mark.parametrize("args", [["--size", "8"], ["--qos", "3"], ["--bogus"], ["--scenario", "nope"],
                                   ["--count", "5", "--duration", "1"], ["--scenario", "persist", "--qos", "0"],
                                   ["--warmup", "1"], ["--scenario", "queue", "--duration", "1"],
-                                  ["--broker-pid", "0"], ["--broker-pid", "x"]])
+                                  ["--broker-pid", "0"], ["--broker-pid", "x"], ["--drain-max", "-1"]])
 def test_usage_errors(bench_bin, args):
     p = subprocess.run([bench_bin, *args], capture_output=True, text=True, timeout=10)
     assert p.returncode == 2
