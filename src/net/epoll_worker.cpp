@@ -196,17 +196,22 @@ void EpollWorker::read_all(util::TimePoint now) {
       Connection* c = find(r.token);
       if (c == nullptr || c->released) continue;  // an earlier one's input closed it
       read_from(*c, now);
-      c = find(r.token);  // the read may have closed it
-      if (c != nullptr && !c->released && (r.events & EPOLLOUT)) mark_dirty(*c);
+      after_event(r);
     }
   }
   readable_.clear();
 }
 
+void EpollWorker::after_event(const Readable& r) {
+  Connection* c = find(r.token);  // the read may have closed it
+  if (c != nullptr && !c->released && (r.events & EPOLLOUT)) mark_dirty(*c);
+}
+
 void EpollWorker::read_batch(std::span<const Readable> ready, util::TimePoint now) {
   for (size_t k = 0; k < ready.size(); ++k) {
     Connection* c = find(ready[k].token);
-    // A connection an earlier batch's input closed gets an empty read, which is not made.
+    // A connection an earlier batch's input closed keeps its slot with an empty read on no
+    // descriptor (it fails with EBADF); its result is skipped below.
     int fd = c == nullptr || c->released ? -1 : c->io.fd;
     io_.add_recv(fd, {batch_reads_.get() + k * kBatchRead, fd < 0 ? 0 : kBatchRead});
   }
@@ -217,8 +222,7 @@ void EpollWorker::read_batch(std::span<const Readable> ready, util::TimePoint no
     // is dropped with it, as the socket would have been.
     if (c == nullptr || c->released) continue;
     after_read(*c, io_.result(k), batch_reads_.get() + k * kBatchRead, now);
-    c = find(ready[k].token);
-    if (c != nullptr && !c->released && (ready[k].events & EPOLLOUT)) mark_dirty(*c);
+    after_event(ready[k]);
   }
 }
 
@@ -257,6 +261,7 @@ std::optional<size_t> EpollWorker::write_gather(Connection& c, std::span<const s
 }
 
 bool EpollWorker::queue_write(Connection& c, std::span<const std::string_view> runs) {
+  static_assert(IoBatch::kMaxRuns >= kMaxRuns, "a queued send takes every run the driver gathers");
   if (c.io.connecting) return false;
   io_.add_send(c.io.fd, runs);
   return true;

@@ -80,6 +80,8 @@ class EpollWorker final : public ConnectionDriver<EpollWorker, EpollIo> {
   void read_batch(std::span<const Readable> ready, util::TimePoint now);
   void read_from(Connection& c, util::TimePoint now);
   void after_read(Connection& c, ssize_t result, const uint8_t* data, util::TimePoint now);
+  /// After a readable connection's read: the EPOLLOUT epoll reported with it, if it is still open.
+  void after_event(const Readable& r);
   void set_listening(bool on);
   void watch_listener(size_t slot, bool on);
 
