@@ -59,7 +59,7 @@ void EpollWorker::notify() {
   (void)ignored;
 }
 
-void EpollWorker::run() {
+void EpollWorker::prepare() {
   // The ring is the thread's own (it is created here, on it).
   std::string why = batch_io_ ? io_.open() : "epoll_batch_io = false";
   if (why.empty()) {
@@ -68,6 +68,9 @@ void EpollWorker::run() {
   } else {
     LOG_INFO("worker %u: one recv and one sendmsg per connection per turn (not batched: %s)", index_, why.c_str());
   }
+}
+
+void EpollWorker::run() {
   std::vector<epoll_event> events(512);
   std::vector<uint64_t> inbox_swap;
   while (!stop_requested()) {

@@ -64,6 +64,7 @@ class EpollWorker final : public ConnectionDriver<EpollWorker, EpollIo> {
                                                util::Millis timeout, const EndpointFactory& make, util::TimePoint now);
 
  protected:
+  void prepare() override;
   void run() override;
   void notify() override;
   void tick(util::TimePoint now) override;

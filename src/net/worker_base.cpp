@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <future>
 
 #include "broker/stats.h"
 #include "util/memory_release.h"
@@ -18,12 +19,17 @@ void WorkerBase::set_peers(std::vector<WorkerBase*> peers) {
 }
 
 void WorkerBase::start() {
-  thread_ = std::thread([this] {
+  std::promise<void> prepared;
+  std::future<void> done = prepared.get_future();
+  thread_ = std::thread([this, &prepared] {
     t_current = this;
     broker::Stats::set_thread_slot(index_ + 1);
+    prepare();
+    prepared.set_value();  // `prepared` lives on start()'s stack: not touched after this
     run();
     t_current = nullptr;
   });
+  done.wait();
 }
 
 void WorkerBase::request_stop() {

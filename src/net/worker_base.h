@@ -26,6 +26,8 @@ class WorkerBase : public broker::Waker {
 
   /// All workers, so wake-ups for another worker can be batched per loop turn.
   void set_peers(std::vector<WorkerBase*> peers);
+  /// Starts the thread and returns once prepare() has run on it: the thread's own files (an
+  /// io_uring ring) are open when the server says it is running.
   void start();
   void request_stop();
   void join();
@@ -58,6 +60,9 @@ class WorkerBase : public broker::Waker {
   virtual void remove_listener(size_t /*slot*/, std::function<void()> done) { done(); }
 
  protected:
+  /// Set-up that must happen on the worker's own thread (a ring bound to its issuer). start()
+  /// waits for it.
+  virtual void prepare() {}
   /// The event loop; returns when stop_requested().
   virtual void run() = 0;
   /// Makes run() return from its wait soon (eventfd write, ring message, ...). Thread: any.

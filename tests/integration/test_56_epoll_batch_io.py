@@ -45,6 +45,19 @@ def test_on_when_the_kernel_allows_it(broker_factory):
         b.wait_log(r"not batched: io_uring_queue_init: ")
 
 
+def test_every_worker_has_its_ring_before_the_broker_says_running(broker_factory):
+    """Each worker opens its ring on its own thread; "running" comes after all of them, so a
+    descriptor count taken then is the idle one (the soak test relies on it)."""
+    b = broker_factory(extra_args=["--transport", "epoll", "--epoll-batch-io", "true",
+                                   "--threads", "2", "--log-level", "debug"])
+    b.wait_log(r"\brunning\b")
+    log = b.log()
+    running = log.index(" running ")
+    for w in (0, 1):
+        said = max(log.find(f"worker {w}: a turn's reads"), log.find(f"worker {w}: one recv and one sendmsg"))
+        assert 0 <= said < running, f"worker {w} set up after the broker said running:\n{log}"
+
+
 def slow_subscriber(broker, topic):
     """A subscriber whose small receive window fills long before the broker is done with it."""
     c = RawClient(broker, timeout=30, rcvbuf=8192)
