@@ -3,11 +3,9 @@ reads, then its sends, go to the kernel in one io_uring_enter when the kernel al
 setting off, or without io_uring, one recv and one sendmsg per connection. Both ways every
 message arrives once and in order, also when subscribers' sockets fill (sends that would block
 inside a batch) and when many connections are readable in the same turn."""
-import ctypes
-import os
-
 import pytest
 
+from kernel_probe import kernel_allows_io_uring
 from mqtt_helpers import PUBACK, PUBLISH, RawClient, publish_packet, unique_id
 
 pytestmark = pytest.mark.musqratt_only
@@ -15,15 +13,6 @@ pytestmark = pytest.mark.musqratt_only
 PAIRS = 6
 COUNT = 400
 SIZE = 1024
-
-
-def kernel_allows_io_uring():
-    params = ctypes.create_string_buffer(120)
-    fd = ctypes.CDLL(None, use_errno=True).syscall(425, 1, params)  # io_uring_setup
-    if fd < 0:
-        return False
-    os.close(fd)
-    return True
 
 
 def epoll_broker(broker_factory, batch):

@@ -22,16 +22,12 @@ import pytest
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(1, str(REPO_ROOT / "tests" / "integration"))  # kernel_probe
+from kernel_probe import kernel_allows_io_uring  # noqa: E402
 MUSQRATT_BIN = os.environ.get("MUSQRATT_BIN") or str(REPO_ROOT / "build" / "bin" / "musqratt")
 MUSQRATT_CLI = os.environ.get("MUSQRATT_CLI") or str(REPO_ROOT / "build" / "bin" / "musqratt-cli")
 NODE = shutil.which("node") or "/usr/bin/node"
 START_TIMEOUT = 10.0
-
-
-def io_uring_available():
-    import ctypes
-    buf = ctypes.create_string_buffer(120)
-    return ctypes.CDLL(None).syscall(425, 1, buf) >= 0
 
 
 class WebBroker:
@@ -114,7 +110,7 @@ class WebBroker:
 
 @pytest.fixture(params=["epoll", "io_uring"])
 def transport(request):
-    if request.param == "io_uring" and not io_uring_available():
+    if request.param == "io_uring" and not kernel_allows_io_uring():
         pytest.skip("io_uring is not available here")
     return request.param
 
