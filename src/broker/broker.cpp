@@ -66,6 +66,7 @@ Broker::~Broker() {
   for (const SessionPtr& s : sessions_) {
     for (const auto& f : s->subscription_filters()) tree_.unsubscribe(f, s.get());
   }
+  offline_.clear();
   sessions_.clear();
 }
 
@@ -105,6 +106,7 @@ void Broker::attach_persistence(Persistence* store, const RestoredState& r, util
     s->set_persistence(store);
     for (const auto& [filter, opt] : rs.subscriptions)
       tree_.subscribe(filter, Subscriber{s, opt.first, opt.second});
+    note_offline_locked(s);
     sessions_.insert(std::move(s));
   }
   for (const auto& m : r.retained) {
@@ -154,6 +156,7 @@ ConnectResult Broker::connect(const ConnectRequest& req, util::TimePoint) {
         // Resume: the new connection becomes the owner; the old one notices on its wake-up.
         result.session = existing;
         result.session_present = true;
+        offline_.erase(existing);
         if (Link old = existing->link()) wakes.push_back(old);
       }
     }
@@ -223,12 +226,16 @@ void Broker::disconnect(const SessionPtr& session, uint64_t token, std::optional
                         util::TimePoint now) {
   bool was_owner = session->detach(token, now);
   bool ends = false;
-  if (was_owner && session->expiry_interval() == 0) {
+  if (was_owner) {
     std::lock_guard lock(registry_mu_);
     auto it = sessions_.find(session->client_id());
     if (it != sessions_.end() && *it == session) {
-      end_session_locked(session);
-      ends = true;
+      if (session->expiry_interval() == 0) {
+        end_session_locked(session);
+        ends = true;
+      } else {
+        note_offline_locked(session);
+      }
     }
   }
   if (cluster_ && was_owner && !ends) cluster_->disconnected(session);
@@ -257,8 +264,11 @@ void Broker::disconnect(const SessionPtr& session, uint64_t token, std::optional
 void Broker::end_session_locked(const SessionPtr& session) {
   auto it = sessions_.find(session->client_id());
   if (it != sessions_.end() && *it == session) sessions_.erase(it);
+  offline_.erase(session);
   end_session_unlocked(session);
 }
+
+void Broker::note_offline_locked(const SessionPtr& session) { offline_.insert(session); }
 
 /// Removes the session's subscriptions and hands its unfinished shared-subscription messages
 /// to other members of the group, so a leaving member loses nothing it had accepted.
@@ -617,9 +627,14 @@ void Broker::housekeeping(util::TimePoint now) {
       }
     }
     std::vector<SessionPtr> expired;
-    for (const SessionPtr& s : sessions_) {
-      auto at = s->expires_at();
-      if (at && *at <= now) expired.push_back(s);
+    for (auto it = offline_.begin(); it != offline_.end();) {
+      auto at = (*it)->expires_at();
+      if (!at) {
+        it = offline_.erase(it);  // back online (or never expiring): nothing to wait for
+        continue;
+      }
+      if (*at <= now) expired.push_back(*it);
+      ++it;
     }
     for (const auto& s : expired) {
       LOG_INFO("session '%s' expired", s->client_id().c_str());

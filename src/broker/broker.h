@@ -265,6 +265,8 @@ class Broker {
   void log_refusal(const Message& msg);
   void release_memory_if_drained(util::TimePoint now);
   void end_session_locked(const SessionPtr& session);
+  /// `session` went offline: housekeeping watches its expiry from now on. Needs registry_mu_.
+  void note_offline_locked(const SessionPtr& session);
   void subscribe_adopted(const SessionPtr& s, const std::vector<std::pair<std::string, SubscriptionRecord>>& subs);
   void end_session_unlocked(const SessionPtr& session);
   void publish_will(const MessagePtr& msg, util::TimePoint now);
@@ -308,6 +310,12 @@ class Broker {
     bool operator()(const auto& a, const auto& b) const { return key(a) == key(b); }
   };
   std::unordered_set<SessionPtr, SessionById, SessionById> sessions_;
+  /// The sessions of sessions_ that may expire: offline, with a finite expiry interval. Only
+  /// these are looked at by housekeeping, so its pass (and the time it holds registry_mu_) grows
+  /// with the clients that went away, not with the ones connected. A session is added wherever
+  /// it goes offline (disconnect, restore, adoption) and removed when it ends or moves; one
+  /// that came back, or expires never, is dropped by the next pass.
+  std::unordered_set<SessionPtr> offline_;
   struct PendingWill {
     std::string client_id;
     MessagePtr msg;

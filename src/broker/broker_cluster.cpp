@@ -97,6 +97,7 @@ SessionPtr Broker::prepare_adoption(const std::string& client_id, uint32_t expir
       r.client_id = client_id;
       r.expiry = expiry;
       s->restore(r, now);
+      note_offline_locked(s);
       sessions_.insert(s);
     }
   }
@@ -138,6 +139,7 @@ std::optional<RestoredSession> Broker::hand_over(const std::string& client_id, b
       s->revoke();
       state = s->snapshot();
       sessions_.erase(it);
+      offline_.erase(s);
       if (s->persistent()) store_->session_deleted(client_id);
       moved = s;
     }

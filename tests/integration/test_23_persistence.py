@@ -125,6 +125,30 @@ def test_delayed_will_survives_restart(broker_factory, request, tmp_path):
     assert got[0].payload == b"gone"
 
 
+def test_offline_session_restored_by_a_restart_still_expires(broker_factory, request, tmp_path):
+    """A session that was offline when the broker stopped is watched for expiry again after the
+    restart, from the time it went offline (not from the restart)."""
+    args = _args(tmp_path / "data")
+    b = broker_factory(extra_args=args)
+    short = Client(b, version=5, client_id="restored-short", clean=False, session_expiry=3)
+    short.subscribe("rs/#", 1)
+    short.disconnect()
+    long = Client(b, version=5, client_id="restored-long", clean=False, session_expiry=3600)
+    long.subscribe("rl/#", 1)
+    long.disconnect()
+    b.wait_client_gone("restored-long")
+    b.stop()
+    request.node._brokers.remove(b)
+
+    b = broker_factory(extra_args=args)
+    b.wait_session_expired("restored-short", timeout=6)
+    assert "session 'restored-long' expired" not in b.log()
+    again = Client(b, version=5, client_id="restored-short", clean=False, session_expiry=3)
+    assert not again.session_present
+    kept = Client(b, version=5, client_id="restored-long", clean=False, session_expiry=3600)
+    assert kept.session_present
+
+
 def test_clean_session_leaves_nothing_behind(broker_factory, request, tmp_path):
     data = tmp_path / "data"
     b = broker_factory(extra_args=_args(data))
