@@ -2,8 +2,9 @@
 # Builds the broker (and the unit tests, if any) with GCC under sanitizers and runs the tests:
 #   asan: -DMUSQRATT_SANITIZE=address,undefined into build-asan; unit tests, then the whole
 #         integration suite.
-#   tsan: -DMUSQRATT_SANITIZE=thread into build-tsan; unit tests, then the concurrency and the
-#         persistence integration tests (the whole suite with SANITIZE_TSAN_ALL=1).
+#   tsan: -DMUSQRATT_SANITIZE=thread into build-tsan; the unit tests that start threads, then the
+#         concurrency and the persistence integration tests (the whole suite with
+#         SANITIZE_TSAN_ALL=1).
 # Usage: scripts/sanitize.sh [asan|tsan|all]   (default all)
 #
 # The integration harness (tests/integration/conftest.py) sends the broker's stdout+stderr to
@@ -25,8 +26,9 @@ failed=()
 
 report_pat='ERROR: AddressSanitizer|ERROR: LeakSanitizer|WARNING: ThreadSanitizer|ThreadSanitizer: |runtime error:|SUMMARY: (Address|Leak|Thread|UndefinedBehavior)Sanitizer'
 
-build() {  # dir sanitize
+build() {  # dir sanitize [cmake args...]
   local dir=$1 san=$2
+  shift 2
   local src=.
   if [ "${SANITIZE_SNAPSHOT:-0}" = 1 ]; then
     src=$dir/snapshot
@@ -42,7 +44,7 @@ build() {  # dir sanitize
   cmake -S "$src" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(command -v ccache >/dev/null && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache) \
     -DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++ \
     -DMUSQRATT_SANITIZE="$san" -DMUSQRATT_TESTS=ON -DMUSQRATT_FUZZ=OFF \
-    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" >/dev/null
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" "$@" >/dev/null
   # No -DNDEBUG: assert() keeps the owner-thread checks. -O1 -g1 builds faster than -O2 -g and
   # the reports still name function, file and line.
   local targets=(musqratt)
@@ -120,7 +122,8 @@ fi
 if [ "$stages" = all ] || [ "$stages" = tsan ]; then
   export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
   start=$SECONDS
-  build build-tsan thread
+  # The unit tests that start threads (tests/unit/CMakeLists.txt); the others ran under ASan.
+  build build-tsan thread -DMUSQRATT_UNIT_TESTS_THREADED_ONLY=ON
   # GCC 12's TSan runtime cannot cope with the 28+ bit mmap randomisation of recent kernels
   # ("FATAL: ThreadSanitizer: unexpected memory mapping"); run without ASLR in that case.
   # The personality is inherited, so wrapping pytest covers the brokers it starts.
