@@ -100,7 +100,8 @@ int main(int argc, char** argv) {
   net::ServerOptions server_options{settings.listen, threads, settings.transport, {}, settings.tls_listen,
                                      net::TlsSettings{settings.tls_cert, settings.tls_key, settings.tls_ca,
                                                       settings.tls_require_certificate, settings.tls_use_identity_as_username},
-                                     net::UringSettings{settings.uring_sqpoll, settings.uring_sqpoll_idle_ms, settings.epoll_batch_io},
+                                     net::UringSettings{settings.uring_sqpoll, settings.uring_sqpoll_idle_ms, settings.epoll_batch_io,
+                                                       settings.epoll_busy_poll_us},
                                      {}};
   if (settings.transport == "dpdk") {
 #ifdef MUSQRATT_HAVE_DPDK

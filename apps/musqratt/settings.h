@@ -43,6 +43,9 @@ struct Settings {
   uint64_t persistence_max_size = 0;
   // transport = "epoll": a turn's reads and sends batched through a small ring (net::IoBatch).
   bool epoll_batch_io = true;
+  // transport = "epoll": polling before sleeping after a large turn (net::BusyPoll).
+  uint32_t epoll_busy_poll_us = 50;
+  static constexpr uint32_t kMaxBusyPollUs = 10000;
   // transport = "io_uring": SQPOLL rings (see net::UringSettings).
   bool uring_sqpoll = false;
   uint32_t uring_sqpoll_idle_ms = 1000;

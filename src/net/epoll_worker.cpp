@@ -36,8 +36,9 @@ constexpr int kAcceptsPerTurn = 64;
 // The driver's flags share the last word of the epoll state (see Connection).
 static_assert(sizeof(EpollWorker::Connection) == 24);
 
-EpollWorker::EpollWorker(unsigned index, broker::Broker& broker, std::vector<Listener> listeners, bool batch_io)
-    : ConnectionDriver(index, broker), listeners_(std::move(listeners)), batch_io_(batch_io) {
+EpollWorker::EpollWorker(unsigned index, broker::Broker& broker, std::vector<Listener> listeners, bool batch_io,
+                         std::chrono::microseconds busy_poll)
+    : ConnectionDriver(index, broker), listeners_(std::move(listeners)), batch_io_(batch_io), busy_poll_(busy_poll) {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   epoll_event ev{};
@@ -68,6 +69,9 @@ void EpollWorker::prepare() {
   } else {
     LOG_INFO("worker %u: one recv and one sendmsg per connection per turn (not batched: %s)", index_, why.c_str());
   }
+  if (busy_poll_.window().count() > 0)
+    LOG_DEBUG("worker %u: after a turn that read %zu KiB or more it polls up to %lld us before sleeping", index_,
+              BusyPoll::kAfterBytes / 1024, static_cast<long long>(busy_poll_.window().count()));
 }
 
 void EpollWorker::run() {
@@ -75,8 +79,9 @@ void EpollWorker::run() {
   std::vector<uint64_t> inbox_swap;
   while (!stop_requested()) {
     wait_begins();
-    int n = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()),
-                       static_cast<int>(wait_budget(util::Millis(250)).count()));
+    const int room = static_cast<int>(events.size());
+    int n = busy_poll_.before_sleeping([&] { return epoll_wait(epoll_fd_, events.data(), room, 0); });
+    if (n <= 0) n = epoll_wait(epoll_fd_, events.data(), room, static_cast<int>(wait_budget(util::Millis(250)).count()));
     util::TimePoint now = util::now();
     wait_ends(now);
     bool woken = false;
@@ -123,6 +128,10 @@ void EpollWorker::run() {
     flush_remote_wakes();
   }
   shutdown_connections(util::now());
+  if (busy_poll_.found() + busy_poll_.slept() > 0)
+    LOG_DEBUG("worker %u: polled before sleeping %llu times, %llu of them found input", index_,
+              static_cast<unsigned long long>(busy_poll_.found() + busy_poll_.slept()),
+              static_cast<unsigned long long>(busy_poll_.found()));
 }
 
 void EpollWorker::watch_listener(size_t slot, bool on) {
@@ -237,7 +246,10 @@ void EpollWorker::read_from(Connection& c, util::TimePoint now) {
 
 /// What a read gave: `result` bytes at `data`, 0 at the end of the stream, or -errno.
 void EpollWorker::after_read(Connection& c, ssize_t result, const uint8_t* data, util::TimePoint now) {
-  if (result > 0) return received(c, {data, static_cast<size_t>(result)}, now);
+  if (result > 0) {
+    busy_poll_.read(static_cast<size_t>(result));
+    return received(c, {data, static_cast<size_t>(result)}, now);
+  }
   if (result == -EAGAIN || result == -EWOULDBLOCK || result == -EINTR) return;
   if (result < 0) return failed(c, strerror(static_cast<int>(-result)), now);  // reset, timed out, ...
   ended(c, now);  // EOF

@@ -5,6 +5,7 @@
 // socket calls.
 #include <sys/socket.h>
 
+#include <chrono>
 #include <cstdint>
 #include <expected>
 #include <optional>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "net/accept_throttle.h"
+#include "net/busy_poll.h"
 #include "net/connection_driver.h"
 #include "net/listener.h"
 #include "net/io_batch.h"
@@ -33,7 +35,9 @@ struct EpollIo {
 class EpollWorker final : public ConnectionDriver<EpollWorker, EpollIo> {
  public:
   /// `batch_io`: a turn's reads and sends through an IoBatch when the kernel allows it.
-  EpollWorker(unsigned index, broker::Broker& broker, std::vector<Listener> listeners, bool batch_io = true);
+  /// `busy_poll`: how long to poll for input before sleeping after a large turn (busy_poll.h).
+  EpollWorker(unsigned index, broker::Broker& broker, std::vector<Listener> listeners, bool batch_io = true,
+              std::chrono::microseconds busy_poll = {});
   ~EpollWorker() override;
 
   // The transport's part of ConnectionDriver.
@@ -101,6 +105,7 @@ class EpollWorker final : public ConnectionDriver<EpollWorker, EpollIo> {
   std::vector<Connecting> connecting_;
   bool batch_io_;
   IoBatch io_;
+  BusyPoll busy_poll_;
   std::vector<Readable> readable_;  // this turn's
   // The buffers of a batch of reads, one slice of kBatchRead bytes per read: touched only as
   // far as data arrives, so a worker that rarely has many readable connections at once keeps

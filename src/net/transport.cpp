@@ -44,14 +44,16 @@ std::expected<std::unique_ptr<WorkerBase>, std::string> make_worker(const std::s
                                                                     const std::vector<Listener>& listeners,
                                                                     [[maybe_unused]] const UringSettings& uring,
                                                                     [[maybe_unused]] const WorkerBase* first) {
-  if (transport == "epoll") return std::make_unique<EpollWorker>(index, broker, listeners, uring.batch_epoll);
+  if (transport == "epoll") return std::make_unique<EpollWorker>(index, broker, listeners, uring.batch_epoll,
+                                         std::chrono::microseconds(uring.epoll_busy_poll_us));
   if (transport == "io_uring") {
 #ifdef MUSQRATT_HAVE_URING
     auto* sibling = dynamic_cast<const UringWorker*>(first);
     auto w = UringWorker::create(index, broker, listeners, uring, sibling ? sibling->ring_fd() : -1);
     if (w) return std::move(*w);
     LOG_WARN("io_uring unavailable (%s): falling back to epoll", w.error().c_str());
-    return std::make_unique<EpollWorker>(index, broker, listeners, uring.batch_epoll);
+    return std::make_unique<EpollWorker>(index, broker, listeners, uring.batch_epoll,
+                                         std::chrono::microseconds(uring.epoll_busy_poll_us));
 #else
     return std::unexpected(std::string("transport 'io_uring' is not available: this build was made without liburing"));
 #endif

@@ -22,6 +22,9 @@ struct UringSettings {
   /// For the epoll transport: a turn's reads, then its sends, in one io_uring_enter each
   /// (net::IoBatch) rather than a system call per connection.
   bool batch_epoll = true;
+  /// For the epoll transport: how long a worker polls for input before sleeping after a turn
+  /// that read a stream's worth (net::BusyPoll); zero = never.
+  unsigned epoll_busy_poll_us = 50;
 };
 
 /// The transport the workers will run: `transport` itself, or "epoll" (with a warning logged)
