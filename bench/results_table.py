@@ -34,9 +34,9 @@ def many_cpu_per_message(b):
 
 
 def counted_attempts(recs):
-    """Marks each record "counted": of the attempts of one run (compare.sh runs a latency or
-    many-client run again while the hypervisor's steal exceeds its limit), the one with the least
-    steal counts, the first of equals. Records without attempts (older files) all count."""
+    """Marks each record "counted": of the attempts of one run (compare.sh runs a run again while
+    the hypervisor's steal exceeds its limit), the one with the least steal counts, the first of
+    equals. Records without attempts (older files) all count."""
     best = {}
     for i, r in enumerate(recs):
         key = (r["id"], r["broker"], r.get("run", 1))
@@ -82,6 +82,8 @@ def merge_runs(recs):
             m = dict(next(r for r in ok if r["bench"]["deliveries_per_s"] == mid))
             m["runs"] = len(runs)
             m["rate_runs"] = rates
+            if all(r.get("steal_pct") is not None for r in ok):
+                m["steal_runs"] = [r["steal_pct"] for r in ok]
             merged.append(m)
             continue
         ok = [r for r in runs if r["bench"] and r["bench"].get("latency_us")]
@@ -159,7 +161,10 @@ def figures_for(sid, recs):
             v = r["bench"].get("deliveries_per_s")
             text = fmt_rate(v)
             if r.get("rate_runs"):
-                text += f" (each run: {', '.join(fmt_rate(x) for x in r['rate_runs'])})"
+                text += f" (each run: {', '.join(fmt_rate(x) for x in r['rate_runs'])}"
+                if r.get("steal_runs"):
+                    text += f"; steal %: {', '.join(f'{x:.1f}' for x in r['steal_runs'])}"
+                text += ")"
             f.put(k, v, text)
         figs.append(f)
     elif sid.startswith("latency"):
@@ -295,7 +300,7 @@ def main():
              f"kernel {data['machine']['kernel']})." + (f" {vtext}." if vtext else "") +
              (f" 1-min load average before the runs: {min(loads):.2f} .. {max(loads):.2f}." if loads else "") +
              (f" Steal (CPU time the hypervisor took) during the counted runs: {min(steals):.1f} .. "
-              f"{max(steals):.1f} %; latency and many-client runs redone for steal: {redone}." if steals else ""), "",
+              f"{max(steals):.1f} %; runs redone for steal: {redone}." if steals else ""), "",
              "Ratios are MusQraTT / the other broker on the figure of the row: above 1 is better for "
              "MusQraTT on rates, below 1 is better on latency, CPU and memory.", ""]
     head = "| scenario | figure | " + " | ".join(NAMES[b] for b in present) + " | " + \

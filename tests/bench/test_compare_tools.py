@@ -134,7 +134,14 @@ def test_the_least_disturbed_attempt_of_a_run_counts(tmp_path):
     r = row(md, "latency-5k", "latency µs p50 / p99 / p99.9, median of 2 runs")
     assert "p99 of each run: 150, 200; steal %: 0.4, 1.0" in r
     assert "p99 of each run: 400, 300; steal %: 9.0, 2.0" in r
-    assert "during the counted runs: 0.4 .. 9.0 %; latency and many-client runs redone for steal: 2." in md
+    # A throughput run is redone the same way, and its row shows each counted run's steal.
+    records = [rec("musqratt", "p2p-qos1-10", tp(4.9e5), run=1, attempt=1, steal_pct=18.6),
+               rec("musqratt", "p2p-qos1-10", tp(9.4e5), run=1, attempt=2, steal_pct=0.4),
+               rec("musqratt", "p2p-qos1-10", tp(8.0e5), run=2, attempt=1, steal_pct=1.5)]
+    (tmp_path / "tp").mkdir()
+    md2, _ = make(tmp_path / "tp", records)
+    assert "(each run: 940.0 k, 800.0 k; steal %: 0.4, 1.5)" in row(md2, "p2p-qos1-10", "deliveries/s")
+    assert "during the counted runs: 0.4 .. 9.0 %; runs redone for steal: 2." in md
 
 
 def test_compare_runs_without_flashmq(tmp_path):
