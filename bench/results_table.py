@@ -120,14 +120,17 @@ class Figure:
         self.text[broker] = text if text is not None else ("–" if value is None else f"{value:.0f}")
 
 
+def steal_text(rec):
+    """"; steal %: a, b, c" for a row of repeated runs whose steal was recorded, else ""."""
+    runs = rec.get("steal_runs")
+    return f"; steal %: {', '.join(f'{v:.1f}' for v in runs)}" if runs else ""
+
+
 def latency_text(rec):
     l = rec["bench"]["latency_us"]
     text = f"{l['p50']:.0f} / {l['p99']:.0f} / {l['p999']:.0f}"
     if rec.get("runs"):
-        text += f" (p99 of each run: {', '.join(f'{v:.0f}' for v in rec['p99_runs'])}"
-        if rec.get("steal_runs"):
-            text += f"; steal %: {', '.join(f'{v:.1f}' for v in rec['steal_runs'])}"
-        text += ")"
+        text += f" (p99 of each run: {', '.join(f'{v:.0f}' for v in rec['p99_runs'])}{steal_text(rec)})"
     return text
 
 
@@ -161,10 +164,7 @@ def figures_for(sid, recs):
             v = r["bench"].get("deliveries_per_s")
             text = fmt_rate(v)
             if r.get("rate_runs"):
-                text += f" (each run: {', '.join(fmt_rate(x) for x in r['rate_runs'])}"
-                if r.get("steal_runs"):
-                    text += f"; steal %: {', '.join(f'{x:.1f}' for x in r['steal_runs'])}"
-                text += ")"
+                text += f" (each run: {', '.join(fmt_rate(x) for x in r['rate_runs'])}{steal_text(r)})"
             f.put(k, v, text)
         figs.append(f)
     elif sid.startswith("latency"):
