@@ -94,6 +94,7 @@ std::vector<Option> option_table() {
       {"sys_interval", "seconds between $SYS updates (0 = off)", [](S& s) -> auto& { return s.broker.sys_interval; }},
       {"epoll_batch_io", "transport epoll: each loop turn's reads, then its sends, go to the kernel in one io_uring_enter instead of one recv or sendmsg per connection (when the build and the kernel have io_uring; otherwise the plain calls)", [](S& s) -> auto& { return s.epoll_batch_io; }},
       {"epoll_busy_poll_us", "transport epoll: after a loop turn that read 64 KiB or more, a worker polls for input this many microseconds before it sleeps, so a client streaming large messages does not have to wake it for each one (0 = never; at most 10000)", [](S& s) -> auto& { return s.epoll_busy_poll_us; }},
+      {"local_send_buffer", "transports epoll and io_uring: kernel send buffer (SO_SNDBUF, bytes; the kernel doubles it and clamps it to net.core.wmem_max) of a connection whose handshake round trip was under 1 ms, instead of the kernel's autotuning up to 4 MiB, so that what a nearby subscriber has not read yet waits in the broker's queue, under its limits, rather than in a deep kernel queue (0 = autotuning for every peer; else 16384 to 67108864)", [](S& s) -> auto& { return s.local_send_buffer; }},
       {"uring_sqpoll", "transport io_uring: a kernel thread polls the submission queues (IORING_SETUP_SQPOLL, one thread shared by the workers), so busy workers submit without system calls; falls back to plain rings if the kernel refuses", [](S& s) -> auto& { return s.uring_sqpoll; }},
       {"uring_sqpoll_idle_ms", "transport io_uring with uring_sqpoll: milliseconds without submissions after which the polling thread sleeps (it spins until then)", [](S& s) -> auto& { return s.uring_sqpoll_idle_ms; }},
       {"dpdk_eal_args", "transport dpdk: DPDK EAL arguments, e.g. \"--no-huge --no-pci --vdev=net_af_packet0,iface=veth1\"", [](S& s) -> auto& { return s.dpdk_eal_args; }},
@@ -525,6 +526,10 @@ std::vector<std::string> validate_settings(Settings& s, const Origins& origins) 
   if (s.epoll_busy_poll_us > Settings::kMaxBusyPollUs)
     bad("epoll_busy_poll_us", std::to_string(s.epoll_busy_poll_us) + " is more than " + std::to_string(Settings::kMaxBusyPollUs) +
                                   " (a worker would spin that long after every large turn)");
+  if (s.local_send_buffer != 0 &&
+      (s.local_send_buffer < Settings::kMinLocalSendBuffer || s.local_send_buffer > Settings::kMaxLocalSendBuffer))
+    bad("local_send_buffer", std::to_string(s.local_send_buffer) + " is outside " + std::to_string(Settings::kMinLocalSendBuffer) +
+                                 ".." + std::to_string(Settings::kMaxLocalSendBuffer) + " (0 turns the cap off)");
   if (s.transport == "dpdk") {
     if (s.listen.empty()) bad("listen", "transport dpdk takes its MQTT port from listen, which is empty");
   } else if (s.listen.empty() && s.tls_listen.empty()) {

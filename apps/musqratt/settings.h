@@ -46,6 +46,11 @@ struct Settings {
   // transport = "epoll": polling before sleeping after a large turn (net::BusyPoll).
   uint32_t epoll_busy_poll_us = 50;
   static constexpr uint32_t kMaxBusyPollUs = 10000;
+  // transports epoll and io_uring: SO_SNDBUF of accepted connections from nearby peers
+  // (net::AcceptedSocketOptions); 0 = the kernel's autotuning for every peer.
+  uint32_t local_send_buffer = 256 * 1024;
+  static constexpr uint32_t kMinLocalSendBuffer = 16 * 1024;
+  static constexpr uint32_t kMaxLocalSendBuffer = 64 * 1024 * 1024;
   // transport = "io_uring": SQPOLL rings (see net::UringSettings).
   bool uring_sqpoll = false;
   uint32_t uring_sqpoll_idle_ms = 1000;

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "net/accepted_socket.h"
 #include "net/address.h"
 #include "util/log.h"
 
@@ -183,8 +184,7 @@ void EpollWorker::accept_from(size_t index, util::TimePoint now) {
       return;
     }
     throttle_.on_accepted();
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    tune_accepted_socket(fd, listener.accepted);
     uint64_t token = next_token();
     std::string peer = peer_name(fd);
     LOG_DEBUG("worker %u: accepted connection from %s", index_, peer.c_str());

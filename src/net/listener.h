@@ -8,6 +8,7 @@
 #include <string>
 
 #include "broker/waker.h"
+#include "net/accepted_socket.h"
 #include "net/endpoint.h"
 #include "util/clock.h"
 
@@ -28,6 +29,7 @@ struct Listener {
   int fd = -1;
   std::string description;  // "mqtt, tcp" / "mqtt, tls" / ... for logs
   EndpointFactory make_endpoint;
+  AcceptedSocketOptions accepted;  // kernel options of the sockets it accepts
 };
 
 }  // namespace musqratt::net

@@ -47,7 +47,7 @@ std::string Server::open(const Wanted& w) {
   auto fd = open_listener(*ep);
   if (!fd) return fd.error();
   EndpointFactory factory = w.tls ? tls_endpoints(tls_context_, w.factory) : w.factory;
-  listeners_.push_back(Listener{*fd, w.description, std::move(factory)});
+  listeners_.push_back(Listener{*fd, w.description, std::move(factory), options_.accepted});
   keys_.push_back(w.key());
   endpoints_.push_back(*ep);
   return {};

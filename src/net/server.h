@@ -40,6 +40,8 @@ struct ServerOptions {
     bool tls = false;
   };
   std::vector<ExtraListener> extra_listeners;
+  /// Kernel options of accepted sockets, for every kernel listener (net::AcceptedSocketOptions).
+  AcceptedSocketOptions accepted;
 };
 
 class Server {

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "net/accepted_socket.h"
 #include "net/address.h"
 #include "util/log.h"
 
@@ -398,8 +399,7 @@ void UringWorker::handle_accept(size_t i, const io_uring_cqe& cqe, util::TimePoi
     accept_rotating_[i] = true;
   }
   int fd = cqe.res;
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  tune_accepted_socket(fd, listeners_[i].accepted);
   std::string peer = peer_name(fd);
   LOG_DEBUG("worker %u: accepted connection from %s", index_, peer.c_str());
   UringIo io;

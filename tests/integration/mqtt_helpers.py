@@ -578,6 +578,33 @@ _counter = [0]
 _counter_lock = threading.Lock()
 
 
+def stream_pair(broker, qos=1, timeout=30):
+    """A subscriber of a fresh topic at `qos` and a publisher for it: (topic, sub, pub)."""
+    topic = unique_id("stream")
+    sub = RawClient(broker, timeout=timeout)
+    sub.connect(unique_id("sub"))
+    sub.subscribe(topic, qos)
+    pub = RawClient(broker, timeout=timeout)
+    pub.connect(unique_id("pub"))
+    return topic, sub, pub
+
+
+def numbered_publish(topic, n, size, qos=1):
+    """PUBLISH number `n` of a stream (packet id n + 1): its payload is `size` bytes, the
+    number repeated, so receive_numbered can tell which message arrived."""
+    return publish_packet(topic, n.to_bytes(4, "big") * (size // 4), qos, pid=n + 1)
+
+
+def receive_numbered(sub, count, timeout=30):
+    """The numbers of the next `count` numbered_publish messages `sub` receives, in order."""
+    got = []
+    while len(got) < count:
+        m = sub.recv_publish(timeout)
+        assert m.type == PUBLISH
+        got.append(int.from_bytes(m.payload[:4], "big"))
+    return got
+
+
 def unique_id(prefix="c"):
     with _counter_lock:
         _counter[0] += 1

@@ -6,7 +6,7 @@ inside a batch) and when many connections are readable in the same turn."""
 import pytest
 
 from kernel_probe import kernel_allows_io_uring
-from mqtt_helpers import PUBACK, PUBLISH, RawClient, publish_packet, unique_id
+from mqtt_helpers import PUBACK, RawClient, numbered_publish, receive_numbered, unique_id
 
 pytestmark = pytest.mark.musqratt_only
 
@@ -68,15 +68,10 @@ def test_bursts_over_many_pairs_arrive_once_and_in_order(broker_factory, batch):
     # Every publisher's whole burst first: many connections readable in the same turns, and
     # every subscriber's socket full while its messages keep coming.
     for i, p in enumerate(pubs):
-        burst = b"".join(publish_packet(topics[i], n.to_bytes(4, "big") * (SIZE // 4), 1, pid=n + 1)
-                         for n in range(COUNT))
+        burst = b"".join(numbered_publish(topics[i], n, SIZE) for n in range(COUNT))
         p.send(burst)
     for i, s in enumerate(subs):
-        got = []
-        while len(got) < COUNT:
-            m = s.recv_publish(30)
-            assert m.type == PUBLISH
-            got.append(int.from_bytes(m.payload[:4], "big"))
+        got = receive_numbered(s, COUNT)
         assert got == list(range(COUNT)), f"pair {i}: lost, repeated or reordered"
         s.expect_nothing(0.2)
     for i, p in enumerate(pubs):

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from conftest import MUSQRATT_BIN
-from mqtt_helpers import PUBLISH, RawClient, publish_packet, unique_id
+from mqtt_helpers import numbered_publish, receive_numbered, stream_pair
 
 pytestmark = pytest.mark.musqratt_only
 
@@ -45,21 +45,11 @@ def test_a_stream_of_large_messages_arrives_whole_then_the_idle_worker_sleeps(br
     # The longest window: every turn of the stream polls, and a poll that finds nothing lasts
     # 10 ms, long enough to notice if it never ended.
     b = broker_factory(extra_args=["--transport", "epoll", "--epoll-busy-poll-us", "10000", "--threads", "1"])
-    topic = unique_id("stream")
-    sub = RawClient(b, timeout=30)
-    sub.connect(unique_id("sub"))
-    sub.subscribe(topic, 1)
-    pub = RawClient(b, timeout=30)
-    pub.connect(unique_id("pub"))
+    topic, sub, pub = stream_pair(b)
     # In bursts of 50 messages (800 KiB, several full reads each), QoS 1 so none may be dropped.
     for first in range(0, COUNT, 50):
-        pub.send(b"".join(publish_packet(topic, n.to_bytes(4, "big") * (SIZE // 4), 1, pid=n + 1)
-                          for n in range(first, first + 50)))
-    got = []
-    while len(got) < COUNT:
-        m = sub.recv_publish(30)
-        assert m.type == PUBLISH
-        got.append(int.from_bytes(m.payload[:4], "big"))
+        pub.send(b"".join(numbered_publish(topic, n, SIZE) for n in range(first, first + 50)))
+    got = receive_numbered(sub, COUNT)
     assert got == list(range(COUNT)), "lost, repeated or reordered"
     # Idle now: the worker's last poll ran out within 10 ms and it went to sleep. (A worker that
     # polled after every turn, large or not, would spend about 0.1 s here: 10 ms per timer wake.)
