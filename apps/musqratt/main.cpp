@@ -102,8 +102,8 @@ int main(int argc, char** argv) {
                                                       settings.tls_require_certificate, settings.tls_use_identity_as_username},
                                      net::UringSettings{settings.uring_sqpoll, settings.uring_sqpoll_idle_ms, settings.epoll_batch_io,
                                                        settings.epoll_busy_poll_us},
-                                     {}};
-  server_options.accepted.local_send_buffer = settings.local_send_buffer;
+                                     {},
+                                     net::AcceptedSocketOptions{settings.local_send_buffer}};
   if (settings.transport == "dpdk") {
 #ifdef MUSQRATT_HAVE_DPDK
     auto ep = net::parse_endpoint(settings.listen.front());  // only its port: lwIP listens on dpdk_ip
