@@ -33,7 +33,9 @@ mosquitto_config() {  # port [extra lines]
     "$1" "${2:-}"
 }
 
-# MusQraTT: --max-queued-messages 0 = no limit (max_queued_bytes is unlimited by default).
+# MusQraTT: --max-queued-messages 0 and --max-queued-bytes 0 = no limit (its default byte limit
+# is 16 MiB per client: without the flag a 16 KiB stream to a slow subscriber drops QoS 0
+# messages the other two brokers keep).
 musqratt_args() {  # port
-  echo "--listen 127.0.0.1:$1 --log-level warn --max-queued-messages 0"
+  echo "--listen 127.0.0.1:$1 --log-level warn --max-queued-messages 0 --max-queued-bytes 0"
 }

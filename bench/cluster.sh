@@ -75,7 +75,7 @@ start_node() {  # name, then "cluster" or "single"
     args+=(--cluster-node "$name" --cluster-replicas "$NATS_SERVERS" --cluster-max-pending 2000000)
     for u in "${NATS_URLS[@]}"; do args+=(--cluster-nats "$u"); done
   fi
-  "$MUSQRATT" --listen 127.0.0.1:0 --threads 1 --log-level info --max-queued-messages 0 "${args[@]}" --sys-interval 1 >"$log" 2>&1 &
+  "$MUSQRATT" --listen 127.0.0.1:0 --threads 1 --log-level info --max-queued-messages 0 --max-queued-bytes 0 "${args[@]}" --sys-interval 1 >"$log" 2>&1 &
   NODE_PID=$!; PIDS+=("$NODE_PID")
   NODE_PORT=""
   for _ in $(seq 600); do

@@ -55,11 +55,11 @@ start() {
   local port; port="$(free_port)"
   case "$1" in
     musqratt-tcp)
-      "$MUSQRATT" --listen "127.0.0.1:$port" --log-level warn --max-queued-messages 0 >"$WORK/broker.log" 2>&1 &
+      "$MUSQRATT" --listen "127.0.0.1:$port" --log-level warn --max-queued-messages 0 --max-queued-bytes 0 >"$WORK/broker.log" 2>&1 &
       BROKER_PID=$!; ARGS="--port $port" ;;
     musqratt-ws)
       local mqtt; mqtt="$(free_port)"
-      "$MUSQRATT" --listen "127.0.0.1:$mqtt" --ws-listen "127.0.0.1:$port" --log-level warn --max-queued-messages 0 \
+      "$MUSQRATT" --listen "127.0.0.1:$mqtt" --ws-listen "127.0.0.1:$port" --log-level warn --max-queued-messages 0 --max-queued-bytes 0 \
         >"$WORK/broker.log" 2>&1 &
       BROKER_PID=$!; ARGS="--port $port --websocket /mqtt" ;;
     mosquitto-ws)

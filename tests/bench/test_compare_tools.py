@@ -66,6 +66,17 @@ def test_ratios_and_shortfalls(tmp_path):
     assert "fanout-10" not in shortfalls and "latency-5k, latency" not in shortfalls
 
 
+def test_a_message_musqratt_lost_in_any_run_is_a_shortfall(tmp_path):
+    lossy = dict(tp(2e5), lost=20, expected=1000)
+    records = [rec("mosquitto", "p2p-16k", tp(4e4), run=n) for n in (1, 2, 3)]
+    records += [rec("musqratt", "p2p-16k", lossy, run=1), rec("musqratt", "p2p-16k", tp(1.5e5), run=2),
+                rec("musqratt", "p2p-16k", tp(1.6e5), run=3), rec("mosquitto", "fanin-10", dict(tp(1e5), lost=5))]
+    md, _ = make(tmp_path, records)
+    shortfalls = md.split("misses its target")[1].split("Resources")[0]
+    assert "- p2p-16k: MusQraTT lost 20 of 1000 messages in run 1" in shortfalls
+    assert "fanin-10" not in shortfalls  # another broker's loss is its own row's business
+
+
 def test_many_queue_idle_figures(tmp_path):
     many = lambda cpu, p99: {"latency_us": lat(p99), "delivered": 5000, "lost": 0,
                              "window": {"seconds": 10.0, "delivered": 1000, "generator_cpu_s": 0.5},

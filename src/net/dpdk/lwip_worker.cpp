@@ -46,7 +46,8 @@ LwipWorker::~LwipWorker() {
 }
 
 std::string LwipWorker::listen(uint16_t port, EndpointFactory make_endpoint) {
-  listener_spec_ = Listener{-1, "mqtt, tcp over lwIP", std::move(make_endpoint)};
+  // lwIP has no kernel sockets: the accepted-socket options have nothing to tune here.
+  listener_spec_ = Listener{-1, "mqtt, tcp over lwIP", std::move(make_endpoint), AcceptedSocketOptions{0}};
   tcp_pcb* pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
   if (pcb == nullptr) return "lwip: tcp_new failed";
   if (err_t e = tcp_bind(pcb, IP4_ADDR_ANY, port); e != ERR_OK) {
