@@ -35,7 +35,9 @@ mosquitto_config() {  # port [extra lines]
 
 # MusQraTT: --max-queued-messages 0 and --max-queued-bytes 0 = no limit (its default byte limit
 # is 16 MiB per client: without the flag a 16 KiB stream to a slow subscriber drops QoS 0
-# messages the other two brokers keep).
+# messages the other two brokers keep). Every bench script that starts MusQraTT takes its queue
+# flags from here, so the rule is written once.
+MUSQRATT_UNLIMITED_QUEUES="--max-queued-messages 0 --max-queued-bytes 0"
 musqratt_args() {  # port
-  echo "--listen 127.0.0.1:$1 --log-level warn --max-queued-messages 0 --max-queued-bytes 0"
+  echo "--listen 127.0.0.1:$1 --log-level warn $MUSQRATT_UNLIMITED_QUEUES"
 }

@@ -21,6 +21,8 @@ ROUNDS=${2:-1}
 NATS_SERVERS=${NATS_SERVERS:-1}
 # shellcheck source=bench/binaries.sh
 . "$ROOT/bench/binaries.sh"
+# shellcheck source=bench/broker_configs.sh
+. "$ROOT/bench/broker_configs.sh"
 [ -x "$BENCH" ] && [ -x "$MUSQRATT" ] || { echo "build musqratt and musqratt-bench first" >&2; exit 1; }
 command -v nats-server >/dev/null || { echo "nats-server not found (scripts/install-deps.sh)" >&2; exit 1; }
 command -v mosquitto_sub >/dev/null || { echo "mosquitto_sub not found (scripts/install-deps.sh)" >&2; exit 1; }
@@ -75,7 +77,7 @@ start_node() {  # name, then "cluster" or "single"
     args+=(--cluster-node "$name" --cluster-replicas "$NATS_SERVERS" --cluster-max-pending 2000000)
     for u in "${NATS_URLS[@]}"; do args+=(--cluster-nats "$u"); done
   fi
-  "$MUSQRATT" --listen 127.0.0.1:0 --threads 1 --log-level info --max-queued-messages 0 --max-queued-bytes 0 "${args[@]}" --sys-interval 1 >"$log" 2>&1 &
+  "$MUSQRATT" --listen 127.0.0.1:0 --threads 1 --log-level info $MUSQRATT_UNLIMITED_QUEUES "${args[@]}" --sys-interval 1 >"$log" 2>&1 &
   NODE_PID=$!; PIDS+=("$NODE_PID")
   NODE_PORT=""
   for _ in $(seq 600); do

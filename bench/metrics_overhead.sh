@@ -22,6 +22,8 @@ while [ $# -gt 0 ]; do
 done
 # shellcheck source=bench/binaries.sh
 . "$ROOT/bench/binaries.sh"
+# shellcheck source=bench/broker_configs.sh
+. "$ROOT/bench/broker_configs.sh"
 WORK="$(mktemp -d /tmp/musqratt-metrics-bench.XXXXXX)"
 PID=""
 SCRAPER=""
@@ -35,7 +37,7 @@ trap cleanup EXIT
 free_port() { "$PY" -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 start() {
   MQTT="$(free_port)"; HTTP="$(free_port)"
-  "$MUSQRATT" --listen "127.0.0.1:$MQTT" --http-listen "127.0.0.1:$HTTP" --log-level warn --max-queued-messages 0 --max-queued-bytes 0 \
+  "$MUSQRATT" --listen "127.0.0.1:$MQTT" --http-listen "127.0.0.1:$HTTP" --log-level warn $MUSQRATT_UNLIMITED_QUEUES \
     >"$WORK/broker.log" 2>&1 &
   PID=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$HTTP/healthz" >/dev/null && return 0; sleep 0.05; done

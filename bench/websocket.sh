@@ -30,6 +30,8 @@ while [ $# -gt 0 ]; do
 done
 # shellcheck source=bench/binaries.sh
 . "$ROOT/bench/binaries.sh"
+# shellcheck source=bench/broker_configs.sh
+. "$ROOT/bench/broker_configs.sh"
 [ -x "$BENCH" ] || { echo "musqratt-bench not found ($BENCH); build it first" >&2; exit 1; }
 
 WORK="$(mktemp -d /tmp/musqratt-ws-bench.XXXXXX)"
@@ -55,11 +57,11 @@ start() {
   local port; port="$(free_port)"
   case "$1" in
     musqratt-tcp)
-      "$MUSQRATT" --listen "127.0.0.1:$port" --log-level warn --max-queued-messages 0 --max-queued-bytes 0 >"$WORK/broker.log" 2>&1 &
+      "$MUSQRATT" --listen "127.0.0.1:$port" --log-level warn $MUSQRATT_UNLIMITED_QUEUES >"$WORK/broker.log" 2>&1 &
       BROKER_PID=$!; ARGS="--port $port" ;;
     musqratt-ws)
       local mqtt; mqtt="$(free_port)"
-      "$MUSQRATT" --listen "127.0.0.1:$mqtt" --ws-listen "127.0.0.1:$port" --log-level warn --max-queued-messages 0 --max-queued-bytes 0 \
+      "$MUSQRATT" --listen "127.0.0.1:$mqtt" --ws-listen "127.0.0.1:$port" --log-level warn $MUSQRATT_UNLIMITED_QUEUES \
         >"$WORK/broker.log" 2>&1 &
       BROKER_PID=$!; ARGS="--port $port --websocket /mqtt" ;;
     mosquitto-ws)
