@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <mutex>
 
+#include "broker/topic_route_cache.h"
 #include "protocol/topic.h"
 
 namespace musqratt::broker {
@@ -27,7 +28,7 @@ struct TopicTree::Node {
   bool empty() const { return children.empty() && subscribers.empty() && shared.empty(); }
 };
 
-TopicTree::TopicTree() : root_(std::make_unique<Node>()) {}
+TopicTree::TopicTree() : root_(std::make_unique<Node>()), generation_(next_route_generation()) {}
 TopicTree::~TopicTree() = default;
 
 namespace {
@@ -62,6 +63,7 @@ bool TopicTree::subscribe(const std::string& full_filter, const Subscriber& sub)
       if (level == "+") node->plus = it->second.get();
       if (level == "#") node->hash = it->second.get();
       nodes_.fetch_add(1, std::memory_order_relaxed);
+      generation_ = next_route_generation();
     }
     node = it->second.get();
   });
@@ -111,6 +113,7 @@ void TopicTree::prune(Node* node) {
     if (parent->hash == node) parent->hash = nullptr;
     parent->children.erase(node->level);  // frees `node`
     nodes_.fetch_sub(1, std::memory_order_relaxed);
+    generation_ = next_route_generation();
     node = parent;
   }
 }
@@ -162,6 +165,21 @@ const Subscriber* choose_member(const std::vector<Subscriber>& members, std::ato
 
 void TopicTree::collect_matches(std::string_view topic, std::vector<Match>& out,
                                 const std::function<bool(const Session*)>& prefer) const {
+  using Routes = TopicRouteCache<Node>;
+  thread_local Routes routes;
+  const uint64_t topic_hash = Routes::hash_of(topic);
+  std::shared_lock lock(mu_);
+  auto emit_node = [&](const Node* n) {
+    for (const auto& s : n->subscribers) out.push_back(Match{s, nullptr});
+    for (const auto& g : n->shared) {
+      if (const Subscriber* m = choose_member(g->members, g->next, prefer, nullptr))
+        out.push_back(Match{*m, g->full_filter});
+    }
+  };
+  if (auto known = routes.find(topic, topic_hash, generation_); !known.empty()) {
+    for (const Node* n : known) emit_node(n);
+    return;
+  }
   // Iterative walk: a stack of (node, position in topic) pairs, kept per thread so routing a
   // message allocates nothing for it (nothing called below routes again).
   struct Frame {
@@ -170,16 +188,17 @@ void TopicTree::collect_matches(std::string_view topic, std::vector<Match>& out,
   };
   thread_local std::vector<Frame> stack;
   stack.clear();
-  std::shared_lock lock(mu_);
   stack.push_back({root_.get(), 0});
-  const bool dollar = !topic.empty() && topic[0] == '$';
-  auto emit_node = [&](const Node* n) {
-    for (const auto& s : n->subscribers) out.push_back(Match{s, nullptr});
-    for (const auto& g : n->shared) {
-      if (const Subscriber* m = choose_member(g->members, g->next, prefer, nullptr))
-        out.push_back(Match{*m, g->full_filter});
-    }
+  // The nodes emitted, in walk order, for the cache; more than it keeps are walked every time.
+  const Node* reached[Routes::kMaxNodes];
+  size_t reached_count = 0;
+  bool too_many = false;
+  auto reach = [&](const Node* n) {
+    if (reached_count < Routes::kMaxNodes) reached[reached_count++] = n;
+    else too_many = true;
+    emit_node(n);
   };
+  const bool dollar = !topic.empty() && topic[0] == '$';
   while (!stack.empty()) {
     Frame f = stack.back();
     stack.pop_back();
@@ -188,9 +207,9 @@ void TopicTree::collect_matches(std::string_view topic, std::vector<Match>& out,
     // section 4.7.2).
     const bool wildcards = !(dollar && n == root_.get());
     // '#' matches this level and everything below, including the parent itself.
-    if (n->hash && wildcards) emit_node(n->hash);
+    if (n->hash && wildcards) reach(n->hash);
     if (f.pos == std::string_view::npos) {
-      emit_node(n);
+      reach(n);
       continue;
     }
     if (n->children.empty()) continue;
@@ -201,6 +220,7 @@ void TopicTree::collect_matches(std::string_view topic, std::vector<Match>& out,
       stack.push_back({it->second.get(), next});
     if (n->plus && wildcards) stack.push_back({n->plus, next});
   }
+  if (!too_many) routes.store(topic, topic_hash, generation_, std::span<const Node* const>(reached, reached_count));
 }
 
 bool TopicTree::pick_shared_member(const std::string& share_filter, const Session* exclude, Match& out) const {

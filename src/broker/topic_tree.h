@@ -76,6 +76,9 @@ class TopicTree {
 
   mutable std::shared_mutex mu_;
   std::unique_ptr<Node> root_;
+  // Moves on (under the exclusive lock) whenever a node is made or removed: the routes that
+  // threads remember (topic_route_cache.h) are valid for one generation.
+  uint64_t generation_;
   std::atomic<size_t> nodes_{0};
   std::atomic<size_t> subscriptions_{0};
 };

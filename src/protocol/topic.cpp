@@ -1,13 +1,21 @@
 #include "protocol/topic.h"
 
+#include "protocol/byte_scan.h"
+
 namespace musqratt::protocol {
 
 namespace {
-// A plain loop: find_first_of("+#") calls memchr over the two-character set once per byte of
-// the topic, which is a measurable share of handling a PUBLISH.
+// Not find_first_of("+#"): that calls memchr over the two-character set once per byte of the
+// topic, a measurable share of handling a PUBLISH. Eight bytes at a time, then the tail.
 bool contains_wildcard(std::string_view s) {
-  for (char c : s)
-    if (c == '+' || c == '#') return true;
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  for (; end - p >= 8; p += 8) {
+    uint64_t w = byte_scan::load8(p);
+    if (byte_scan::has_byte(w, '+') || byte_scan::has_byte(w, '#')) return true;
+  }
+  for (; p < end; ++p)
+    if (*p == '+' || *p == '#') return true;
   return false;
 }
 }  // namespace

@@ -2,11 +2,20 @@
 
 #include <cstdint>
 
+#include "protocol/byte_scan.h"
+
 namespace musqratt::protocol {
 
 bool valid_mqtt_utf8(std::string_view s) {
   const auto* p = reinterpret_cast<const uint8_t*>(s.data());
   const auto* end = p + s.size();
+  // Topics and client ids are almost always ASCII: eight bytes at a time while they are.
+  while (end - p >= 8) {
+    uint64_t w = byte_scan::load8(p);
+    if (!byte_scan::all_ascii(w)) break;
+    if (byte_scan::has_zero_byte(w)) return false;
+    p += 8;
+  }
   while (p < end) {
     uint8_t c = *p;
     if (c < 0x80) {

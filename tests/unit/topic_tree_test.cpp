@@ -265,5 +265,89 @@ TEST_F(TopicTreeTest, SharedUnsubscribeAndPickMember) {
   EXPECT_TRUE(matches(tree, "t/x").empty());
 }
 
+// Routes are remembered per thread (topic_route_cache.h): every test below asks twice or more for
+// the same topic, so the second answer comes from the cache, and checks it against what changed.
+
+TEST_F(TopicTreeTest, RememberedRouteSeesNodesMadeAndRemovedLater) {
+  tree.subscribe("x/y", sub(a));
+  EXPECT_EQ(matches(tree, "x/y"), (Ids{"a"}));
+  EXPECT_EQ(matches(tree, "x/y"), (Ids{"a"}));
+  tree.subscribe("x/+", sub(b));  // a new node that matches
+  EXPECT_EQ(matches(tree, "x/y"), (Ids{"a", "b"}));
+  tree.subscribe("#", sub(c));
+  EXPECT_EQ(matches(tree, "x/y"), (Ids{"a", "b", "c"}));
+  EXPECT_TRUE(tree.unsubscribe("x/+", b.get()));  // the node is removed
+  EXPECT_EQ(matches(tree, "x/y"), (Ids{"a", "c"}));
+  EXPECT_TRUE(tree.unsubscribe("x/y", a.get()));
+  EXPECT_EQ(matches(tree, "x/y"), (Ids{"c"}));
+  EXPECT_TRUE(tree.unsubscribe("#", c.get()));
+  EXPECT_TRUE(matches(tree, "x/y").empty());
+  EXPECT_EQ(tree.node_count(), 0u);
+}
+
+TEST_F(TopicTreeTest, RememberedRouteSeesSubscribersOfExistingNodes) {
+  tree.subscribe("x/y", sub(a));
+  tree.subscribe("x/y/z", sub(c));  // keeps x/y's node when a leaves
+  EXPECT_EQ(matches(tree, "x/y"), (Ids{"a"}));
+  tree.subscribe("x/y", sub(b));  // same node: no new generation, read live
+  EXPECT_EQ(matches(tree, "x/y"), (Ids{"a", "b"}));
+  EXPECT_TRUE(tree.unsubscribe("x/y", a.get()));
+  EXPECT_EQ(matches(tree, "x/y"), (Ids{"b"}));
+  EXPECT_TRUE(tree.unsubscribe("x/y", b.get()));
+  EXPECT_TRUE(matches(tree, "x/y").empty());
+  tree.subscribe("$share/g/x/y", sub(a));
+  tree.subscribe("$share/g/x/y", sub(b));
+  std::set<std::string> chosen;
+  for (int i = 0; i < 4; ++i) {
+    auto got = matches(tree, "x/y");
+    ASSERT_EQ(got.size(), 1u);
+    chosen.insert(got[0]);
+  }
+  EXPECT_EQ(chosen, (std::set<std::string>{"a", "b"}));  // still round-robin
+}
+
+TEST_F(TopicTreeTest, TreesOnOneThreadDoNotShareRoutes) {
+  for (int round = 0; round < 50; ++round) {
+    auto first = std::make_unique<TopicTree>();
+    auto second = std::make_unique<TopicTree>();
+    first->subscribe("t/" + std::to_string(round % 3), sub(a));
+    second->subscribe("t/+", sub(b));
+    std::string topic = "t/" + std::to_string(round % 3);
+    for (int i = 0; i < 2; ++i) {
+      EXPECT_EQ(matches(*first, topic), (Ids{"a"}));
+      EXPECT_EQ(matches(*second, topic), (Ids{"b"}));
+    }
+  }  // freed each round, so a later tree may sit at an earlier one's address
+}
+
+TEST_F(TopicTreeTest, LongTopicsManyFiltersAndCollidingSlots) {
+  std::string long_topic(300, 'l');
+  long_topic += "/end";
+  tree.subscribe(long_topic, sub(a));
+  tree.subscribe("+/end", sub(b));
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(matches(tree, long_topic), (Ids{"a", "b"}));
+  // Six nodes reach "m/n/o": more than a remembered route holds.
+  auto d = make_session("d", 4), e = make_session("e", 5), f = make_session("f", 6);
+  tree.subscribe("m/n/o", sub(a));
+  tree.subscribe("m/n/+", sub(b));
+  tree.subscribe("m/+/o", sub(c));
+  tree.subscribe("+/n/o", sub(d));
+  tree.subscribe("m/#", sub(e));
+  tree.subscribe("#", sub(f));
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(matches(tree, "m/n/o"), (Ids{"a", "b", "c", "d", "e", "f"}));
+  tree.unsubscribe("#", f.get());
+  // More topics than slots: neighbours evict each other and every answer stays right.
+  std::vector<SessionPtr> owners;
+  for (int i = 0; i < 10000; ++i) {
+    owners.push_back(make_session("s" + std::to_string(i), 100 + i));
+    tree.subscribe("many/" + std::to_string(i), sub(owners.back()));
+  }
+  for (int pass = 0; pass < 2; ++pass)
+    for (int i = 0; i < 10000; i += 7) {
+      auto got = matches(tree, "many/" + std::to_string(i));
+      ASSERT_EQ(got, (Ids{"s" + std::to_string(i)})) << i;
+    }
+}
+
 }  // namespace
 }  // namespace musqratt::broker
