@@ -697,9 +697,11 @@ void SqliteStore::writer_loop() {
     }
     batch.clear();
     if (disk_full_.load(std::memory_order_relaxed)) work_while_full(Clock::now());
+    // The count of waiting operations first: publish_committed's release store then carries it,
+    // so whoever sees an operation committed also sees it no longer counted as waiting.
+    waiting_.store(backlog_.size(), std::memory_order_relaxed);
     // Every operation up to taken_ is durable, except those waiting and what they hold.
     publish_committed(backlog_.empty() ? taken_ : std::min(taken_, backlog_.lowest_hold() - 1));
-    waiting_.store(backlog_.size(), std::memory_order_relaxed);
     if (Clock::now() - last_gc > std::chrono::seconds(5)) {
       collect_garbage();
       last_gc = Clock::now();
