@@ -22,6 +22,8 @@
 #include <span>
 #include <string_view>
 
+#include "util/fnv1a.h"
+
 namespace musqratt::broker {
 
 /// A new generation, never handed out before in this process (0 is never returned: it marks an
@@ -43,7 +45,8 @@ class TopicRouteCache {
   std::span<const Node* const> find(std::string_view topic, uint64_t hash, uint64_t generation) const {
     if (!slots_ || topic.size() > kMaxTopic) return {};
     const Slot& s = slots_[hash & (kSlots - 1)];
-    if (s.generation != generation || s.length != topic.size() || s.count == 0 ||
+    // An empty slot has generation 0, which no tree has, and store() never keeps an empty list.
+    if (s.generation != generation || s.length != topic.size() ||
         std::memcmp(s.topic, topic.data(), topic.size()) != 0)
       return {};
     return {s.nodes, s.count};
@@ -67,10 +70,8 @@ class TopicRouteCache {
     for (size_t i = 0; i < nodes.size(); ++i) s.nodes[i] = nodes[i];
   }
 
-  /// FNV-1a over the whole topic: topics are short, and this inlines.
   static uint64_t hash_of(std::string_view topic) {
-    uint64_t h = 14695981039346656037ull;
-    for (unsigned char c : topic) h = (h ^ c) * 1099511628211ull;
+    uint64_t h = util::fnv1a(topic);
     return h ^ (h >> 29);  // fold the high bits into the slot index
   }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "protocol/packets.h"
+#include "util/fnv1a.h"
 
 namespace musqratt::broker {
 
@@ -61,15 +62,9 @@ class TopicTree {
   struct SharedGroup;
   struct Node;
   /// Lets the children maps be searched with a string_view, without building a string per level.
-  /// FNV-1a: levels are short, and this inlines where std::hash<string_view> calls out to a
-  /// general-purpose byte hash (a measurable share of routing a message).
   struct LevelHash {
     using is_transparent = void;
-    size_t operator()(std::string_view s) const {
-      uint64_t h = 14695981039346656037ull;
-      for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-      return static_cast<size_t>(h);
-    }
+    size_t operator()(std::string_view s) const { return static_cast<size_t>(util::fnv1a(s)); }
   };
   Node* find_node(std::string_view filter) const;
   void prune(Node* node);
