@@ -1,11 +1,14 @@
 #pragma once
-// Polling a little before sleeping, after a loop turn that read a stream's worth of input.
+// Polling a little before sleeping, after a loop turn that moved a stream's worth of bytes.
 //
 // Why: on loopback (and on any virtual machine) a sleeping reader is the expensive case for its
 // writer: the writer's next send has to wake it, and that wake-up is paid in the writer's
 // thread. A worker that has just read a large turn (a client streaming big messages) usually
 // has the next bytes of that stream within microseconds; asking epoll without sleeping for that
 // long keeps the worker awake through the gap, and the stream's sender stops paying for wake-ups.
+// Bytes written count too: the worker writing that stream to its subscriber is woken by the
+// worker that reads it (the hand-off of the next messages) and by the subscriber's reads making
+// room again, and is as sure to have more within microseconds.
 // A worker whose turns are small (many clients at a few messages a second each, the latency
 // case) never polls: its next input is far away, and polling for it would only burn CPU.
 // See docs/transports.md ("Polling before sleeping") for what it bought and what it costs.
@@ -18,8 +21,8 @@ namespace musqratt::net {
 
 class BusyPoll {
  public:
-  /// A turn must have read at least this much for the worker to poll after it: four 16 KiB
-  /// messages, or a thousand small ones.
+  /// A turn must have read and written at least this much together for the worker to poll
+  /// after it: four 16 KiB messages, or a thousand small ones.
   static constexpr size_t kAfterBytes = 64 * 1024;
 
   /// `window`: how long to poll before sleeping; zero turns polling off.
@@ -27,10 +30,10 @@ class BusyPoll {
 
   std::chrono::microseconds window() const { return window_; }
 
-  /// Counts what this turn read.
-  void read(size_t bytes) { turn_bytes_ += bytes; }
+  /// Counts what this turn read from a socket or wrote to one.
+  void moved(size_t bytes) { turn_bytes_ += bytes; }
 
-  /// Before the blocking wait: when the turn that just ended read kAfterBytes or more, calls
+  /// Before the blocking wait: when the turn that just ended moved kAfterBytes or more, calls
   /// `poll()` (a wait that does not sleep; it returns how many events are ready, or -1) until it
   /// reports events or `window` has passed. Returns what the last poll reported (0 when nothing
   /// came, or when the turn was too small to poll after); the caller sleeps only on 0. Starts

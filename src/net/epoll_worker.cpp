@@ -71,7 +71,7 @@ void EpollWorker::prepare() {
     LOG_INFO("worker %u: one recv and one sendmsg per connection per turn (not batched: %s)", index_, why.c_str());
   }
   if (busy_poll_.window().count() > 0)
-    LOG_DEBUG("worker %u: after a turn that read %zu KiB or more it polls up to %lld us before sleeping", index_,
+    LOG_DEBUG("worker %u: after a turn that read or wrote %zu KiB or more it polls up to %lld us before sleeping", index_,
               BusyPoll::kAfterBytes / 1024, static_cast<long long>(busy_poll_.window().count()));
 }
 
@@ -247,7 +247,7 @@ void EpollWorker::read_from(Connection& c, util::TimePoint now) {
 /// What a read gave: `result` bytes at `data`, 0 at the end of the stream, or -errno.
 void EpollWorker::after_read(Connection& c, ssize_t result, const uint8_t* data, util::TimePoint now) {
   if (result > 0) {
-    busy_poll_.read(static_cast<size_t>(result));
+    busy_poll_.moved(static_cast<size_t>(result));
     return received(c, {data, static_cast<size_t>(result)}, now);
   }
   if (result == -EAGAIN || result == -EWOULDBLOCK || result == -EINTR) return;
@@ -269,7 +269,10 @@ std::optional<size_t> EpollWorker::write_gather(Connection& c, std::span<const s
   msg.msg_iovlen = count;
   while (true) {
     ssize_t n = sendmsg(c.io.fd, &msg, MSG_NOSIGNAL);
-    if (n >= 0) return static_cast<size_t>(n);
+    if (n >= 0) {
+      busy_poll_.moved(static_cast<size_t>(n));
+      return static_cast<size_t>(n);
+    }
     if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
     if (errno != EINTR) return std::nullopt;
   }
@@ -282,9 +285,12 @@ bool EpollWorker::queue_write(Connection& c, std::span<const std::string_view> r
   return true;
 }
 
-std::optional<size_t> EpollWorker::queued_result(size_t i) const {
+std::optional<size_t> EpollWorker::queued_result(size_t i) {
   ssize_t r = io_.result(i);
-  if (r >= 0) return static_cast<size_t>(r);
+  if (r >= 0) {
+    busy_poll_.moved(static_cast<size_t>(r));
+    return static_cast<size_t>(r);
+  }
   if (r == -EAGAIN || r == -EWOULDBLOCK || r == -EINTR) return 0;  // EPOLLOUT tells when to go on
   return std::nullopt;
 }

@@ -23,7 +23,7 @@ struct UringSettings {
   /// (net::IoBatch) rather than a system call per connection.
   bool batch_epoll = true;
   /// For the epoll transport: how long a worker polls for input before sleeping after a turn
-  /// that read a stream's worth (net::BusyPoll); zero = never.
+  /// that read or wrote a stream's worth (net::BusyPoll); zero = never.
   unsigned epoll_busy_poll_us = 50;
 };
 

@@ -1,14 +1,16 @@
 """Polling before sleeping (`epoll_busy_poll_us`, docs/transports.md): after a loop turn that read
-64 KiB or more, an epoll worker polls for input that long before it sleeps. A stream of large
-messages arrives whole and in order with the longest window allowed, and once the stream stops the
-worker sleeps again: an idle broker spends no CPU, whatever the window."""
+or wrote 64 KiB or more, an epoll worker polls for input that long before it sleeps. A stream of
+large messages arrives whole and in order with the longest window allowed, and once the stream
+stops the worker sleeps again: an idle broker spends no CPU, whatever the window. A worker that
+only writes a stream polls too."""
+import re
 import subprocess
 import time
 
 import pytest
 
 from conftest import MUSQRATT_BIN
-from mqtt_helpers import numbered_publish, receive_numbered, stream_pair
+from mqtt_helpers import PUBACK, RawClient, numbered_publish, publish_packet, receive_numbered, stream_pair, unique_id
 
 pytestmark = pytest.mark.musqratt_only
 
@@ -25,7 +27,7 @@ def cpu_seconds(pid):
 
 def test_the_worker_says_how_long_it_polls(broker_factory):
     b = broker_factory(extra_args=["--transport", "epoll", "--epoll-busy-poll-us", "75"])
-    b.wait_log(r"worker 0: after a turn that read 64 KiB or more it polls up to 75 us before sleeping")
+    b.wait_log(r"worker 0: after a turn that read or wrote 64 KiB or more it polls up to 75 us before sleeping")
 
 
 def test_zero_turns_it_off(broker_factory):
@@ -58,3 +60,28 @@ def test_a_stream_of_large_messages_arrives_whole_then_the_idle_worker_sleeps(br
     time.sleep(2.0)
     spent = cpu_seconds(b.pid) - before
     assert spent < 0.05, f"an idle broker spent {spent:.2f} s of CPU in 2 s: a poll did not end"
+
+
+
+def test_a_worker_that_only_writes_a_stream_polls_too(broker_factory, request):
+    # One worker. It reads the retained messages one at a time (16 KiB turns, under the 64 KiB
+    # that make a reader poll), then writes them all to a subscriber in large turns while
+    # reading only its SUBSCRIBE: only what it writes can make it poll.
+    b = broker_factory(extra_args=["--transport", "epoll", "--epoll-busy-poll-us", "50", "--threads", "1"])
+    prefix = unique_id("kept")
+    pub = RawClient(b, timeout=30)
+    pub.connect(unique_id("pub"))
+    count = 200
+    for n in range(count):
+        pub.send(publish_packet(f"{prefix}/{n}", n.to_bytes(4, "big") * (SIZE // 4), qos=1, retain=True, pid=n + 1))
+        pub.expect(PUBACK)
+    sub = RawClient(b, timeout=30)
+    sub.connect(unique_id("sub"))
+    sub.subscribe(f"{prefix}/#", 0)
+    got = sorted(int.from_bytes(sub.recv_publish(30).payload[:4], "big") for _ in range(count))
+    assert got == list(range(count))
+    assert b.stop() is None
+    request.node._brokers.remove(b)  # stopped here, to read what the worker says at shutdown
+    polled = re.search(r"worker 0: polled before sleeping (\d+) times", b.log())
+    assert polled and int(polled.group(1)) > 0, \
+        f"the worker wrote {count} messages of 16 KiB and never polled:\n{b.log()[-3000:]}"

@@ -1,4 +1,4 @@
-// net::BusyPoll: a worker polls before sleeping only after a turn that read a stream's worth,
+// net::BusyPoll: a worker polls before sleeping only after a turn that moved a stream's worth,
 // only while polling is on, and never longer than its window; what a poll found is handed back
 // so the worker handles it instead of sleeping. Also on a real epoll set.
 #include "net/busy_poll.h"
@@ -24,7 +24,7 @@ struct SteppingClock {
 
 TEST(BusyPoll, OffNeverPolls) {
   BusyPoll p(0us);
-  p.read(1 << 20);
+  p.moved(1 << 20);
   int polls = 0;
   EXPECT_EQ(p.before_sleeping([&] { return ++polls, 1; }), 0);
   EXPECT_EQ(polls, 0);
@@ -32,8 +32,8 @@ TEST(BusyPoll, OffNeverPolls) {
 
 TEST(BusyPoll, ASmallTurnDoesNotPoll) {
   BusyPoll p(50us);
-  p.read(BusyPoll::kAfterBytes / 2);
-  p.read(BusyPoll::kAfterBytes / 2 - 1);  // one byte short, over two reads
+  p.moved(BusyPoll::kAfterBytes / 2);
+  p.moved(BusyPoll::kAfterBytes / 2 - 1);  // one byte short, over two reads
   int polls = 0;
   EXPECT_EQ(p.before_sleeping([&] { return ++polls, 1; }), 0);
   EXPECT_EQ(polls, 0);
@@ -42,7 +42,7 @@ TEST(BusyPoll, ASmallTurnDoesNotPoll) {
 
 TEST(BusyPoll, ALargeTurnPollsUntilInputComes) {
   BusyPoll p(1s);
-  p.read(BusyPoll::kAfterBytes);
+  p.moved(BusyPoll::kAfterBytes);
   int polls = 0;
   EXPECT_EQ(p.before_sleeping([&] { return ++polls < 3 ? 0 : 7; }), 7);
   EXPECT_EQ(polls, 3);
@@ -55,7 +55,7 @@ TEST(BusyPoll, ALargeTurnPollsUntilInputComes) {
 
 TEST(BusyPoll, GivesUpWhenTheWindowHasPassed) {
   BusyPoll p(50us);
-  p.read(BusyPoll::kAfterBytes * 4);
+  p.moved(BusyPoll::kAfterBytes * 4);
   int polls = 0;
   // A failed poll (-1, say EINTR) is no input: polling goes on until the window is over.
   EXPECT_EQ(p.before_sleeping<SteppingClock>([&] { return ++polls % 2 ? -1 : 0; }), 0);
@@ -86,14 +86,14 @@ TEST(BusyPoll, OnARealEpollSetReturnsWhatIsReady) {
   uint64_t one = 1;
   ASSERT_EQ(write(set.ev, &one, sizeof one), 8);
   BusyPoll p(10ms);
-  p.read(BusyPoll::kAfterBytes);
+  p.moved(BusyPoll::kAfterBytes);
   EXPECT_EQ(p.before_sleeping([&] { return set.poll(); }), 1);
 }
 
 TEST(BusyPoll, OnAnIdleEpollSetPollsForItsWindowThenLetsTheWorkerSleep) {
   EpollSet set;
   BusyPoll p(2ms);
-  p.read(BusyPoll::kAfterBytes);
+  p.moved(BusyPoll::kAfterBytes);
   auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(p.before_sleeping([&] { return set.poll(); }), 0);
   auto took = std::chrono::steady_clock::now() - start;
