@@ -62,7 +62,6 @@ def test_a_stream_of_large_messages_arrives_whole_then_the_idle_worker_sleeps(br
     assert spent < 0.05, f"an idle broker spent {spent:.2f} s of CPU in 2 s: a poll did not end"
 
 
-
 def test_a_worker_that_only_writes_a_stream_polls_too(broker_factory, request):
     # One worker. It reads the retained messages one at a time (16 KiB turns, under the 64 KiB
     # that make a reader poll), then writes them all to a subscriber in large turns while
