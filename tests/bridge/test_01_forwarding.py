@@ -87,10 +87,11 @@ def test_retained_flags_cross_both_ways(lab, upstream_kind, protocol):
         assert any(p[0] == PUBACK for p in s.packets(5.0))
         s.close()
     # The upstream now holds the edge's retained message (and the edge the upstream's): a
-    # subscriber arriving later gets it flagged retained.
+    # subscriber arriving later gets it flagged retained. One that subscribes while the bridge is
+    # still forwarding it gets the live copy, unflagged: it does not count, the next one must.
     deadline = time.monotonic() + 10
     got = None
-    while got is None and time.monotonic() < deadline:
+    while (got is None or not got[2]) and time.monotonic() < deadline:
         late = Subscriber("127.0.0.1", up.port, "site1/sensors/config", qos=1)
         late.wait_count(1, 1.0)
         if late.messages:
